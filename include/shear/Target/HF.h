@@ -1,0 +1,28 @@
+//===- HF.h - HF checkpoint import and export -----------------------------===//
+#ifndef SHEAR_TARGET_HF_H
+#define SHEAR_TARGET_HF_H
+
+#include "shear/Target/ModelView.h"
+
+namespace shear {
+
+/// Reads config.json of a LlamaForCausalLM / MistralForCausalLM directory and
+/// its safetensors (single file, sharded with model.safetensors.index.json, or
+/// several files without an index). Every missing or inconsistent field and
+/// every tensor whose shape disagrees with the config is an error naming the
+/// file and the field or tensor. Weights are referenced, not copied.
+llvm::Expected<ModelView> importHF(llvm::StringRef dir);
+
+/// Writes config.json and the weights (source dtype kept; one
+/// model.safetensors, or shards model-0000i-of-0000n.safetensors with
+/// model.safetensors.index.json when larger than `maxShardBytes`), with the
+/// standard HF names, so LlamaForCausalLM.from_pretrained loads it as-is.
+/// Only dense models can be exported.
+llvm::Error exportHF(const ModelView &view, llvm::StringRef dir, uint64_t maxShardBytes);
+
+/// Parses sizes like "5GB", "500MB", "1048576".
+std::optional<uint64_t> parseByteSize(llvm::StringRef text);
+
+} // namespace shear
+
+#endif

@@ -1,0 +1,62 @@
+//===- Passes.td - shear's passes --------------------------*- tablegen -*-===//
+#ifndef SHEAR_TRANSFORMS_PASSES_TD
+#define SHEAR_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def InsertMasks : Pass<"insert-masks", "mlir::ModuleOp"> {
+  let summary = "add hard-concrete gates and mask operands for a target shape";
+  let description = [{
+    Turns a dense model into a masked one that can be pruned to `target-shape`.
+    Adds gate parameters (log_alpha, float32, initialised N(5, 0.01) as in
+    METHOD.md §2) for the families layer [L], head [L, H], intermediate [L, M],
+    hidden [D] and, for grouped-query sources, kv_group [L, G]; a `shear.gate`
+    op per family; and the mask operands of every embed, rms_norm, attention,
+    mlp and residual_add. The gate parameters are written, named
+    `shear.gate.<family>`, to `<output stem>.gates.safetensors` beside the
+    output module. The source and target shapes are recorded on the module as
+    `shear.source_shape` and `shear.target_shape`.
+
+    `target-shape` is a preset (`2.7b`, `1.3b`, `370m`, and `tiny`,
+    `tiny-gqa` for tests) or `layers=L,heads=H,kv-heads=G,hidden=D,
+    intermediate=M` (kv-heads may be omitted for MHA sources). A target larger
+    than the source in any dimension, a hidden size other than heads × head_dim,
+    heads that are not a multiple of kv-heads, or zero sizes are errors.
+  }];
+  let options = [
+    Option<"targetShape", "target-shape", "std::string", /*default=*/"\"\"",
+           "preset name or layers=L,heads=H,kv-heads=G,hidden=D,intermediate=M">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"1",
+           "seed of the gate-parameter initialisation">,
+  ];
+}
+
+def FinalizeMasks : Pass<"finalize-masks", "mlir::ModuleOp"> {
+  let summary = "replace gates by deterministic masks of exactly the target sizes";
+  let description = [{
+    For every gate: clamp log_alpha to ±ln 100, keep in each row the
+    `target_size` largest entries (ties: the lower index) with the value
+    sigmoid(1.2·log_alpha), set the others to 0 (METHOD.md §2). For
+    grouped-query models, the target number of kv groups is kept by kv_group
+    score, and in every kept group the same number of query heads
+    (target heads / target kv-heads) by head score (docs/masks.md). The masks
+    are written as float32 tensors `shear.mask.<family>` to
+    `<output stem>.masks.safetensors` beside the output, and the gates are
+    replaced by references to them.
+  }];
+}
+
+def MaterializeShapes : Pass<"materialize-shapes", "mlir::ModuleOp"> {
+  let summary = "fold final masks into the weights and slice to the compact model";
+  let description = [{
+    METHOD.md §5: folds the kept mask values into the weights, removes pruned
+    layers (renumbering the survivors), heads, kv groups, intermediate and
+    hidden dims, and never scales lm_head (with tied embeddings and a hidden
+    mask, the compact model is untied). Writes the compact weights, in the
+    source dtype and one tensor at a time, to `<output stem>.safetensors`
+    beside the output, and replaces the module by a dense one of exactly the
+    target shape. Needs deterministic masks: run after finalize-masks.
+  }];
+}
+
+#endif // SHEAR_TRANSFORMS_PASSES_TD

@@ -1,0 +1,159 @@
+//===- HFExport.cpp - a dense model view to an HF directory ---------------===//
+#include "shear/Target/ArtifactPaths.h"
+#include "shear/Target/HF.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
+
+using namespace shear;
+using llvm::Error;
+using llvm::StringRef;
+
+namespace {
+
+std::string join(StringRef dir, StringRef name) {
+  llvm::SmallString<256> p(dir);
+  llvm::sys::path::append(p, name);
+  return std::string(p);
+}
+
+std::string torchDType(DType d) {
+  switch (d) {
+  case DType::BF16:
+    return "bfloat16";
+  case DType::F16:
+    return "float16";
+  default:
+    return "float32";
+  }
+}
+
+llvm::json::Object configJson(const ModelView &v) {
+  const ModelConfig &c = v.config;
+  llvm::json::Object o{
+      {"architectures", llvm::json::Array{c.architecture}},
+      {"model_type", c.architecture == "MistralForCausalLM" ? "mistral" : "llama"},
+      {"hidden_size", c.hiddenSize},
+      {"intermediate_size", c.intermediateSize},
+      {"num_hidden_layers", c.numLayers},
+      {"num_attention_heads", c.numHeads},
+      {"num_key_value_heads", c.numKvHeads},
+      {"head_dim", c.headDim},
+      {"hidden_act", "silu"},
+      {"rms_norm_eps", c.rmsNormEps},
+      {"rope_theta", c.ropeTheta},
+      {"vocab_size", c.vocabSize},
+      {"tie_word_embeddings", c.tieWordEmbeddings},
+      {"max_position_embeddings", c.maxPositionEmbeddings},
+      {"attention_bias", false},
+      {"attention_dropout", 0.0},
+      {"mlp_bias", false},
+      {"initializer_range", 0.02},
+      {"pretraining_tp", 1},
+      {"use_cache", true},
+      {"torch_dtype", torchDType(v.embed.dtype)},
+  };
+  if (c.ropeScaling.type.empty()) {
+    o["rope_scaling"] = nullptr;
+  } else {
+    llvm::json::Object rs{{"rope_type", c.ropeScaling.type}, {"factor", c.ropeScaling.factor}};
+    if (c.ropeScaling.type == "llama3") {
+      rs["low_freq_factor"] = c.ropeScaling.lowFreqFactor;
+      rs["high_freq_factor"] = c.ropeScaling.highFreqFactor;
+      rs["original_max_position_embeddings"] = c.ropeScaling.originalMaxPositions;
+    }
+    o["rope_scaling"] = std::move(rs);
+  }
+  if (c.bosTokenId)
+    o["bos_token_id"] = *c.bosTokenId;
+  if (c.eosTokenId)
+    o["eos_token_id"] = *c.eosTokenId;
+  if (c.slidingWindow)
+    o["sliding_window"] = *c.slidingWindow;
+  return o;
+}
+
+} // namespace
+
+Error shear::exportHF(const ModelView &view, StringRef dir, uint64_t maxShardBytes) {
+  if (view.hasMasks())
+    return fileError(dir, "the model still has masks; export a dense model (run "
+                          "--finalize-masks --materialize-shapes first)");
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return fileError(dir, "cannot create directory: " + ec.message());
+
+  // Plan the shards: tensors in HF order, a new shard when the limit is passed.
+  auto weights = view.hfWeights();
+  std::vector<std::vector<size_t>> shards(1);
+  uint64_t shardBytes = 0, total = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const WeightRef &w = *weights[i].second;
+    uint64_t bytes = numElements(w.shape) * dtypeBytes(w.dtype);
+    if (!shards.back().empty() && shardBytes + bytes > maxShardBytes) {
+      shards.emplace_back();
+      shardBytes = 0;
+    }
+    shards.back().push_back(i);
+    shardBytes += bytes;
+    total += bytes;
+  }
+
+  WeightStore store;
+  llvm::json::Object weightMap;
+  for (size_t s = 0; s < shards.size(); ++s) {
+    char name[64];
+    if (shards.size() == 1)
+      snprintf(name, sizeof name, "model.safetensors");
+    else
+      snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
+    std::vector<TensorSpec> specs;
+    for (size_t i : shards[s]) {
+      const WeightRef &w = *weights[i].second;
+      specs.push_back({weights[i].first, w.dtype, w.shape});
+      weightMap[weights[i].first] = name;
+    }
+    auto writer = SafetensorsWriter::create(join(dir, name), specs, {{"format", "pt"}});
+    if (!writer)
+      return writer.takeError();
+    for (size_t i : shards[s]) {
+      const WeightRef &w = *weights[i].second;
+      auto t = store.tensor(w.file, w.name);
+      if (!t)
+        return t.takeError();
+      auto [file, info] = *t;
+      if (info->shape != w.shape || info->dtype != w.dtype)
+        return fileError(file->path(), "tensor '" + w.name + "' is " + dtypeName(info->dtype) +
+                                           " " + shapeToString(info->shape) +
+                                           " but the module declares " + dtypeName(w.dtype) +
+                                           " " + shapeToString(w.shape));
+      if (Error e = (*writer)->write(llvm::ArrayRef(file->data(*info), info->byteSize())))
+        return e;
+      file->release(*info);
+    }
+    if (Error e = (*writer)->commit())
+      return e;
+  }
+  if (shards.size() > 1) {
+    llvm::json::Object index{{"metadata", llvm::json::Object{{"total_size", total}}},
+                             {"weight_map", std::move(weightMap)}};
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(index)));
+    if (Error e = writeFileAtomically(join(dir, "model.safetensors.index.json"), text))
+      return e;
+  } else {
+    // A stale index from an earlier, sharded export would shadow model.safetensors.
+    llvm::sys::fs::remove(join(dir, "model.safetensors.index.json"));
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", llvm::json::Value(configJson(view))) << "\n";
+  return writeFileAtomically(join(dir, "config.json"), text);
+}

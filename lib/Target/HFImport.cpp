@@ -1,0 +1,368 @@
+//===- HFImport.cpp - HF LLaMA/Mistral directory to a model view ----------===//
+#include "shear/Target/ArtifactPaths.h"
+#include "shear/Target/HF.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <set>
+
+using namespace shear;
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+
+namespace {
+
+std::string join(StringRef dir, StringRef name) {
+  llvm::SmallString<256> p(dir);
+  llvm::sys::path::append(p, name);
+  return std::string(p);
+}
+
+// Typed access to config.json with errors that name the file and the field.
+class Config {
+public:
+  Config(std::string path, const llvm::json::Object &obj) : path(std::move(path)), obj(obj) {}
+
+  Expected<int64_t> integer(StringRef key) {
+    const llvm::json::Value *v = obj.get(key);
+    if (!v || v->kind() == llvm::json::Value::Null)
+      return fileError(path, "missing field '" + key + "'");
+    return checkInt(key, *v);
+  }
+  Expected<int64_t> integerOr(StringRef key, int64_t fallback) {
+    const llvm::json::Value *v = obj.get(key);
+    if (!v || v->kind() == llvm::json::Value::Null)
+      return fallback;
+    return checkInt(key, *v);
+  }
+  Expected<double> number(StringRef key, std::optional<double> fallback = std::nullopt) {
+    const llvm::json::Value *v = obj.get(key);
+    if (!v || v->kind() == llvm::json::Value::Null) {
+      if (fallback)
+        return *fallback;
+      return fileError(path, "missing field '" + key + "'");
+    }
+    auto d = v->getAsNumber();
+    if (!d)
+      return fileError(path, "field '" + key + "' must be a number");
+    return *d;
+  }
+  std::optional<int64_t> optionalInt(StringRef key) {
+    const llvm::json::Value *v = obj.get(key);
+    if (!v)
+      return std::nullopt;
+    if (auto i = v->getAsInteger())
+      return *i;
+    if (const llvm::json::Array *a = v->getAsArray()) // eos_token_id may be a list
+      if (!a->empty())
+        return (*a)[0].getAsInteger();
+    return std::nullopt;
+  }
+
+  std::string path;
+  const llvm::json::Object &obj;
+
+private:
+  Expected<int64_t> checkInt(StringRef key, const llvm::json::Value &v) {
+    auto i = v.getAsInteger();
+    if (!i)
+      return fileError(path, "field '" + key + "' must be an integer");
+    if (*i <= 0)
+      return fileError(path, "field '" + key + "' must be positive, got " + llvm::Twine(*i));
+    return *i;
+  }
+};
+
+Error readRopeScaling(Config &cfg, RopeScaling &out) {
+  const llvm::json::Value *v = cfg.obj.get("rope_scaling");
+  if (!v || v->kind() == llvm::json::Value::Null)
+    return Error::success();
+  const llvm::json::Object *rs = v->getAsObject();
+  if (!rs)
+    return fileError(cfg.path, "field 'rope_scaling' must be an object or null");
+  auto type = rs->getString("rope_type");
+  if (!type)
+    type = rs->getString("type");
+  if (!type)
+    return fileError(cfg.path, "field 'rope_scaling' has no 'rope_type'");
+  if (*type == "default")
+    return Error::success();
+  if (*type != "linear" && *type != "llama3")
+    return fileError(cfg.path, "rope_scaling type '" + *type +
+                                   "' is not supported (supported: linear, llama3)");
+  out.type = type->str();
+  auto number = [&](StringRef key) -> Expected<double> {
+    auto d = rs->getNumber(key);
+    if (!d || *d <= 0)
+      return fileError(cfg.path, "rope_scaling of type '" + *type +
+                                     "' needs a positive number '" + key + "'");
+    return *d;
+  };
+  auto factor = number("factor");
+  if (!factor)
+    return factor.takeError();
+  out.factor = *factor;
+  if (out.type == "llama3") {
+    auto low = number("low_freq_factor");
+    if (!low)
+      return low.takeError();
+    auto high = number("high_freq_factor");
+    if (!high)
+      return high.takeError();
+    auto orig = number("original_max_position_embeddings");
+    if (!orig)
+      return orig.takeError();
+    if (*high <= *low)
+      return fileError(cfg.path, "rope_scaling: high_freq_factor must exceed low_freq_factor");
+    out.lowFreqFactor = *low;
+    out.highFreqFactor = *high;
+    out.originalMaxPositions = static_cast<int64_t>(*orig);
+  }
+  return Error::success();
+}
+
+Error readConfig(StringRef dir, ModelConfig &c) {
+  std::string path = join(dir, "config.json");
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return fileError(path, "cannot read: " + buffer.getError().message());
+  auto parsed = llvm::json::parse((*buffer)->getBuffer());
+  if (!parsed)
+    return fileError(path, "invalid JSON: " + llvm::toString(parsed.takeError()));
+  const llvm::json::Object *obj = parsed->getAsObject();
+  if (!obj)
+    return fileError(path, "not a JSON object");
+  Config cfg(path, *obj);
+
+  std::string arch;
+  if (const llvm::json::Array *archs = obj->getArray("architectures"))
+    if (!archs->empty() && (*archs)[0].getAsString())
+      arch = (*archs)[0].getAsString()->str();
+  if (arch.empty()) {
+    auto type = obj->getString("model_type");
+    if (type && *type == "llama")
+      arch = "LlamaForCausalLM";
+    else if (type && *type == "mistral")
+      arch = "MistralForCausalLM";
+    else
+      return fileError(path, "missing field 'architectures' (and 'model_type' is not "
+                             "llama or mistral)");
+  }
+  if (arch != "LlamaForCausalLM" && arch != "MistralForCausalLM")
+    return fileError(path, "architecture '" + arch +
+                               "' is not supported (LlamaForCausalLM, MistralForCausalLM)");
+  c.architecture = arch;
+  if (auto act = obj->getString("hidden_act"); act && *act != "silu")
+    return fileError(path, "hidden_act '" + *act + "' is not supported (silu)");
+  for (const char *bias : {"attention_bias", "mlp_bias"})
+    if (auto b = obj->getBoolean(bias); b && *b)
+      return fileError(path, "'" + llvm::Twine(bias) + "' is true: biases are not supported");
+
+  struct IntField {
+    const char *key;
+    int64_t *out;
+  };
+  for (IntField f : {IntField{"hidden_size", &c.hiddenSize},
+                     IntField{"intermediate_size", &c.intermediateSize},
+                     IntField{"num_hidden_layers", &c.numLayers},
+                     IntField{"num_attention_heads", &c.numHeads},
+                     IntField{"vocab_size", &c.vocabSize}}) {
+    auto v = cfg.integer(f.key);
+    if (!v)
+      return v.takeError();
+    *f.out = *v;
+  }
+  auto kv = cfg.integerOr("num_key_value_heads", c.numHeads);
+  if (!kv)
+    return kv.takeError();
+  c.numKvHeads = *kv;
+  if (c.numHeads % c.numKvHeads != 0)
+    return fileError(path, "num_attention_heads (" + llvm::Twine(c.numHeads) +
+                               ") is not a multiple of num_key_value_heads (" +
+                               llvm::Twine(c.numKvHeads) + ")");
+  if (!obj->get("head_dim") && c.hiddenSize % c.numHeads != 0)
+    return fileError(path, "hidden_size (" + llvm::Twine(c.hiddenSize) +
+                               ") is not divisible by num_attention_heads (" +
+                               llvm::Twine(c.numHeads) + ") and no head_dim is given");
+  auto hd = cfg.integerOr("head_dim", c.hiddenSize / c.numHeads);
+  if (!hd)
+    return hd.takeError();
+  c.headDim = *hd;
+  auto eps = cfg.number("rms_norm_eps");
+  if (!eps)
+    return eps.takeError();
+  if (*eps <= 0)
+    return fileError(path, "field 'rms_norm_eps' must be positive");
+  c.rmsNormEps = *eps;
+  auto theta = cfg.number("rope_theta", 10000.0);
+  if (!theta)
+    return theta.takeError();
+  if (*theta <= 0)
+    return fileError(path, "field 'rope_theta' must be positive");
+  c.ropeTheta = *theta;
+  if (Error e = readRopeScaling(cfg, c.ropeScaling))
+    return e;
+  c.tieWordEmbeddings = obj->getBoolean("tie_word_embeddings").value_or(false);
+  auto maxPos = cfg.integerOr("max_position_embeddings", 2048);
+  if (!maxPos)
+    return maxPos.takeError();
+  c.maxPositionEmbeddings = *maxPos;
+  c.bosTokenId = cfg.optionalInt("bos_token_id");
+  c.eosTokenId = cfg.optionalInt("eos_token_id");
+  c.slidingWindow = cfg.optionalInt("sliding_window");
+  return Error::success();
+}
+
+// Tensor name -> absolute file path, from the index, a single file, or all
+// safetensors files of the directory.
+Expected<std::map<std::string, std::string>> locateTensors(StringRef dir, WeightStore &store) {
+  std::map<std::string, std::string> where;
+  std::string index = join(dir, "model.safetensors.index.json");
+  if (llvm::sys::fs::exists(index)) {
+    auto map = readShardIndex(index);
+    if (!map)
+      return map.takeError();
+    for (const auto &[name, file] : *map) {
+      std::string path = absolutePath(file, dir);
+      auto f = store.file(path);
+      if (!f)
+        return f.takeError();
+      if (!(*f)->find(name))
+        return fileError(index, "tensor '" + name + "' is mapped to " + file +
+                                    ", which does not contain it");
+      where[name] = path;
+    }
+    return where;
+  }
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec; it.increment(ec))
+    if (llvm::sys::path::extension(it->path()) == ".safetensors")
+      files.push_back(absolutePath(it->path(), "."));
+  if (ec)
+    return fileError(dir, "cannot list: " + ec.message());
+  if (files.empty())
+    return fileError(dir, "no *.safetensors files and no model.safetensors.index.json");
+  std::sort(files.begin(), files.end());
+  for (const std::string &path : files) {
+    auto f = store.file(path);
+    if (!f)
+      return f.takeError();
+    for (const TensorInfo &t : (*f)->tensors()) {
+      if (where.count(t.name))
+        return fileError(path, "tensor '" + t.name + "' is also in " + where[t.name]);
+      where[t.name] = path;
+    }
+  }
+  return where;
+}
+
+} // namespace
+
+Expected<ModelView> shear::importHF(StringRef dirIn) {
+  std::string dir = absolutePath(dirIn, ".");
+  if (!llvm::sys::fs::is_directory(dir))
+    return fileError(dir, "not a directory");
+  ModelView view;
+  ModelConfig &c = view.config;
+  if (Error e = readConfig(dir, c))
+    return std::move(e);
+
+  WeightStore store;
+  auto where = locateTensors(dir, store);
+  if (!where)
+    return where.takeError();
+  std::set<std::string> used;
+  auto ref = [&](const std::string &name, std::vector<int64_t> shape) -> Expected<WeightRef> {
+    auto it = where->find(name);
+    if (it == where->end())
+      return fileError(dir, "missing tensor '" + name + "'");
+    auto f = store.file(it->second);
+    if (!f)
+      return f.takeError();
+    const TensorInfo *t = (*f)->find(name);
+    if (t->shape != shape)
+      return fileError(it->second, "tensor '" + name + "' has shape " +
+                                       shapeToString(t->shape) + " but config.json implies " +
+                                       shapeToString(shape));
+    if (t->dtype != DType::F32 && t->dtype != DType::BF16 && t->dtype != DType::F16)
+      return fileError(it->second, "tensor '" + name + "' has dtype " + dtypeName(t->dtype) +
+                                       " (supported: F32, BF16, F16)");
+    used.insert(name);
+    return WeightRef{name, it->second, t->dtype, shape};
+  };
+
+  int64_t D = c.hiddenSize, qRows = c.numHeads * c.headDim, kvRows = c.numKvHeads * c.headDim;
+  auto embed = ref("model.embed_tokens.weight", {c.vocabSize, D});
+  if (!embed)
+    return embed.takeError();
+  view.embed = *embed;
+  for (int64_t l = 0; l < c.numLayers; ++l) {
+    LayerWeights w;
+    struct Entry {
+      const char *suffix;
+      std::vector<int64_t> shape;
+      WeightRef *out;
+    };
+    const Entry entries[] = {
+        {"input_layernorm.weight", {D}, &w.inputNorm},
+        {"self_attn.q_proj.weight", {qRows, D}, &w.q},
+        {"self_attn.k_proj.weight", {kvRows, D}, &w.k},
+        {"self_attn.v_proj.weight", {kvRows, D}, &w.v},
+        {"self_attn.o_proj.weight", {D, qRows}, &w.o},
+        {"post_attention_layernorm.weight", {D}, &w.postNorm},
+        {"mlp.gate_proj.weight", {c.intermediateSize, D}, &w.gate},
+        {"mlp.up_proj.weight", {c.intermediateSize, D}, &w.up},
+        {"mlp.down_proj.weight", {D, c.intermediateSize}, &w.down}};
+    for (const Entry &e : entries) {
+      auto r = ref(hfLayerName(l, e.suffix), e.shape);
+      if (!r)
+        return r.takeError();
+      *e.out = *r;
+    }
+    view.layers.push_back(std::move(w));
+  }
+  auto norm = ref("model.norm.weight", {D});
+  if (!norm)
+    return norm.takeError();
+  view.finalNorm = *norm;
+  if (c.tieWordEmbeddings) {
+    view.lmHead = view.embed;
+    used.insert("lm_head.weight"); // a redundant copy some writers keep
+  } else {
+    auto head = ref("lm_head.weight", {c.vocabSize, D});
+    if (!head)
+      return head.takeError();
+    view.lmHead = *head;
+  }
+  for (const auto &[name, file] : *where)
+    if (!used.count(name) && !llvm::StringRef(name).ends_with("rotary_emb.inv_freq"))
+      return fileError(file, "unexpected tensor '" + name + "' (not part of a " +
+                                 c.architecture + " with this config)");
+  return view;
+}
+
+std::optional<uint64_t> shear::parseByteSize(StringRef text) {
+  text = text.trim();
+  uint64_t mult = 1;
+  struct Suffix {
+    const char *s;
+    uint64_t m;
+  };
+  for (Suffix s : {Suffix{"GiB", 1ull << 30}, Suffix{"MiB", 1ull << 20}, Suffix{"KiB", 1ull << 10},
+                   Suffix{"GB", 1000000000ull}, Suffix{"MB", 1000000ull}, Suffix{"KB", 1000ull},
+                   Suffix{"B", 1ull}})
+    if (text.ends_with_insensitive(s.s)) {
+      text = text.drop_back(strlen(s.s)).trim();
+      mult = s.m;
+      break;
+    }
+  uint64_t v;
+  if (text.getAsInteger(10, v) || v == 0)
+    return std::nullopt;
+  return v * mult;
+}

@@ -1,0 +1,146 @@
+//===- shear-translate.cpp - between shear modules and other formats ------===//
+//
+//   shear-translate --import-hf HF_DIR -o model.mlir
+//   shear-translate --export-hf MODEL.mlir -o HF_DIR [--max-shard-size 5GB]
+//   shear-translate --inspect FILE.safetensors
+//
+// Exit codes: 0 success, 1 internal failure, 2 bad usage or bad input.
+//
+//===----------------------------------------------------------------------===//
+#include "shear/Dialect/ShearDialect.h"
+#include "shear/Target/ArtifactPaths.h"
+#include "shear/Target/HF.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+namespace cl = llvm::cl;
+using namespace shear;
+
+static cl::OptionCategory category("shear-translate options");
+static cl::opt<std::string> importHFDir("import-hf", cl::desc("import an HF LLaMA/Mistral directory"),
+                                        cl::value_desc("HF_DIR"), cl::cat(category));
+static cl::opt<std::string> exportHFModel("export-hf",
+                                          cl::desc("export a dense model to an HF directory (-o)"),
+                                          cl::value_desc("MODEL.mlir"), cl::cat(category));
+static cl::opt<std::string> inspectFile("inspect",
+                                        cl::desc("list the tensors of a safetensors file"),
+                                        cl::value_desc("FILE.safetensors"), cl::cat(category));
+static cl::opt<std::string> outputPath("o", cl::desc("output file or directory"),
+                                       cl::value_desc("PATH"), cl::init("-"), cl::cat(category));
+static cl::opt<std::string> maxShardSize("max-shard-size",
+                                         cl::desc("largest safetensors shard --export-hf writes"),
+                                         cl::init("5GB"), cl::cat(category));
+
+static int fail(int code, const llvm::Twine &msg) {
+  llvm::errs() << "shear-translate: error: " << msg << "\n";
+  return code;
+}
+
+static int importHFCommand() {
+  auto view = importHF(importHFDir);
+  if (!view)
+    return fail(2, llvm::toString(view.takeError()));
+  artifactPaths().outputPath = outputPath;
+  mlir::MLIRContext context;
+  context.loadDialect<ShearDialect, mlir::func::FuncDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
+  emitModelView(*module, *view, outputDir());
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  os << "\n";
+  if (outputPath == "-") {
+    llvm::outs() << text;
+    return 0;
+  }
+  if (llvm::Error e = writeFileAtomically(outputPath, text))
+    return fail(2, llvm::toString(std::move(e)));
+  return 0;
+}
+
+static mlir::OwningOpRef<mlir::ModuleOp> parseModule(mlir::MLIRContext &context,
+                                                     llvm::StringRef path) {
+  context.loadDialect<ShearDialect, mlir::func::FuncDialect>();
+  llvm::SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  std::string error;
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path);
+  if (!buffer) {
+    llvm::errs() << path << ": cannot read: " << buffer.getError().message() << "\n";
+    return nullptr;
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  return mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+}
+
+static int exportHFCommand() {
+  if (outputPath == "-")
+    return fail(2, "--export-hf needs an output directory: -o HF_DIR");
+  auto shardBytes = parseByteSize(maxShardSize);
+  if (!shardBytes)
+    return fail(2, "--max-shard-size: '" + maxShardSize + "' is not a size (e.g. 5GB, 500MB)");
+  mlir::MLIRContext context;
+  auto module = parseModule(context, exportHFModel);
+  if (!module)
+    return 2;
+  std::string dir = llvm::sys::path::parent_path(exportHFModel).str();
+  auto view = readModelView(*module, dir.empty() ? "." : dir);
+  if (mlir::failed(view))
+    return 2;
+  if (llvm::Error e = exportHF(*view, outputPath, *shardBytes))
+    return fail(2, llvm::toString(std::move(e)));
+  return 0;
+}
+
+static int inspectCommand() {
+  auto file = SafetensorsFile::open(inspectFile);
+  if (!file)
+    return fail(2, llvm::toString(file.takeError()));
+  for (const TensorInfo &t : (*file)->tensors()) {
+    llvm::outs() << t.name << " " << dtypeName(t.dtype) << " " << shapeToString(t.shape);
+    if (isFloatDType(t.dtype) && t.numel() > 0) {
+      std::vector<float> v = (*file)->readF32(t);
+      double sum = 0, sq = 0, lo = v[0], hi = v[0];
+      size_t nonzero = 0;
+      for (float x : v) {
+        sum += x;
+        lo = std::min<double>(lo, x);
+        hi = std::max<double>(hi, x);
+        nonzero += x != 0.0f;
+      }
+      double mean = sum / v.size();
+      for (float x : v)
+        sq += (x - mean) * (x - mean);
+      llvm::outs() << llvm::format(" mean=%.6g std=%.6g min=%.6g max=%.6g nonzero=%zu", mean,
+                                   std::sqrt(sq / v.size()), lo, hi, nonzero);
+    }
+    llvm::outs() << "\n";
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "shear-translate: import and export shear models\n");
+  int commands = !importHFDir.empty() + !exportHFModel.empty() + !inspectFile.empty();
+  if (commands != 1)
+    return fail(2, "give exactly one of --import-hf, --export-hf, --inspect (see --help)");
+  if (!importHFDir.empty())
+    return importHFCommand();
+  if (!exportHFModel.empty())
+    return exportHFCommand();
+  return inspectCommand();
+}
