@@ -94,6 +94,17 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
       return fail(module, "it writes the compact weights beside the output module: give "
                           "an output file with -o");
 
+    std::optional<DType> dtypeOverride;
+    if (weightDtype == "f32")
+      dtypeOverride = DType::F32;
+    else if (weightDtype == "bf16")
+      dtypeOverride = DType::BF16;
+    else if (weightDtype == "f16")
+      dtypeOverride = DType::F16;
+    else if (weightDtype != "source")
+      return fail(module, "weight-dtype must be source, f32, bf16 or f16, got '" +
+                              weightDtype + "'");
+
     const ModelConfig &c = view.config;
     int64_t L = c.numLayers, H = c.numHeads, G = c.numKvHeads, D = c.hiddenSize,
             M = c.intermediateSize, hd = c.headDim;
@@ -231,7 +242,7 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
     // Write every tensor, one at a time.
     std::vector<TensorSpec> specs;
     for (const Job &j : jobs) {
-      TensorSpec s{j.name, j.source->dtype, {}};
+      TensorSpec s{j.name, dtypeOverride.value_or(j.source->dtype), {}};
       for (const Axis &a : j.axes)
         s.shape.push_back(a.keep.size());
       specs.push_back(s);

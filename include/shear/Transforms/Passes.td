@@ -56,7 +56,15 @@ def MaterializeShapes : Pass<"materialize-shapes", "mlir::ModuleOp"> {
     source dtype and one tensor at a time, to `<output stem>.safetensors`
     beside the output, and replaces the module by a dense one of exactly the
     target shape. Needs deterministic masks: run after finalize-masks.
+
+    `weight-dtype=f32` writes float32 weights instead: folding soft mask values
+    into bf16/f16 weights rounds them again (about 2^-9 relative for bf16), so
+    a bit-faithful compact model of a bf16 source needs float32.
   }];
+  let options = [
+    Option<"weightDtype", "weight-dtype", "std::string", /*default=*/"\"source\"",
+           "dtype of the compact weights: source, f32, bf16 or f16">,
+  ];
 }
 
 #endif // SHEAR_TRANSFORMS_PASSES_TD
