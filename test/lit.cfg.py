@@ -1,0 +1,22 @@
+# lit configuration of shear's tests: dialect, passes, tools and the
+# numerical reference checks (run with Debian's /usr/bin/python3 + torch).
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "shear"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.shear_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "reference", "unit", "Inputs"]
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.shear_tools_dir, append_path=False)
+# The reference checks must use Debian's interpreter (numpy, torch), not
+# whatever python3 is first on PATH.
+config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%ref", os.path.join(config.test_source_root, "reference")))
+config.environment["OMP_NUM_THREADS"] = "2"
