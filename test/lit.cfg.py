@@ -12,9 +12,11 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.shear_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "reference", "unit", "Inputs"]
 
+config.environment["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.shear_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.shear_tools_dir, append_path=True)  # first
 # The reference checks must use Debian's interpreter (numpy, torch), not
 # whatever python3 is first on PATH.
 config.substitutions.append(("%python", "/usr/bin/python3"))

@@ -37,6 +37,8 @@ static cl::opt<std::string> inspectFile("inspect",
                                         cl::value_desc("FILE.safetensors"), cl::cat(category));
 static cl::opt<std::string> outputPath("o", cl::desc("output file or directory"),
                                        cl::value_desc("PATH"), cl::init("-"), cl::cat(category));
+static cl::opt<bool> printValues("values", cl::desc("with --inspect: also print every value"),
+                                 cl::cat(category));
 static cl::opt<std::string> maxShardSize("max-shard-size",
                                          cl::desc("largest safetensors shard --export-hf writes"),
                                          cl::init("5GB"), cl::cat(category));
@@ -124,6 +126,11 @@ static int inspectCommand() {
         sq += (x - mean) * (x - mean);
       llvm::outs() << llvm::format(" mean=%.6g std=%.6g min=%.6g max=%.6g nonzero=%zu", mean,
                                    std::sqrt(sq / v.size()), lo, hi, nonzero);
+      if (printValues) {
+        llvm::outs() << "\n  values:";
+        for (float x : v)
+          llvm::outs() << llvm::format(" %.6g", x);
+      }
     }
     llvm::outs() << "\n";
   }

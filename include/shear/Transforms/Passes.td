@@ -17,8 +17,9 @@ def InsertMasks : Pass<"insert-masks", "mlir::ModuleOp"> {
     output module. The source and target shapes are recorded on the module as
     `shear.source_shape` and `shear.target_shape`.
 
-    `target-shape` is a preset (`2.7b`, `1.3b`, `370m`, and `tiny`,
-    `tiny-gqa` for tests) or `layers=L,heads=H,kv-heads=G,hidden=D,
+    `target-shape` is a preset (`2.7b`, `1.3b`, `370m`, and for tests `tiny`
+    = 2 layers, 2 heads, hidden 32, intermediate 48 and `tiny-gqa` = the
+    same with 1 kv head) or `layers=L,heads=H,kv-heads=G,hidden=D,
     intermediate=M` (kv-heads may be omitted for MHA sources). A target larger
     than the source in any dimension, a hidden size other than heads × head_dim,
     heads that are not a multiple of kv-heads, or zero sizes are errors.
