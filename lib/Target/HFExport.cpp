@@ -117,7 +117,7 @@ Error shear::exportHF(const ModelView &view, StringRef dir, uint64_t maxShardByt
     for (size_t i : shards[s]) {
       const WeightRef &w = *weights[i].second;
       specs.push_back({weights[i].first, w.dtype, w.shape});
-      weightMap[weights[i].first] = name;
+      weightMap[weights[i].first] = std::string(name); // json::Value would borrow a char*
     }
     auto writer = SafetensorsWriter::create(join(dir, name), specs, {{"format", "pt"}});
     if (!writer)
