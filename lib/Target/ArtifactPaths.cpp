@@ -3,6 +3,7 @@
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <cstdio>
@@ -69,4 +70,23 @@ llvm::Error shear::writeFileAtomically(llvm::StringRef path, llvm::StringRef con
     return error("cannot write");
   }
   return llvm::Error::success();
+}
+
+std::string shear::joinPath(llvm::StringRef dir, llvm::StringRef name) {
+  llvm::SmallString<256> p(dir);
+  llvm::sys::path::append(p, name);
+  return std::string(p);
+}
+
+llvm::Expected<llvm::json::Value> shear::readJsonFile(llvm::StringRef path) {
+  auto error = [&](const llvm::Twine &what) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), (path + ": " + what).str());
+  };
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return error("cannot read: " + buffer.getError().message());
+  auto parsed = llvm::json::parse((*buffer)->getBuffer());
+  if (!parsed)
+    return error("invalid JSON: " + llvm::toString(parsed.takeError()));
+  return std::move(*parsed);
 }

@@ -18,12 +18,6 @@ using llvm::StringRef;
 
 namespace {
 
-std::string join(StringRef dir, StringRef name) {
-  llvm::SmallString<256> p(dir);
-  llvm::sys::path::append(p, name);
-  return std::string(p);
-}
-
 std::string torchDType(DType d) {
   switch (d) {
   case DType::BF16:
@@ -119,7 +113,7 @@ Error shear::exportHF(const ModelView &view, StringRef dir, uint64_t maxShardByt
       specs.push_back({weights[i].first, w.dtype, w.shape});
       weightMap[weights[i].first] = std::string(name); // json::Value would borrow a char*
     }
-    auto writer = SafetensorsWriter::create(join(dir, name), specs, {{"format", "pt"}});
+    auto writer = SafetensorsWriter::create(joinPath(dir, name), specs, {{"format", "pt"}});
     if (!writer)
       return writer.takeError();
     for (size_t i : shards[s]) {
@@ -146,14 +140,14 @@ Error shear::exportHF(const ModelView &view, StringRef dir, uint64_t maxShardByt
     std::string text;
     llvm::raw_string_ostream os(text);
     os << llvm::formatv("{0:2}", llvm::json::Value(std::move(index)));
-    if (Error e = writeFileAtomically(join(dir, "model.safetensors.index.json"), text))
+    if (Error e = writeFileAtomically(joinPath(dir, "model.safetensors.index.json"), text))
       return e;
   } else {
     // A stale index from an earlier, sharded export would shadow model.safetensors.
-    llvm::sys::fs::remove(join(dir, "model.safetensors.index.json"));
+    llvm::sys::fs::remove(joinPath(dir, "model.safetensors.index.json"));
   }
   std::string text;
   llvm::raw_string_ostream os(text);
   os << llvm::formatv("{0:2}", llvm::json::Value(configJson(view))) << "\n";
-  return writeFileAtomically(join(dir, "config.json"), text);
+  return writeFileAtomically(joinPath(dir, "config.json"), text);
 }

@@ -16,12 +16,6 @@ using llvm::StringRef;
 
 namespace {
 
-std::string join(StringRef dir, StringRef name) {
-  llvm::SmallString<256> p(dir);
-  llvm::sys::path::append(p, name);
-  return std::string(p);
-}
-
 // Typed access to config.json with errors that name the file and the field.
 class Config {
 public:
@@ -126,13 +120,10 @@ Error readRopeScaling(Config &cfg, RopeScaling &out) {
 }
 
 Error readConfig(StringRef dir, ModelConfig &c) {
-  std::string path = join(dir, "config.json");
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer)
-    return fileError(path, "cannot read: " + buffer.getError().message());
-  auto parsed = llvm::json::parse((*buffer)->getBuffer());
+  std::string path = joinPath(dir, "config.json");
+  auto parsed = readJsonFile(path);
   if (!parsed)
-    return fileError(path, "invalid JSON: " + llvm::toString(parsed.takeError()));
+    return parsed.takeError();
   const llvm::json::Object *obj = parsed->getAsObject();
   if (!obj)
     return fileError(path, "not a JSON object");
@@ -221,7 +212,7 @@ Error readConfig(StringRef dir, ModelConfig &c) {
 // safetensors files of the directory.
 Expected<std::map<std::string, std::string>> locateTensors(StringRef dir, WeightStore &store) {
   std::map<std::string, std::string> where;
-  std::string index = join(dir, "model.safetensors.index.json");
+  std::string index = joinPath(dir, "model.safetensors.index.json");
   if (llvm::sys::fs::exists(index)) {
     auto map = readShardIndex(index);
     if (!map)

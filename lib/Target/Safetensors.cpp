@@ -1,5 +1,6 @@
 //===- Safetensors.cpp - strict safetensors reader and streaming writer ---===//
 #include "shear/Target/Safetensors.h"
+#include "shear/Target/ArtifactPaths.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
@@ -571,12 +572,9 @@ WeightStore::tensor(StringRef path, StringRef name) {
 }
 
 Expected<std::map<std::string, std::string>> shear::readShardIndex(StringRef path) {
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer)
-    return fileError(path, "cannot read: " + buffer.getError().message());
-  auto parsed = llvm::json::parse((*buffer)->getBuffer());
+  auto parsed = readJsonFile(path);
   if (!parsed)
-    return fileError(path, "invalid JSON: " + llvm::toString(parsed.takeError()));
+    return parsed.takeError();
   const llvm::json::Object *root = parsed->getAsObject();
   const llvm::json::Object *map = root ? root->getObject("weight_map") : nullptr;
   if (!map)

@@ -10,6 +10,7 @@
 #include "shear/Transforms/Passes.h"
 
 #include <functional>
+#include <thread>
 
 namespace shear {
 #define GEN_PASS_DEF_MATERIALIZESHAPES
@@ -262,9 +263,8 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
                                 dtypeName(info->dtype) + " " + shapeToString(info->shape) +
                                 " but the module declares " + dtypeName(j.source->dtype) + " " +
                                 shapeToString(j.source->shape));
-      std::vector<float> src = file->readF32(*info);
+      std::vector<float> dst = fold(j, file->data(*info), *info);
       file->release(*info);
-      std::vector<float> dst = fold(j, src, info->shape);
       if (llvm::Error e = (*writer)->writeF32(dst))
         return fail(module, llvm::toString(std::move(e)));
       produced[j.name] = WeightRef{j.name, outPath, specs[i].dtype, specs[i].shape};
@@ -289,31 +289,42 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
     return success();
   }
 
-  /// Slices `src` (row-major, `shape`) along every axis and multiplies by the
-  /// kept entries' scales and the job's scalar.
-  static std::vector<float> fold(const Job &j, const std::vector<float> &src,
-                                 llvm::ArrayRef<int64_t> shape) {
-    std::vector<float> dst;
+  /// Slices the stored tensor along every axis and multiplies by the kept
+  /// entries' scales and the job's scalar. Only kept rows are converted to
+  /// float32; rows are split between two threads.
+  static std::vector<float> fold(const Job &j, const uint8_t *data, const TensorInfo &info) {
+    size_t elt = dtypeBytes(info.dtype);
     if (j.axes.size() == 1) {
       const Axis &a = j.axes[0];
+      std::vector<float> src(info.numel());
+      convertToF32(info.dtype, data, src.size(), src.data());
+      std::vector<float> dst;
       for (size_t i = 0; i < a.keep.size(); ++i)
         dst.push_back(src[a.keep[i]] * (a.scale.empty() ? 1.0f : a.scale[i]) * j.scalar);
       return dst;
     }
     const Axis &rows = j.axes[0], &cols = j.axes[1];
-    int64_t C = shape[1];
-    dst.resize(rows.keep.size() * cols.keep.size());
-    for (size_t r = 0; r < rows.keep.size(); ++r) {
-      float rs = (rows.scale.empty() ? 1.0f : rows.scale[r]) * j.scalar;
-      const float *in = src.data() + rows.keep[r] * C;
-      float *o = dst.data() + r * cols.keep.size();
-      if (cols.scale.empty())
-        for (size_t k = 0; k < cols.keep.size(); ++k)
-          o[k] = in[cols.keep[k]] * rs;
-      else
-        for (size_t k = 0; k < cols.keep.size(); ++k)
-          o[k] = in[cols.keep[k]] * cols.scale[k] * rs;
-    }
+    int64_t C = info.shape[1];
+    size_t nc = cols.keep.size();
+    std::vector<float> dst(rows.keep.size() * nc);
+    auto work = [&](size_t begin, size_t end) {
+      std::vector<float> row(C);
+      for (size_t r = begin; r < end; ++r) {
+        convertToF32(info.dtype, data + rows.keep[r] * C * elt, C, row.data());
+        float rs = (rows.scale.empty() ? 1.0f : rows.scale[r]) * j.scalar;
+        float *o = dst.data() + r * nc;
+        if (cols.scale.empty())
+          for (size_t k = 0; k < nc; ++k)
+            o[k] = row[cols.keep[k]] * rs;
+        else
+          for (size_t k = 0; k < nc; ++k)
+            o[k] = row[cols.keep[k]] * cols.scale[k] * rs;
+      }
+    };
+    size_t half = rows.keep.size() / 2;
+    std::thread helper(work, half, rows.keep.size());
+    work(0, half);
+    helper.join();
     return dst;
   }
 };

@@ -12,6 +12,7 @@
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 #include <string>
 
 namespace shear {
@@ -31,6 +32,12 @@ std::string relativePath(llvm::StringRef path, llvm::StringRef dir);
 std::string outputDir();
 /// `<output stem><suffix>` beside the output module, or "" without an output path.
 std::string outputSibling(llvm::StringRef suffix);
+
+/// `dir`/`name`.
+std::string joinPath(llvm::StringRef dir, llvm::StringRef name);
+
+/// Reads and parses a JSON file; errors name the file.
+llvm::Expected<llvm::json::Value> readJsonFile(llvm::StringRef path);
 
 /// Writes `contents` to `path` through a temporary file, fsync and rename, so
 /// `path` holds either its old contents or the new ones, never a mix.
