@@ -230,4 +230,29 @@ def Shear_CrossEntropyOp : Shear_Op<"cross_entropy", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// The lowered program
+//===----------------------------------------------------------------------===//
+
+def Shear_KernelOp : Shear_Op<"kernel"> {
+  let summary = "a call into the runtime's kernel library";
+  let description = [{
+    What the decoder ops lower to: a call of the runtime kernel `callee` (the
+    CPU and CUDA backends register the same names) with tensor arguments and
+    the attributes of the op it came from. `masks` names the optional mask
+    arguments present, in order, after the fixed ones. shear-run executes a
+    function made of `shear.weight`, `shear.kernel` and `func.return`.
+
+    Example:
+    ```mlir
+    %y = shear.kernel "rms_norm"(%x, %w, %z) {eps = 1.0e-05 : f64, masks = ["hidden"]}
+           : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$callee, Variadic<AnyRankedTensor>:$args);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = "$callee `(` $args `)` attr-dict `:` functional-type($args, results)";
+  let hasVerifier = 1;
+}
+
 #endif // SHEAR_OPS_TD

@@ -125,7 +125,7 @@ LogicalResult GateOp::verify() {
                          << in << "), got " << getMask().getType();
   int64_t rowSize = in.getDimSize(rank - 1);
   if (getTargetSize() <= 0 ||
-      (!ShapedType::isDynamic(rowSize) && getTargetSize() > rowSize))
+      (!ShapedType::isDynamic(rowSize) && static_cast<int64_t>(getTargetSize()) > rowSize))
     return emitOpError() << "target_size must be in [1, " << rowSize
                          << "] (the size of a row), got " << getTargetSize();
   return success();
@@ -138,7 +138,7 @@ LogicalResult MaskRowOp::verify() {
                             "[layers, n], got "
                          << shapeString(in.getShape());
   int64_t rows = in.getDimSize(0);
-  if (getIndex() < 0 || (!ShapedType::isDynamic(rows) && getIndex() >= rows))
+  if (!ShapedType::isDynamic(rows) && static_cast<int64_t>(getIndex()) >= rows)
     return emitOpError() << "index " << getIndex() << " is out of range for "
                          << rows << " layers";
   SmallVector<int64_t> expected(in.getShape().drop_front());
@@ -323,4 +323,14 @@ LogicalResult CrossEntropyOp::verify() {
                          "(batch, seq)")))
     return failure();
   return expectResult(*this, getLoss(), {}, "(a scalar)");
+}
+
+LogicalResult KernelOp::verify() {
+  if (getCallee().empty())
+    return emitOpError("callee must name a runtime kernel");
+  if (auto masks = (*this)->getAttrOfType<ArrayAttr>("masks"))
+    for (Attribute m : masks)
+      if (!isa<StringAttr>(m))
+        return emitOpError("'masks' must be an array of mask names");
+  return success();
 }

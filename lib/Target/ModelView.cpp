@@ -156,7 +156,7 @@ LogicalResult Reader::mask(Operation *user, StringRef operand, Value v, MaskFami
   Value root = v;
   if (layer) {
     auto row = v.getDefiningOp<MaskRowOp>();
-    if (!row || row.getIndex() != *layer)
+    if (!row || static_cast<int64_t>(row.getIndex()) != *layer)
       return user->emitOpError() << "operand '" << operand << "' must be row " << *layer
                                  << " of the " << familyName(f)
                                  << " mask (a shear.mask_row)";

@@ -1,7 +1,7 @@
 //===- FinalizeMasks.cpp - gates to deterministic masks of target size ----===//
 #include "shear/Target/ArtifactPaths.h"
 #include "shear/Target/ModelView.h"
-#include "shear/Transforms/GateMath.h"
+#include "shear/Runtime/GateMath.h"
 #include "shear/Transforms/Passes.h"
 
 namespace shear {

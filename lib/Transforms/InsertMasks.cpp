@@ -1,7 +1,7 @@
 //===- InsertMasks.cpp - add gates and mask operands for a target shape ---===//
 #include "shear/Target/ArtifactPaths.h"
 #include "shear/Target/ModelView.h"
-#include "shear/Transforms/GateMath.h"
+#include "shear/Runtime/GateMath.h"
 #include "shear/Transforms/Passes.h"
 #include "shear/Transforms/TargetShape.h"
 

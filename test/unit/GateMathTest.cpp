@@ -1,5 +1,5 @@
 // Hard-concrete gate math against values computed by hand from METHOD.md §2.
-#include "shear/Transforms/GateMath.h"
+#include "shear/Runtime/GateMath.h"
 
 #include <gtest/gtest.h>
 

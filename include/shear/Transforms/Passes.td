@@ -68,4 +68,22 @@ def MaterializeShapes : Pass<"materialize-shapes", "mlir::ModuleOp"> {
   ];
 }
 
+def LowerToRuntime : Pass<"lower-to-runtime", "mlir::ModuleOp"> {
+  let summary = "lower the decoder ops to calls of runtime kernels";
+  let description = [{
+    Rewrites every decoder op of @forward (embed, rms_norm, attention, mlp,
+    residual_add, lm_head, cross_entropy, mask_row) into a `shear.kernel` call
+    of the same name carrying the op's attributes and a `masks` list naming
+    the optional mask arguments present. In evaluation mode a `shear.gate`
+    becomes `gate.eval`: the deterministic mask keeping, per row, the expected
+    number of entries round(Σ P(z≠0)) (`eval-masks=expected`, what the
+    reference code uses while pruning) or the target number
+    (`eval-masks=target`). The result is what shear-run executes.
+  }];
+  let options = [
+    Option<"evalMasks", "eval-masks", "std::string", /*default=*/"\"expected\"",
+           "deterministic mask sizes in evaluation: expected or target">,
+  ];
+}
+
 #endif // SHEAR_TRANSFORMS_PASSES_TD

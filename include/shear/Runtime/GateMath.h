@@ -1,6 +1,6 @@
 //===- GateMath.h - hard-concrete gates (METHOD.md §2) --------------------===//
-#ifndef SHEAR_TRANSFORMS_GATEMATH_H
-#define SHEAR_TRANSFORMS_GATEMATH_H
+#ifndef SHEAR_RUNTIME_GATEMATH_H
+#define SHEAR_RUNTIME_GATEMATH_H
 
 #include "llvm/ADT/ArrayRef.h"
 #include <cstdint>

@@ -1,5 +1,5 @@
 //===- GateMath.cpp - hard-concrete gates (METHOD.md §2) ------------------===//
-#include "shear/Transforms/GateMath.h"
+#include "shear/Runtime/GateMath.h"
 
 #include <algorithm>
 #include <cmath>
@@ -30,8 +30,9 @@ double gate::sample(double la, double u) {
 std::vector<int64_t> gate::topK(llvm::ArrayRef<float> values, int64_t k) {
   std::vector<int64_t> idx(values.size());
   std::iota(idx.begin(), idx.end(), 0);
-  std::stable_sort(idx.begin(), idx.end(),
-                   [&](int64_t a, int64_t b) { return values[a] > values[b]; });
+  std::sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
+    return values[a] > values[b] || (values[a] == values[b] && a < b);
+  });
   idx.resize(std::min<size_t>(k, idx.size()));
   std::sort(idx.begin(), idx.end());
   return idx;

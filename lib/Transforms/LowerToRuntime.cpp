@@ -1,0 +1,116 @@
+//===- LowerToRuntime.cpp - decoder ops to runtime kernel calls -----------===//
+#include "shear/Dialect/ShearOps.h"
+#include "shear/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace shear {
+#define GEN_PASS_DEF_LOWERTORUNTIME
+#include "shear/Transforms/Passes.h.inc"
+} // namespace shear
+
+using namespace mlir;
+using namespace shear;
+
+namespace {
+struct LowerToRuntimePass : shear::impl::LowerToRuntimeBase<LowerToRuntimePass> {
+  using Base::Base;
+
+  /// Replaces `op` by `shear.kernel callee(fixed..., present masks...)` with
+  /// the op's attributes (less operand segment sizes) and `masks`.
+  void lower(Operation *op, StringRef callee, ValueRange fixed,
+             ArrayRef<std::pair<StringRef, Value>> masks,
+             ArrayRef<NamedAttribute> extra = {}) {
+    OpBuilder b(op);
+    SmallVector<Value> args(fixed.begin(), fixed.end());
+    SmallVector<Attribute> names;
+    for (auto [name, value] : masks)
+      if (value) {
+        args.push_back(value);
+        names.push_back(b.getStringAttr(name));
+      }
+    SmallVector<NamedAttribute> attrs;
+    for (NamedAttribute a : op->getAttrs())
+      if (a.getName() != "operandSegmentSizes")
+        attrs.push_back(a);
+    attrs.append(extra.begin(), extra.end());
+    if (!names.empty())
+      attrs.push_back(b.getNamedAttr("masks", b.getArrayAttr(names)));
+    auto kernel = KernelOp::create(b, op->getLoc(), op->getResultTypes(),
+                                   b.getStringAttr(callee), args);
+    for (NamedAttribute a : attrs)
+      kernel->setAttr(a.getName(), a.getValue());
+    op->replaceAllUsesWith(kernel->getResults());
+    op->erase();
+  }
+
+  void runOnOperation() override {
+    if (evalMasks != "expected" && evalMasks != "target") {
+      getOperation().emitError() << "lower-to-runtime: eval-masks must be expected or "
+                                    "target, got '"
+                                 << evalMasks << "'";
+      return signalPassFailure();
+    }
+    SmallVector<Operation *> ops;
+    getOperation().walk([&](Operation *op) {
+      if (isa<ShearDialect>(op->getDialect()) && !isa<WeightOp, KernelOp>(op))
+        ops.push_back(op);
+    });
+    OpBuilder b(&getContext());
+    // A grouped-query model's head mask depends on the kv_group gate too
+    // (whole groups, the same number of heads in each: docs/masks.md).
+    GateOp kvGate;
+    getOperation().walk([&](GateOp g) {
+      if (g.getFamily() == "kv_group")
+        kvGate = g;
+    });
+    for (Operation *op : ops) {
+      llvm::TypeSwitch<Operation *>(op)
+          .Case([&](GateOp o) {
+            SmallVector<Value> args = {o.getLogAlpha()};
+            SmallVector<NamedAttribute> extra = {
+                b.getNamedAttr("size", b.getStringAttr(evalMasks))};
+            if (o.getFamily() == "head" && kvGate) {
+              Value kvLogAlpha = kvGate.getLogAlpha();
+              if (Operation *def = kvLogAlpha.getDefiningOp(); def && o->isBeforeInBlock(def)) {
+                if (def->getNumOperands() != 0) {
+                  kvGate.emitOpError("its log_alpha must be a shear.weight");
+                  return signalPassFailure();
+                }
+                def->moveBefore(o);
+              }
+              args.push_back(kvLogAlpha);
+              extra.push_back(b.getNamedAttr("kv_target_size", kvGate.getTargetSizeAttr()));
+            }
+            lower(o, "gate.eval", args, {}, extra);
+          })
+          .Case([&](MaskRowOp o) { lower(o, "mask_row", {o.getMask()}, {}); })
+          .Case([&](EmbedOp o) {
+            lower(o, "embed", {o.getTable(), o.getIds()}, {{"hidden", o.getHiddenMask()}});
+          })
+          .Case([&](RMSNormOp o) {
+            lower(o, "rms_norm", {o.getInput(), o.getWeight()}, {{"hidden", o.getHiddenMask()}});
+          })
+          .Case([&](AttentionOp o) {
+            lower(o, "attention", {o.getInput(), o.getWq(), o.getWk(), o.getWv(), o.getWo()},
+                  {{"head", o.getHeadMask()}, {"kv_group", o.getKvGroupMask()}});
+          })
+          .Case([&](MLPOp o) {
+            lower(o, "mlp", {o.getInput(), o.getWGate(), o.getWUp(), o.getWDown()},
+                  {{"intermediate", o.getIntermediateMask()}});
+          })
+          .Case([&](ResidualAddOp o) {
+            lower(o, "residual_add", {o.getResidual(), o.getUpdate()},
+                  {{"layer", o.getLayerMask()}, {"hidden", o.getHiddenMask()}});
+          })
+          .Case([&](LMHeadOp o) { lower(o, "lm_head", {o.getInput(), o.getWeight()}, {}); })
+          .Case([&](CrossEntropyOp o) {
+            lower(o, "cross_entropy", {o.getLogits(), o.getLabels()}, {},
+                  {b.getNamedAttr("ignore_index", b.getI64IntegerAttr(o.getIgnoreIndex()))});
+          });
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,31 @@
+#!/usr/bin/python3
+"""check_logits.py --hf DIR --tokens T.npy --logits L.npy [--masks M] [--tol 1e-5]
+
+Compares logits written by `shear-run eval` with the float64 reference
+forward of the HF model (under the masks of a masks file, if given)."""
+import argparse
+import sys
+
+import numpy as np
+import torch
+
+import llama_ref
+
+p = argparse.ArgumentParser()
+p.add_argument("--hf", required=True)
+p.add_argument("--tokens", required=True)
+p.add_argument("--logits", required=True)
+p.add_argument("--masks")
+p.add_argument("--tol", type=float, default=1e-5)
+a = p.parse_args()
+cfg, W, _ = llama_ref.load_hf(a.hf)
+masks = llama_ref.load_masks(a.masks) if a.masks else None
+ids = np.load(a.tokens)
+ref = llama_ref.forward(cfg, W, ids, masks)
+got = torch.tensor(np.load(a.logits).astype(np.float64))
+if tuple(got.shape) != tuple(ref.shape):
+    print(f"shape {tuple(got.shape)} != reference {tuple(ref.shape)}")
+    sys.exit(1)
+err = llama_ref.relative_error(got, ref)
+print(f"logits vs float64 reference: relative error {err:.3e} (tolerance {a.tol:.0e})")
+sys.exit(0 if err <= a.tol else 1)
