@@ -20,14 +20,16 @@ def Shear_WeightOp : Shear_Op<"weight", [Pure]> {
   let description = [{
     References tensor `name` in the safetensors file `file`. A relative path is
     relative to the directory of the module file. The weights never enter the IR,
-    so a 7B model's module stays a few kilobytes.
+    so a 7B model's module stays a few kilobytes. With `zero_init` (training
+    state: optimizer moments, Lagrange multipliers) a tensor the file does not
+    hold, or a file that does not exist yet, starts as zeros.
 
     Example:
     ```mlir
     %w = shear.weight "model.layers.0.self_attn.q_proj.weight" from "model.safetensors" : tensor<4096x4096xbf16>
     ```
   }];
-  let arguments = (ins StrAttr:$name, StrAttr:$file);
+  let arguments = (ins StrAttr:$name, StrAttr:$file, UnitAttr:$zero_init);
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = "$name `from` $file attr-dict `:` type($result)";
   let hasVerifier = 1;

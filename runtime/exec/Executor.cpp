@@ -5,18 +5,33 @@
 #include "shear/Target/ArtifactPaths.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/FileSystem.h"
 
 using namespace mlir;
 using namespace shear;
 using namespace shear::rt;
 
-llvm::Expected<Tensor> WeightCache::get(const std::string &file, const std::string &name,
-                                        llvm::ArrayRef<int64_t> shape) {
-  std::string key = file + "\n" + name;
-  auto it = cache_.find(key);
-  if (it != cache_.end())
+llvm::Expected<Tensor> ParamStore::get(const std::string &file, const std::string &name,
+                                       llvm::ArrayRef<int64_t> shape, bool zeroInit) {
+  auto &inFile = held_[file];
+  auto it = inFile.find(name);
+  if (it != inFile.end())
     return it->second;
-  auto t = store_.tensor(file, name);
+  if (zeroInit) {
+    bool present = false;
+    if (llvm::sys::fs::exists(file)) {
+      auto f = files_.file(file);
+      if (!f)
+        return f.takeError();
+      present = (*f)->find(name) != nullptr;
+    }
+    if (!present) {
+      Tensor z = Tensor::zeros(std::vector<int64_t>(shape.begin(), shape.end()));
+      inFile[name] = z;
+      return z;
+    }
+  }
+  auto t = files_.tensor(file, name);
   if (!t)
     return t.takeError();
   auto [f, info] = *t;
@@ -28,8 +43,12 @@ llvm::Expected<Tensor> WeightCache::get(const std::string &file, const std::stri
   Tensor w = Tensor::empty(info->shape);
   convertToF32(info->dtype, f->data(*info), w.numel(), w.f32());
   f->release(*info);
-  cache_[key] = w;
+  inFile[name] = w;
   return w;
+}
+
+void ParamStore::set(const std::string &file, const std::string &name, Tensor value) {
+  held_[file][name] = std::move(value);
 }
 
 static void addAttr(KernelAttrs &attrs, const std::string &name, Attribute a) {
@@ -62,6 +81,7 @@ FailureOr<Program> Program::compile(func::FuncOp fn, const KernelRegistry &regis
       in.kind = Instr::Weight;
       in.name = w.getName().str();
       in.file = absolutePath(w.getFile(), moduleDir);
+      in.zeroInit = w.getZeroInit();
       auto type = cast<RankedTensorType>(w.getType());
       in.shape.assign(type.getShape().begin(), type.getShape().end());
     } else if (auto k = dyn_cast<KernelOp>(op)) {
@@ -108,14 +128,14 @@ FailureOr<Program> Program::compile(func::FuncOp fn, const KernelRegistry &regis
 }
 
 llvm::Expected<std::vector<Tensor>> Program::run(llvm::ArrayRef<Tensor> inputs,
-                                                 WeightCache &weights) const {
+                                                 ParamStore &weights) const {
   std::vector<Tensor> slots(numSlots_);
   for (int i = 0; i < numArgs_; ++i)
     slots[i] = inputs[i];
   for (const Instr &in : instrs_) {
     switch (in.kind) {
     case Instr::Weight: {
-      auto w = weights.get(in.file, in.name, in.shape);
+      auto w = weights.get(in.file, in.name, in.shape, in.zeroInit);
       if (!w)
         return w.takeError();
       slots[in.results[0]] = *w;

@@ -87,3 +87,30 @@ TEST(GateMath, NormalInitIsReproducibleAndHasTheRightMoments) {
   EXPECT_NEAR(mean, 5.0, 3 * 0.01 / std::sqrt(20000.0) * 2);
   EXPECT_NEAR(std::sqrt(var), 0.01, 0.0005);
 }
+
+#include "shear/Runtime/Philox.h"
+
+// Known-answer vectors of Philox4x32-10 from the Random123 distribution.
+TEST(Philox, KnownAnswers) {
+  using shear::rt::philox4x32;
+  auto zero = philox4x32({0, 0, 0, 0}, {0, 0});
+  EXPECT_EQ(zero, (std::array<uint32_t, 4>{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}));
+  auto ones = philox4x32({0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu},
+                         {0xffffffffu, 0xffffffffu});
+  EXPECT_EQ(ones, (std::array<uint32_t, 4>{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}));
+  auto pi = philox4x32({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u},
+                       {0xa4093822u, 0x299f31d0u});
+  EXPECT_EQ(pi, (std::array<uint32_t, 4>{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
+}
+
+TEST(Philox, UniformIsInTheOpenIntervalAndKeyedByEveryInput) {
+  using shear::rt::philoxUniform;
+  double u = philoxUniform(1, 2, 3, 4);
+  EXPECT_GT(u, 0.0);
+  EXPECT_LT(u, 1.0);
+  EXPECT_EQ(u, philoxUniform(1, 2, 3, 4));
+  EXPECT_NE(u, philoxUniform(2, 2, 3, 4));
+  EXPECT_NE(u, philoxUniform(1, 3, 3, 4));
+  EXPECT_NE(u, philoxUniform(1, 2, 4, 4));
+  EXPECT_NE(u, philoxUniform(1, 2, 3, 5));
+}

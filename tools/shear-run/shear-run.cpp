@@ -41,15 +41,35 @@ static cl::opt<std::string> evalMasks(
 static cl::opt<int> threads("threads", cl::desc("CPU threads (default: 2)"), cl::init(2),
                             cl::sub(evalCommand));
 
+static cl::SubCommand gradientsCommand(
+    "gradients", "one training step's loss, metrics and gradients (for checking and debugging)");
+static cl::opt<std::string> gradModel(cl::Positional, cl::desc("MODEL.mlir"), cl::Required,
+                                      cl::sub(gradientsCommand));
+static cl::opt<std::string> gradTokens("tokens",
+                                       cl::desc("int token array [batch, seq+1] (.npy): inputs "
+                                                "are [:, :-1], labels [:, 1:]"),
+                                       cl::value_desc("T.npy"), cl::sub(gradientsCommand));
+static cl::opt<std::string> gradOut("out", cl::desc("write metrics and gradients (.safetensors)"),
+                                    cl::value_desc("G.safetensors"), cl::sub(gradientsCommand));
+static cl::opt<std::string> gradMode("mode", cl::desc("prune (default) or train"),
+                                     cl::init("prune"), cl::sub(gradientsCommand));
+static cl::opt<int64_t> gradStep("step", cl::desc("step number (gate noise, warm-up)"),
+                                 cl::init(0), cl::sub(gradientsCommand));
+static cl::opt<uint64_t> gradSeed("seed", cl::desc("seed of the gate noise"), cl::init(1),
+                                  cl::sub(gradientsCommand));
+static cl::opt<int64_t> gradWarmup("warmup-steps",
+                                   cl::desc("target-sparsity warm-up steps"), cl::init(0),
+                                   cl::sub(gradientsCommand));
+
 static int fail(int code, const llvm::Twine &msg) {
   llvm::errs() << "shear-run: error: " << msg << "\n";
   return code;
 }
 
-/// Parses MODEL.mlir and lowers it for execution; diagnostics go to stderr.
-static mlir::OwningOpRef<mlir::ModuleOp> loadLowered(mlir::MLIRContext &context,
-                                                     const std::string &path,
-                                                     const std::string &masks) {
+/// Parses MODEL.mlir and runs `build` on it; diagnostics go to stderr.
+static mlir::OwningOpRef<mlir::ModuleOp>
+loadModule(mlir::MLIRContext &context, const std::string &path,
+           const std::function<void(mlir::PassManager &)> &build) {
   context.loadDialect<ShearDialect, mlir::func::FuncDialect>();
   llvm::SourceMgr sourceMgr;
   mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
@@ -63,12 +83,86 @@ static mlir::OwningOpRef<mlir::ModuleOp> loadLowered(mlir::MLIRContext &context,
   if (!module)
     return nullptr;
   mlir::PassManager pm(&context);
-  LowerToRuntimeOptions options;
-  options.evalMasks = masks;
-  pm.addPass(createLowerToRuntime(options));
+  build(pm);
   if (mlir::failed(pm.run(*module)))
     return nullptr;
   return module;
+}
+
+static std::string moduleDir(const std::string &path) {
+  std::string dir = llvm::sys::path::parent_path(path).str();
+  return dir.empty() ? "." : dir;
+}
+
+/// A [batch, seq+1] token array as inputs [:, :-1] and labels [:, 1:].
+static std::pair<rt::Tensor, rt::Tensor> splitTokens(const rt::Tensor &t) {
+  int64_t B = t.dim(0), T = t.dim(1) - 1;
+  rt::Tensor ids = rt::Tensor::empty({B, T}, rt::ElemType::I64),
+             labels = rt::Tensor::empty({B, T}, rt::ElemType::I64);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < T; ++i) {
+      ids.i64()[b * T + i] = t.i64()[b * (T + 1) + i];
+      labels.i64()[b * T + i] = t.i64()[b * (T + 1) + i + 1];
+    }
+  return {ids, labels};
+}
+
+static rt::Tensor scalarI64(int64_t v) {
+  rt::Tensor t = rt::Tensor::empty({}, rt::ElemType::I64);
+  t.i64()[0] = v;
+  return t;
+}
+
+static int gradients() {
+  if (gradTokens.empty() || gradOut.empty())
+    return fail(2, "gradients needs --tokens T.npy and --out G.safetensors");
+  mlir::MLIRContext context;
+  auto module = loadModule(context, gradModel, [&](mlir::PassManager &pm) {
+    BuildTrainStepOptions step;
+    step.mode = gradMode;
+    step.seed = gradSeed;
+    step.warmupSteps = gradWarmup;
+    pm.addPass(createBuildTrainStep(step));
+    pm.addPass(createLowerToRuntime());
+    pm.addPass(createDifferentiate());
+  });
+  if (!module)
+    return 2;
+  auto fn = module->lookupSymbol<mlir::func::FuncOp>("train_step");
+  rt::KernelRegistry registry;
+  rt::registerCpuKernels(registry);
+  auto program = rt::Program::compile(fn, registry, moduleDir(gradModel));
+  if (mlir::failed(program))
+    return 2;
+  auto tokens = rt::readNpyInt(gradTokens);
+  if (!tokens)
+    return fail(2, llvm::toString(tokens.takeError()));
+  if (tokens->rank() != 2 || tokens->dim(1) < 2)
+    return fail(2, gradTokens + ": token array must be [batch, seq+1], got " +
+                       tokens->shapeString());
+  auto [ids, labels] = splitTokens(*tokens);
+  rt::ParamStore store;
+  auto out = program->run({ids, labels, scalarI64(gradStep)}, store);
+  if (!out)
+    return fail(2, llvm::toString(out.takeError()));
+  auto metrics = fn->getAttrOfType<mlir::ArrayAttr>("shear.metrics");
+  auto keys = fn->getAttrOfType<mlir::ArrayAttr>("shear.gradients");
+  std::vector<std::pair<TensorSpec, std::vector<float>>> tensors;
+  for (size_t i = 0; i < out->size(); ++i) {
+    const rt::Tensor &t = (*out)[i];
+    std::string name =
+        i < metrics.size()
+            ? "metric." + llvm::cast<mlir::StringAttr>(metrics[i]).getValue().str()
+            : "grad:" + llvm::cast<mlir::StringAttr>(
+                            llvm::cast<mlir::ArrayAttr>(keys[i - metrics.size()])[1])
+                            .getValue()
+                            .str();
+    tensors.push_back({TensorSpec{name, DType::F32, t.shape()},
+                       std::vector<float>(t.f32(), t.f32() + t.numel())});
+  }
+  if (llvm::Error e = writeF32Tensors(gradOut, tensors))
+    return fail(1, llvm::toString(std::move(e)));
+  return 0;
 }
 
 static int evalTokens() {
@@ -76,7 +170,11 @@ static int evalTokens() {
     return fail(2, "eval needs --tokens T.npy and --logits-out L.npy");
   rt::setNumThreads(threads);
   mlir::MLIRContext context;
-  auto module = loadLowered(context, modelPath, evalMasks);
+  auto module = loadModule(context, modelPath, [&](mlir::PassManager &pm) {
+    LowerToRuntimeOptions options;
+    options.evalMasks = evalMasks;
+    pm.addPass(createLowerToRuntime(options));
+  });
   if (!module)
     return 2;
   auto fn = module->lookupSymbol<mlir::func::FuncOp>("forward");
@@ -84,8 +182,7 @@ static int evalTokens() {
     return fail(2, modelPath + ": no func.func @forward");
   rt::KernelRegistry registry;
   rt::registerCpuKernels(registry);
-  std::string dir = llvm::sys::path::parent_path(modelPath).str();
-  auto program = rt::Program::compile(fn, registry, dir.empty() ? "." : dir);
+  auto program = rt::Program::compile(fn, registry, moduleDir(modelPath));
   if (mlir::failed(program))
     return 2;
 
@@ -120,5 +217,7 @@ int main(int argc, char **argv) {
                               "shear-run: execute shear models (eval; prune and train follow)\n");
   if (evalCommand)
     return evalTokens();
+  if (gradientsCommand)
+    return gradients();
   return fail(2, "give a command: eval (see --help)");
 }

@@ -17,30 +17,38 @@
 
 namespace shear::rt {
 
-/// Weights referenced by programs, loaded once and converted to float32.
-class WeightCache {
+/// The tensors programs read through shear.weight, keyed by (absolute file,
+/// name): loaded once from their file and converted to float32, or zeros for
+/// `zero_init` state the file does not hold yet; training updates replace
+/// them (set) and checkpoints write them back out.
+class ParamStore {
 public:
   /// The tensor, which must have `shape` (else: an error naming the file,
   /// the tensor, and both shapes: a checkpoint that does not belong).
   llvm::Expected<Tensor> get(const std::string &file, const std::string &name,
-                             llvm::ArrayRef<int64_t> shape);
+                             llvm::ArrayRef<int64_t> shape, bool zeroInit = false);
+  void set(const std::string &file, const std::string &name, Tensor value);
+  /// Every tensor held, by file then name.
+  const std::map<std::string, std::map<std::string, Tensor>> &tensors() const { return held_; }
 
 private:
-  WeightStore store_;
-  std::map<std::string, Tensor> cache_;
+  WeightStore files_;
+  std::map<std::string, std::map<std::string, Tensor>> held_;
 };
+using WeightCache = ParamStore;
 
 class Program {
 public:
   static mlir::FailureOr<Program> compile(mlir::func::FuncOp fn, const KernelRegistry &registry,
                                           llvm::StringRef moduleDir);
   llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> inputs,
-                                          WeightCache &weights) const;
+                                          ParamStore &weights) const;
 
 private:
   struct Instr {
     enum Kind { Weight, Kernel, Return } kind;
     std::string name, file;           // Weight: tensor and file; Kernel: callee
+    bool zeroInit = false;            // Weight
     std::vector<int64_t> shape;       // Weight
     const KernelFn *fn = nullptr;     // Kernel
     KernelAttrs attrs;                // Kernel

@@ -86,4 +86,69 @@ def LowerToRuntime : Pass<"lower-to-runtime", "mlir::ModuleOp"> {
   ];
 }
 
+def BuildTrainStep : Pass<"build-train-step", "mlir::ModuleOp"> {
+  let summary = "build the loss of one training step from @forward";
+  let description = [{
+    Adds `@train_step(%ids, %labels, %step)`, a copy of @forward followed by
+    the mean next-token cross-entropy and, in `prune` mode, the Lagrangian
+    target constraint of every gate (METHOD.md §3): a `lagrangian` kernel per
+    family with its multipliers `shear.lambda1.<family>` and
+    `shear.lambda2.<family>` (zero-initialized weights in `lambda-state`), the
+    family's target sparsity 1 − target_size/n warmed up over
+    `warmup-steps`. It returns the total loss first, then the metrics named by
+    the `shear.metrics` attribute (lm_loss, lagrangian, and per family the
+    expected and the current target sparsity). `@train_step` carries
+    `shear.training` (lower-to-runtime then samples the gates with `seed`).
+    `train` mode takes a dense model; `prune` mode a model with gates.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"prune\"", "prune or train">,
+    Option<"warmupSteps", "warmup-steps", "int64_t", /*default=*/"0",
+           "steps over which the target sparsity grows linearly from 0">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"1", "seed of the gate noise">,
+    Option<"lambdaState", "lambda-state", "std::string",
+           /*default=*/"\"lambdas.safetensors\"",
+           "file of the Lagrange multipliers (relative to the module)">,
+  ];
+}
+
+def Differentiate : Pass<"differentiate", "mlir::ModuleOp"> {
+  let summary = "reverse-mode derivatives of a lowered training step";
+  let description = [{
+    For every function marked `shear.training` and lowered to kernels, adds
+    the reverse sweep: the cotangent of the first result (the loss) is
+    propagated through each kernel's `<kernel>.bwd` (which takes the forward
+    arguments, the forward results and the cotangent of the first result, and
+    returns one cotangent per float argument), cotangents of values used more
+    than once are summed. The gradient of every trainable weight (all but
+    final masks `shear.mask.*`) is appended to the results, in weight order;
+    the attribute `shear.gradients` lists their (file, name).
+  }];
+}
+
+def BuildOptimizer : Pass<"build-optimizer", "mlir::ModuleOp"> {
+  let summary = "gradient clipping and AdamW updates, as kernels";
+  let description = [{
+    Replaces the gradients a differentiated training step returns by the
+    updated parameters and AdamW moments: one `global_norm` over all
+    gradients (clipping to `max-norm`), and per weight an `adamw` kernel with
+    its moments (`adam.m:<name>`, `adam.v:<name>` in `optimizer-state`,
+    zero-initialized) and its group's learning rate, a new function argument:
+    weights (lr), gate parameters (lr_gate, projected to ±ln 100) and Lagrange
+    multipliers (lr_lambda, negative: ascent). METHOD.md §3: β 0.9/0.95,
+    eps 1e-8, no weight decay. `shear.updates` lists the (file, name) each
+    updated-tensor result replaces; `grad_norm` joins the metrics.
+  }];
+  let options = [
+    Option<"optimizerState", "optimizer-state", "std::string",
+           /*default=*/"\"optimizer.safetensors\"",
+           "file of the AdamW moments (relative to the module)">,
+    Option<"maxNorm", "max-norm", "double", /*default=*/"1.0", "gradient clipping norm">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9", "AdamW beta1">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.95", "AdamW beta2">,
+    Option<"epsilon", "eps", "double", /*default=*/"1e-8", "AdamW epsilon">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0", "AdamW weight decay">,
+  ];
+}
+
 #endif // SHEAR_TRANSFORMS_PASSES_TD

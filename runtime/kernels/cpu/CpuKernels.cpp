@@ -10,4 +10,7 @@ void shear::rt::registerCpuKernels(KernelRegistry &r) {
   cpu::registerLMHead(r);
   cpu::registerGate(r);
   cpu::registerCrossEntropy(r);
+  cpu::registerLagrangian(r);
+  cpu::registerOptimizer(r);
+  cpu::registerConstants(r);
 }

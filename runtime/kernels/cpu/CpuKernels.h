@@ -13,6 +13,9 @@ void registerResidual(KernelRegistry &r);
 void registerLMHead(KernelRegistry &r);
 void registerGate(KernelRegistry &r);
 void registerCrossEntropy(KernelRegistry &r);
+void registerLagrangian(KernelRegistry &r);
+void registerOptimizer(KernelRegistry &r);
+void registerConstants(KernelRegistry &r);
 } // namespace shear::rt::cpu
 
 #endif

@@ -1,6 +1,7 @@
 //===- Gate.cpp - hard-concrete gates: evaluation masks, rows -------------===//
 #include "CpuKernels.h"
 #include "shear/Runtime/GateMath.h"
+#include "shear/Runtime/Philox.h"
 
 #include <algorithm>
 #include <cmath>
@@ -64,7 +65,64 @@ static void maskRow(KernelCall &c) {
   c.results.push_back(std::move(row));
 }
 
+// mask_row.bwd(mask, row, drow) {index} -> dmask: drow at row `index`, 0 elsewhere.
+static void maskRowBwd(KernelCall &c) {
+  const Tensor &m = c.arg(0), &drow = c.arg(2);
+  int64_t index = c.attrs->integer("index");
+  int64_t n = m.rank() == 1 ? 1 : m.dim(1);
+  Tensor dm = Tensor::zeros(m.shape());
+  std::memcpy(dm.f32() + index * n, drow.f32(), n * sizeof(float));
+  c.results.push_back(std::move(dm));
+}
+
+// One training-mode draw (METHOD.md §2): u from Philox keyed by (seed, step,
+// stream, element), z = clamp(sigmoid((ln u − ln(1−u) + log_alpha)/β)·(ζ−γ)+γ, 0, 1).
+static double stretched(double la, double u, double &s) {
+  s = gate::sigmoid((std::log(u) - std::log(1.0 - u) + gate::clampLogAlpha(la)) / gate::kBeta);
+  return s * (gate::kZeta - gate::kGamma) + gate::kGamma;
+}
+
+static double noise(const KernelCall &c, int64_t step, int64_t i) {
+  double u = philoxUniform(static_cast<uint64_t>(c.attrs->integer("seed")),
+                           static_cast<uint64_t>(step),
+                           static_cast<uint32_t>(c.attrs->integer("stream")), i);
+  return std::clamp(u, gate::kEpsilon, 1.0 - gate::kEpsilon);
+}
+
+// gate.sample(log_alpha, step []) {seed, stream} -> z
+static void gateSample(KernelCall &c) {
+  const Tensor &la = c.arg(0);
+  int64_t step = c.arg(1).i64()[0];
+  Tensor z = Tensor::empty(la.shape());
+  for (int64_t i = 0; i < la.numel(); ++i) {
+    double s;
+    z.f32()[i] = static_cast<float>(std::clamp(stretched(la.f32()[i], noise(c, step, i), s), 0.0, 1.0));
+  }
+  c.results.push_back(std::move(z));
+}
+
+// gate.sample.bwd(log_alpha, step, z, dz) -> dlog_alpha. The clamps pass no
+// gradient where they are active.
+static void gateSampleBwd(KernelCall &c) {
+  const Tensor &la = c.arg(0), &dz = c.arg(3);
+  int64_t step = c.arg(1).i64()[0];
+  Tensor dla = Tensor::empty(la.shape());
+  double limit = gate::logAlphaLimit();
+  for (int64_t i = 0; i < la.numel(); ++i) {
+    double s, v = la.f32()[i];
+    double pre = stretched(v, noise(c, step, i), s);
+    bool inside = pre > 0.0 && pre < 1.0 && v >= -limit && v <= limit;
+    dla.f32()[i] = inside ? static_cast<float>(dz.f32()[i] * (gate::kZeta - gate::kGamma) *
+                                               s * (1.0 - s) / gate::kBeta)
+                          : 0.0f;
+  }
+  c.results.push_back(std::move(dla));
+}
+
 void shear::rt::cpu::registerGate(KernelRegistry &r) {
   r.add("gate.eval", gateEval);
+  r.add("gate.sample", gateSample);
+  r.add("gate.sample.bwd", gateSampleBwd);
   r.add("mask_row", maskRow);
+  r.add("mask_row.bwd", maskRowBwd);
 }

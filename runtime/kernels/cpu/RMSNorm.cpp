@@ -3,6 +3,7 @@
 #include "shear/Runtime/Parallel.h"
 
 #include <cmath>
+#include <vector>
 
 using namespace shear::rt;
 
@@ -37,4 +38,73 @@ static void rmsNorm(KernelCall &c) {
   c.results.push_back(std::move(y));
 }
 
-void shear::rt::cpu::registerRMSNorm(KernelRegistry &r) { r.add("rms_norm", rmsNorm); }
+
+// rms_norm.bwd(x, w [, hidden], y, dy) -> (dx, dw [, dhidden])
+// y_d = x_d r w_d z_d with r = (Σ_K x²/n + eps)^-1/2 over the kept dims K:
+//   dx_i = r w_i z_i dy_i − [i∈K] (r³/n) x_i Σ_j dy_j x_j w_j z_j
+//   dw_d = Σ dy_d x_d r z_d,   dz_d = Σ dy_d x_d r w_d
+static void rmsNormBwd(KernelCall &c) {
+  const Tensor &x = c.arg(0), &w = c.arg(1);
+  const Tensor *z = c.mask("hidden", 2);
+  size_t nArgs = 2 + (z ? 1 : 0);
+  const Tensor &dy = c.arg(nArgs + 1);
+  double eps = c.attrs->number("eps");
+  int64_t D = x.dim(-1), rows = x.numel() / D;
+  int64_t kept = D;
+  if (z) {
+    kept = 0;
+    for (int64_t d = 0; d < D; ++d)
+      kept += z->f32()[d] != 0.0f;
+  }
+  auto zAt = [&](int64_t d) { return z ? z->f32()[d] : 1.0f; };
+  Tensor dx = Tensor::empty(x.shape());
+  int parts = numThreads();
+  std::vector<std::vector<double>> dwPart(parts, std::vector<double>(D, 0.0)),
+      dzPart(parts, std::vector<double>(D, 0.0));
+  parallelFor(parts, [&](int64_t pBegin, int64_t pEnd) {
+    for (int64_t part = pBegin; part < pEnd; ++part) {
+      int64_t begin = rows * part / parts, end = rows * (part + 1) / parts;
+      for (int64_t r = begin; r < end; ++r) {
+        const float *in = x.f32() + r * D, *g = dy.f32() + r * D;
+        double ss = 0, dot = 0;
+        for (int64_t d = 0; d < D; ++d)
+          if (zAt(d) != 0.0f)
+            ss += static_cast<double>(in[d]) * in[d];
+        double rstd = kept ? 1.0 / std::sqrt(ss / kept + eps) : 0.0;
+        for (int64_t d = 0; d < D; ++d) {
+          dot += static_cast<double>(g[d]) * in[d] * w.f32()[d] * zAt(d);
+          dwPart[part][d] += static_cast<double>(g[d]) * in[d] * rstd * zAt(d);
+          dzPart[part][d] += static_cast<double>(g[d]) * in[d] * rstd * w.f32()[d];
+        }
+        double coef = kept ? rstd * rstd * rstd / kept * dot : 0.0;
+        float *out = dx.f32() + r * D;
+        for (int64_t d = 0; d < D; ++d)
+          out[d] = static_cast<float>(rstd * w.f32()[d] * zAt(d) * g[d] -
+                                      (zAt(d) != 0.0f ? coef * in[d] : 0.0));
+      }
+    }
+  });
+  Tensor dw = Tensor::empty({D}), dz;
+  if (z)
+    dz = Tensor::empty({D});
+  for (int64_t d = 0; d < D; ++d) {
+    double sw = 0, sz = 0;
+    for (int p = 0; p < parts; ++p) {
+      sw += dwPart[p][d];
+      sz += dzPart[p][d];
+    }
+    dw.f32()[d] = static_cast<float>(sw);
+    if (z)
+      dz.f32()[d] = static_cast<float>(sz);
+  }
+  c.results.push_back(std::move(dx));
+  c.results.push_back(std::move(dw));
+  if (z)
+    c.results.push_back(std::move(dz));
+}
+
+
+void shear::rt::cpu::registerRMSNorm(KernelRegistry &r) {
+  r.add("rms_norm", rmsNorm);
+  r.add("rms_norm.bwd", rmsNormBwd);
+}

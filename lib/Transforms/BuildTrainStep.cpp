@@ -1,0 +1,125 @@
+//===- BuildTrainStep.cpp - the loss of one training step -----------------===//
+#include "shear/Dialect/ShearOps.h"
+#include "shear/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace shear {
+#define GEN_PASS_DEF_BUILDTRAINSTEP
+#include "shear/Transforms/Passes.h.inc"
+} // namespace shear
+
+using namespace mlir;
+using namespace shear;
+
+namespace {
+struct BuildTrainStepPass : shear::impl::BuildTrainStepBase<BuildTrainStepPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    if (!forward) {
+      module.emitError("build-train-step: no func.func @forward");
+      return signalPassFailure();
+    }
+    if (mode != "prune" && mode != "train") {
+      module.emitError() << "build-train-step: mode must be prune or train, got '" << mode << "'";
+      return signalPassFailure();
+    }
+    bool hasGates = false, hasMasks = false;
+    forward.walk([&](GateOp) { hasGates = true; });
+    forward.walk([&](WeightOp w) { hasMasks |= w.getName().starts_with("shear.mask."); });
+    if (mode == "prune" && !hasGates) {
+      module.emitError("build-train-step: pruning needs a model with gates (run "
+                       "--insert-masks first)");
+      return signalPassFailure();
+    }
+    if (mode == "train" && (hasGates || hasMasks)) {
+      module.emitError("build-train-step: continued pre-training takes a dense model (run "
+                       "--finalize-masks --materialize-shapes first)");
+      return signalPassFailure();
+    }
+    if (auto old = module.lookupSymbol<func::FuncOp>("train_step"))
+      old.erase();
+
+    MLIRContext *ctx = &getContext();
+    OpBuilder b(ctx);
+    b.setInsertionPointToEnd(module.getBody());
+    Location loc = forward.getLoc();
+    Type idsType = forward.getArgumentTypes()[0];
+    auto scalarF32 = RankedTensorType::get({}, b.getF32Type());
+    auto stepType = RankedTensorType::get({}, b.getI64Type());
+    auto fn = func::FuncOp::create(b, loc, "train_step",
+                                   b.getFunctionType({idsType, idsType, stepType}, {}));
+    Block *entry = fn.addEntryBlock();
+    Value ids = entry->getArgument(0), labels = entry->getArgument(1),
+          step = entry->getArgument(2);
+
+    IRMapping map;
+    map.map(forward.getArgument(0), ids);
+    b.setInsertionPointToStart(entry);
+    Value logits;
+    for (Operation &op : forward.getBody().front()) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        logits = map.lookup(ret.getOperand(0));
+        break;
+      }
+      b.clone(op, map);
+    }
+
+    auto add = [&](Value x, Value y) -> Value {
+      return KernelOp::create(b, loc, TypeRange{scalarF32}, b.getStringAttr("add"),
+                              ValueRange{x, y})
+          .getResult(0);
+    };
+    Value lmLoss = CrossEntropyOp::create(b, loc, scalarF32, logits, labels);
+    SmallVector<Value> results = {Value(), lmLoss};
+    SmallVector<Attribute> names = {b.getStringAttr("loss"), b.getStringAttr("lm_loss")};
+    SmallVector<Value> sparsity;
+    SmallVector<Attribute> sparsityNames;
+    Value lagrangian;
+    SmallVector<GateOp> gates;
+    fn.walk([&](GateOp g) { gates.push_back(g); });
+    for (GateOp g : gates) {
+      StringRef family = g.getFamily();
+      auto laType = cast<RankedTensorType>(g.getLogAlpha().getType());
+      double n = laType.getShape().back();
+      double target = 1.0 - static_cast<double>(g.getTargetSize()) / n;
+      auto lambda = [&](StringRef which) -> Value {
+        auto w = WeightOp::create(b, loc, scalarF32,
+                                  b.getStringAttr(("shear." + which + "." + family).str()),
+                                  b.getStringAttr(lambdaState));
+        w.setZeroInit(true);
+        return w;
+      };
+      Value l1 = lambda("lambda1"), l2 = lambda("lambda2");
+      auto term = KernelOp::create(b, loc, TypeRange{scalarF32, scalarF32, scalarF32},
+                                   b.getStringAttr("lagrangian"),
+                                   ValueRange{g.getLogAlpha(), l1, l2, step});
+      term->setAttr("family", b.getStringAttr(family));
+      term->setAttr("target_sparsity", b.getF64FloatAttr(target));
+      term->setAttr("warmup_steps", b.getI64IntegerAttr(warmupSteps));
+      lagrangian = lagrangian ? add(lagrangian, term.getResult(0)) : term.getResult(0);
+      sparsity.push_back(term.getResult(1));
+      sparsity.push_back(term.getResult(2));
+      sparsityNames.push_back(b.getStringAttr(("expected_sparsity." + family).str()));
+      sparsityNames.push_back(b.getStringAttr(("target_sparsity." + family).str()));
+    }
+    results[0] = lagrangian ? add(lmLoss, lagrangian) : lmLoss;
+    if (lagrangian) {
+      results.push_back(lagrangian);
+      names.push_back(b.getStringAttr("lagrangian"));
+    }
+    results.append(sparsity.begin(), sparsity.end());
+    names.append(sparsityNames.begin(), sparsityNames.end());
+    func::ReturnOp::create(b, loc, results);
+    fn.setType(b.getFunctionType({idsType, idsType, stepType}, ValueRange(results).getTypes()));
+    fn->setAttr("shear.training", b.getUnitAttr());
+    fn->setAttr("shear.seed", b.getI64IntegerAttr(seed));
+    fn->setAttr("shear.metrics", b.getArrayAttr(names));
+  }
+};
+} // namespace

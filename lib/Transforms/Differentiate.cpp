@@ -1,0 +1,122 @@
+//===- Differentiate.cpp - reverse-mode derivatives of a training step ----===//
+//
+// Works on kernel-level IR: every differentiable kernel K has a backward
+// kernel K.bwd (K.train's is K.bwd) taking K's arguments, K's results and the
+// cotangent of K's first result, and returning one cotangent per float
+// argument. `add` is handled here (the cotangent flows to both sides).
+//
+//===----------------------------------------------------------------------===//
+#include "shear/Dialect/ShearOps.h"
+#include "shear/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace shear {
+#define GEN_PASS_DEF_DIFFERENTIATE
+#include "shear/Transforms/Passes.h.inc"
+} // namespace shear
+
+using namespace mlir;
+using namespace shear;
+
+namespace {
+bool isFloat(Value v) { return cast<RankedTensorType>(v.getType()).getElementType().isF32(); }
+
+RankedTensorType cotangentType(Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  return RankedTensorType::get(t.getShape(), Float32Type::get(v.getContext()));
+}
+
+struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
+  void runOnOperation() override {
+    for (auto fn : getOperation().getOps<func::FuncOp>())
+      if (fn->hasAttr("shear.training") && failed(differentiate(fn)))
+        return signalPassFailure();
+  }
+
+  LogicalResult differentiate(func::FuncOp fn) {
+    Block &body = fn.getBody().front();
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    for (Operation &op : body)
+      if (!isa<WeightOp, KernelOp, func::ReturnOp>(op))
+        return op.emitOpError("differentiate: lower the function with --lower-to-runtime first");
+    if (fn->hasAttr("shear.gradients"))
+      return fn.emitOpError("differentiate: the function already returns gradients");
+
+    OpBuilder b(ret);
+    Location loc = fn.getLoc();
+    llvm::DenseMap<Value, Value> cot;
+    auto accumulate = [&](Value v, Value g) {
+      auto it = cot.find(v);
+      if (it == cot.end()) {
+        cot[v] = g;
+        return;
+      }
+      it->second = KernelOp::create(b, loc, TypeRange{g.getType()}, b.getStringAttr("add"),
+                                    ValueRange{it->second, g})
+                       .getResult(0);
+    };
+    auto one = KernelOp::create(b, loc, TypeRange{cotangentType(ret.getOperand(0))},
+                                b.getStringAttr("scalar"), ValueRange{});
+    one->setAttr("value", b.getF64FloatAttr(1.0));
+    cot[ret.getOperand(0)] = one.getResult(0);
+
+    SmallVector<KernelOp> forward;
+    for (Operation &op : body)
+      if (auto k = dyn_cast<KernelOp>(op))
+        if (op.isBeforeInBlock(one))
+          forward.push_back(k);
+    for (KernelOp k : llvm::reverse(forward)) {
+      auto it = cot.find(k.getResult(0));
+      if (it == cot.end())
+        continue;
+      Value dy = it->second;
+      StringRef callee = k.getCallee();
+      if (callee == "add") {
+        accumulate(k.getArgs()[0], dy);
+        accumulate(k.getArgs()[1], dy);
+        continue;
+      }
+      std::string bwd = (callee.ends_with(".train") ? callee.drop_back(6) : callee).str() + ".bwd";
+      SmallVector<Value> args(k.getArgs());
+      args.append(k.getResults().begin(), k.getResults().end());
+      args.push_back(dy);
+      SmallVector<Type> types;
+      SmallVector<Value> targets;
+      for (Value a : k.getArgs())
+        if (isFloat(a)) {
+          types.push_back(cotangentType(a));
+          targets.push_back(a);
+        }
+      auto back = KernelOp::create(b, loc, types, b.getStringAttr(bwd), args);
+      for (NamedAttribute a : k->getAttrs())
+        if (a.getName() != "callee")
+          back->setAttr(a.getName(), a.getValue());
+      for (auto [target, grad] : llvm::zip(targets, back.getResults()))
+        accumulate(target, grad);
+    }
+
+    SmallVector<Value> results(ret.getOperands());
+    SmallVector<Attribute> keys;
+    for (Operation &op : body) {
+      auto w = dyn_cast<WeightOp>(op);
+      if (!w || w.getName().starts_with("shear.mask."))
+        continue;
+      Value g = cot.lookup(w.getResult());
+      if (!g)
+        g = KernelOp::create(b, loc, TypeRange{cotangentType(w)}, b.getStringAttr("zeros_like"),
+                             ValueRange{w.getResult()})
+                .getResult(0);
+      results.push_back(g);
+      keys.push_back(b.getArrayAttr({w.getFileAttr(), w.getNameAttr()}));
+    }
+    func::ReturnOp::create(b, loc, results);
+    ret.erase();
+    fn.setType(b.getFunctionType(fn.getArgumentTypes(), ValueRange(results).getTypes()));
+    fn->setAttr("shear.gradients", b.getArrayAttr(keys));
+    return success();
+  }
+};
+} // namespace
