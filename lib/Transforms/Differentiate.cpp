@@ -22,7 +22,7 @@ using namespace mlir;
 using namespace shear;
 
 namespace {
-bool isFloat(Value v) { return cast<RankedTensorType>(v.getType()).getElementType().isF32(); }
+bool isFloat(Value v) { return isa<FloatType>(cast<RankedTensorType>(v.getType()).getElementType()); }
 
 RankedTensorType cotangentType(Value v) {
   auto t = cast<RankedTensorType>(v.getType());
