@@ -49,9 +49,9 @@ struct LowerToRuntimePass : shear::impl::LowerToRuntimeBase<LowerToRuntimePass> 
   }
 
   void runOnOperation() override {
-    if (evalMasks != "expected" && evalMasks != "target") {
-      getOperation().emitError() << "lower-to-runtime: eval-masks must be expected or "
-                                    "target, got '"
+    if (evalMasks != "expected" && evalMasks != "target" && evalMasks != "none") {
+      getOperation().emitError() << "lower-to-runtime: eval-masks must be expected, target "
+                                    "or none, got '"
                                  << evalMasks << "'";
       return signalPassFailure();
     }

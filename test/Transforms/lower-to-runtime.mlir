@@ -32,4 +32,4 @@
 // DENSE: shear.kernel "residual_add"(%{{.*}}, %{{.*}}) : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
 // DENSE: shear.kernel "lm_head"(%{{.*}}, %{{.*}}) : (tensor<?x?x8xf32>, tensor<10x8xf32>) -> tensor<?x?x10xf32>
 
-// BAD: lower-to-runtime: eval-masks must be expected or target, got 'some'
+// BAD: lower-to-runtime: eval-masks must be expected, target or none, got 'some'

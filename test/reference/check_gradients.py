@@ -42,13 +42,21 @@ ids, labels = tokens[:, :-1], tokens[:, 1:]
 targets = dict((kv.split("=")[0], int(kv.split("=")[1])) for kv in a.target)
 
 log_alpha, masks, lambdas = {}, {}, {}
+
+
+def projected(la):
+    """log_alpha clamped to ±ln 100 as a projection: value clamped, gradient
+    straight through (the reference code clamps the parameter in place)."""
+    return la + (torch.clamp(la, -LIMIT, LIMIT) - la).detach()
+
+
 if a.gates:
     for name, (_, arr) in safetensors_np.read(a.gates).items():
         fam = name[len("shear.gate."):]
         la = torch.tensor(np.asarray(arr, dtype=np.float64), requires_grad=True)
         log_alpha[fam] = la
         u = torch.tensor(philox.uniform(a.seed, a.step, STREAMS[fam], la.numel())).clamp(EPS, 1 - EPS)
-        s = torch.sigmoid((torch.log(u) - torch.log(1 - u) + torch.clamp(la, -LIMIT, LIMIT).flatten()) / BETA)
+        s = torch.sigmoid((torch.log(u) - torch.log(1 - u) + projected(la).flatten()) / BETA)
         masks[fam] = torch.clamp(s * (ZETA - GAMMA) + GAMMA, 0, 1).view(la.shape)
     lam_file = safetensors_np.read(a.lambdas) if a.lambdas else {}
     for fam in log_alpha:
@@ -62,7 +70,7 @@ lm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), lab
 lag = torch.tensor(0.0)
 for fam, la in log_alpha.items():
     n = la.shape[-1]
-    prob = torch.sigmoid(torch.clamp(la, -LIMIT, LIMIT) - BETA * math.log(-GAMMA / ZETA))
+    prob = torch.sigmoid(projected(la) - BETA * math.log(-GAMMA / ZETA))
     s_hat = 1 - prob.reshape(-1, n).sum(-1) / n
     t = 1 - targets[fam] / n
     if a.warmup:

@@ -10,6 +10,7 @@
 #include "shear/Dialect/ShearDialect.h"
 #include "shear/Runtime/Executor.h"
 #include "shear/Runtime/Npy.h"
+#include "shear/Runtime/Trainer.h"
 #include "shear/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -60,6 +61,73 @@ static cl::opt<uint64_t> gradSeed("seed", cl::desc("seed of the gate noise"), cl
 static cl::opt<int64_t> gradWarmup("warmup-steps",
                                    cl::desc("target-sparsity warm-up steps"), cl::init(0),
                                    cl::sub(gradientsCommand));
+
+// prune and train share their options (each command lists them in --help).
+static cl::SubCommand pruneCommand("prune",
+                                   "prune a masked model: learn weights, gates and multipliers");
+static cl::SubCommand trainCommand("train", "continue pre-training a dense model");
+static cl::opt<std::string> runModel(cl::Positional, cl::desc("MODEL.mlir"), cl::Required,
+                                     cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<std::string> runData("data", cl::desc("data directory (shear-data pack)"),
+                                    cl::value_desc("DATA_DIR"), cl::sub(pruneCommand),
+                                    cl::sub(trainCommand), cl::sub(evalCommand));
+static cl::opt<std::string> runOut("out", cl::desc("run directory (checkpoints, metrics.jsonl, final/)"),
+                                   cl::value_desc("RUN_DIR"), cl::sub(pruneCommand),
+                                   cl::sub(trainCommand));
+static cl::opt<int64_t> runSteps("steps", cl::desc("optimizer steps (paper: 3200 pruning)"),
+                                 cl::init(3200), cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<int64_t> runBatch("batch", cl::desc("sequences per step (paper: 32)"),
+                                 cl::init(32), cl::sub(pruneCommand), cl::sub(trainCommand),
+                                 cl::sub(evalCommand));
+static cl::opt<int64_t> runSeq("seq", cl::desc("sequence length: must equal the data's (0: the data's)"),
+                               cl::init(0), cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<double> runLr("lr", cl::desc("peak learning rate of the weights (cosine, 10% warm-up, "
+                                            "decay to 0.1x)"),
+                             cl::init(1e-4), cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<double> runLrGate("lr-gate", cl::desc("learning rate of the gate parameters"),
+                                 cl::init(1.0), cl::sub(pruneCommand));
+static cl::opt<double> runLrLambda("lr-lambda",
+                                   cl::desc("learning rate of the Lagrange multipliers (negative: ascent)"),
+                                   cl::init(-1.0), cl::sub(pruneCommand));
+static cl::opt<double> runWarmup("warmup", cl::desc("fraction of steps warming up the learning rate"),
+                                 cl::init(0.1), cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<double> runTargetWarmup(
+    "target-warmup", cl::desc("fraction of steps over which the target sparsity grows from 0"),
+    cl::init(0.2), cl::sub(pruneCommand));
+static cl::opt<double> runMaxNorm("max-norm", cl::desc("gradient clipping norm"), cl::init(1.0),
+                                  cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<int64_t> runEvalEvery(
+    "eval-every",
+    cl::desc("evaluate (and update domain weights) every N steps; 0: never "
+             "(default: 50 for prune, 400 for train, as in the paper)"),
+    cl::init(-1), cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<int64_t> runEvalSeqs("eval-seqs",
+                                    cl::desc("held-out sequences per domain to evaluate (0: all)"),
+                                    cl::init(0), cl::sub(pruneCommand), cl::sub(trainCommand),
+                                    cl::sub(evalCommand));
+static cl::opt<int64_t> runSaveEvery("save-every", cl::desc("checkpoint every N steps (0: only final)"),
+                                     cl::init(0), cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<int64_t> runLogEvery("log-every", cl::desc("print a progress line every N steps"),
+                                    cl::init(1), cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<uint64_t> runSeed("seed", cl::desc("seed of gate noise and domain draws"), cl::init(1),
+                                 cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<std::string> runDbl("dbl", cl::desc("dynamic batch loading: paper, code or off"),
+                                   cl::init("paper"), cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<std::string> runRefLoss(
+    "ref-loss",
+    cl::desc("reference losses for dynamic batch loading: 'source' (evaluate the unpruned model "
+             "first) or a JSON file {domain: loss}"),
+    cl::init("source"), cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<std::string> runWeights("weights",
+                                       cl::desc("initial domain weights name=w,... (default: the data mix)"),
+                                       cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<bool> runResume("resume", cl::desc("continue from the newest complete checkpoint in --out"),
+                               cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<int> runThreads("threads", cl::desc("CPU threads (default: 2)"), cl::init(2),
+                               cl::sub(pruneCommand), cl::sub(trainCommand));
+static cl::opt<int64_t> runStopAfter("stop-after", cl::desc("testing: exit abruptly after N steps"),
+                                     cl::init(-1), cl::Hidden, cl::sub(pruneCommand),
+                                     cl::sub(trainCommand));
 
 static int fail(int code, const llvm::Twine &msg) {
   llvm::errs() << "shear-run: error: " << msg << "\n";
@@ -165,9 +233,67 @@ static int gradients() {
   return 0;
 }
 
+static int runCommand(const std::string &mode) {
+  rt::TrainOptions o;
+  o.mode = mode;
+  o.modelPath = runModel;
+  o.dataDir = runData;
+  o.outDir = runOut;
+  if (o.dataDir.empty() || o.outDir.empty())
+    return fail(2, mode + " needs --data DATA_DIR and --out RUN_DIR");
+  o.steps = runSteps;
+  o.batch = runBatch;
+  o.lr = runLr;
+  o.lrGate = runLrGate;
+  o.lrLambda = runLrLambda;
+  o.warmupFraction = runWarmup;
+  o.targetWarmupFraction = runTargetWarmup;
+  o.maxNorm = runMaxNorm;
+  o.evalEvery = runEvalEvery >= 0 ? runEvalEvery.getValue() : (mode == "prune" ? 50 : 400);
+  o.evalSequences = runEvalSeqs;
+  o.saveEvery = runSaveEvery;
+  o.logEvery = runLogEvery;
+  o.seed = runSeed;
+  o.refLoss = runRefLoss;
+  o.resume = runResume;
+  o.threads = runThreads;
+  o.stopAfter = runStopAfter;
+  if (runDbl == "paper")
+    o.dbl = rt::DblMode::Paper;
+  else if (runDbl == "code")
+    o.dbl = rt::DblMode::Code;
+  else if (runDbl == "off")
+    o.dbl = rt::DblMode::Off;
+  else
+    return fail(2, "--dbl must be paper, code or off, got '" + runDbl + "'");
+  if (!runWeights.empty()) {
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(runWeights).split(parts, ',');
+    for (llvm::StringRef p : parts) {
+      auto [name, value] = p.split('=');
+      double w;
+      if (name.empty() || value.getAsDouble(w) || w < 0)
+        return fail(2, "--weights: '" + p + "' is not name=weight");
+      o.initialWeights[name.str()] = w;
+    }
+  }
+  if (runSeq != 0) {
+    auto data = rt::Dataset::open(o.dataDir);
+    if (!data)
+      return fail(2, llvm::toString(data.takeError()));
+    if ((*data)->manifest().seqLen != runSeq)
+      return fail(2, "--seq " + llvm::Twine(runSeq.getValue()) + " differs from the data's " +
+                         llvm::Twine((*data)->manifest().seqLen) +
+                         " (repack with shear-data pack --seq)");
+  }
+  return rt::runTraining(o);
+}
+
 static int evalTokens() {
+  if (!runData.empty())
+    return rt::evaluateOnData(modelPath, runData, evalMasks, runEvalSeqs, runBatch, threads);
   if (tokensPath.empty() || logitsPath.empty())
-    return fail(2, "eval needs --tokens T.npy and --logits-out L.npy");
+    return fail(2, "eval needs --data DATA_DIR, or --tokens T.npy and --logits-out L.npy");
   rt::setNumThreads(threads);
   mlir::MLIRContext context;
   auto module = loadModule(context, modelPath, [&](mlir::PassManager &pm) {
@@ -214,10 +340,14 @@ static int evalTokens() {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv,
-                              "shear-run: execute shear models (eval; prune and train follow)\n");
+                              "shear-run: run shear models (prune, train, eval, gradients)\n");
   if (evalCommand)
     return evalTokens();
   if (gradientsCommand)
     return gradients();
+  if (pruneCommand)
+    return runCommand("prune");
+  if (trainCommand)
+    return runCommand("train");
   return fail(2, "give a command: eval (see --help)");
 }

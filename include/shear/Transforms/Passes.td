@@ -78,11 +78,12 @@ def LowerToRuntime : Pass<"lower-to-runtime", "mlir::ModuleOp"> {
     becomes `gate.eval`: the deterministic mask keeping, per row, the expected
     number of entries round(Σ P(z≠0)) (`eval-masks=expected`, what the
     reference code uses while pruning) or the target number
-    (`eval-masks=target`). The result is what shear-run executes.
+    (`eval-masks=target`), or all ones (`eval-masks=none`: the unpruned
+    source model). The result is what shear-run executes.
   }];
   let options = [
     Option<"evalMasks", "eval-masks", "std::string", /*default=*/"\"expected\"",
-           "deterministic mask sizes in evaluation: expected or target">,
+           "deterministic mask sizes in evaluation: expected, target or none">,
   ];
 }
 

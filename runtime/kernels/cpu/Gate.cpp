@@ -27,6 +27,13 @@ static int64_t expectedSize(llvm::ArrayRef<float> row) {
 // group the head gate's expected size divided by it (at least 1).
 static void gateEval(KernelCall &c) {
   const Tensor &la = c.arg(0);
+  if (c.attrs->string("size", "target") == "none") { // the unpruned model
+    Tensor ones = Tensor::empty(la.shape());
+    for (int64_t i = 0; i < ones.numel(); ++i)
+      ones.f32()[i] = 1.0f;
+    c.results.push_back(std::move(ones));
+    return;
+  }
   int64_t n = la.dim(-1), rows = la.numel() / n;
   bool expected = c.attrs->string("size", "target") == "expected";
   int64_t target = c.attrs->integer("target_size");
@@ -101,17 +108,18 @@ static void gateSample(KernelCall &c) {
   c.results.push_back(std::move(z));
 }
 
-// gate.sample.bwd(log_alpha, step, z, dz) -> dlog_alpha. The clamps pass no
-// gradient where they are active.
+// gate.sample.bwd(log_alpha, step, z, dz) -> dlog_alpha. The clamp of z to
+// [0, 1] passes no gradient where it is active; the clamp of log_alpha to
+// ±ln 100 is a projection of the parameter (the reference code clamps it in
+// place after every step), so the gradient passes straight through it.
 static void gateSampleBwd(KernelCall &c) {
   const Tensor &la = c.arg(0), &dz = c.arg(3);
   int64_t step = c.arg(1).i64()[0];
   Tensor dla = Tensor::empty(la.shape());
-  double limit = gate::logAlphaLimit();
   for (int64_t i = 0; i < la.numel(); ++i) {
     double s, v = la.f32()[i];
     double pre = stretched(v, noise(c, step, i), s);
-    bool inside = pre > 0.0 && pre < 1.0 && v >= -limit && v <= limit;
+    bool inside = pre > 0.0 && pre < 1.0;
     dla.f32()[i] = inside ? static_cast<float>(dz.f32()[i] * (gate::kZeta - gate::kGamma) *
                                                s * (1.0 - s) / gate::kBeta)
                           : 0.0f;

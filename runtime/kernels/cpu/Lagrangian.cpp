@@ -56,7 +56,6 @@ static void lagrangianBwd(KernelCall &c) {
   double dterm = c.arg(7).f32()[0];
   int64_t n = la.dim(-1), rows = la.numel() / n;
   std::vector<double> s = rowSparsity(la);
-  double limit = gate::logAlphaLimit();
   Tensor dla = Tensor::empty(la.shape());
   double d1 = 0, d2 = 0;
   for (int64_t r = 0; r < rows; ++r) {
@@ -65,10 +64,9 @@ static void lagrangianBwd(KernelCall &c) {
     d2 += d * d;
     double dS = dterm * (l1 + 2 * l2 * d) / rows; // d term / d ŝ_r
     for (int64_t i = 0; i < n; ++i) {
-      double v = la.f32()[r * n + i];
-      double p = gate::probNonZero(v);
-      bool inside = v >= -limit && v <= limit;
-      dla.f32()[r * n + i] = inside ? static_cast<float>(-dS * p * (1 - p) / n) : 0.0f;
+      // At the clamped value, straight through the clamp (a projection).
+      double p = gate::probNonZero(la.f32()[r * n + i]);
+      dla.f32()[r * n + i] = static_cast<float>(-dS * p * (1 - p) / n);
     }
   }
   c.results.push_back(std::move(dla));

@@ -1,0 +1,168 @@
+//===- Dataset.cpp - the on-disk training data format ---------------------===//
+#include "shear/Runtime/Dataset.h"
+#include "shear/Target/ArtifactPaths.h"
+
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace shear::rt;
+
+static llvm::Error dataError(const std::string &file, const llvm::Twine &what) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), (file + ": " + what).str());
+}
+
+llvm::Expected<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
+  std::string path = shear::joinPath(dir, "manifest.json");
+  auto json = shear::readJsonFile(path);
+  if (!json)
+    return json.takeError();
+  const llvm::json::Object *root = json->getAsObject();
+  if (!root)
+    return dataError(path, "not a JSON object");
+  std::unique_ptr<Dataset> ds(new Dataset());
+  ds->dir_ = dir;
+  Manifest &m = ds->manifest_;
+  auto seq = root->getInteger("seq_len");
+  if (!seq || *seq <= 0)
+    return dataError(path, "missing or non-positive 'seq_len'");
+  m.seqLen = *seq;
+  auto dtype = root->getString("token_dtype");
+  if (!dtype || (*dtype != "uint16" && *dtype != "uint32"))
+    return dataError(path, "'token_dtype' must be \"uint16\" or \"uint32\"");
+  m.tokenDtype = dtype->str();
+  m.vocabSize = root->getInteger("vocab_size").value_or(0);
+  const llvm::json::Array *domains = root->getArray("domains");
+  if (!domains || domains->empty())
+    return dataError(path, "missing or empty 'domains'");
+  size_t width = m.tokenDtype == "uint16" ? 2 : 4;
+  for (const llvm::json::Value &v : *domains) {
+    const llvm::json::Object *d = v.getAsObject();
+    if (!d)
+      return dataError(path, "every domain must be an object");
+    DomainInfo info;
+    auto name = d->getString("name");
+    auto trainFile = d->getString("train_file");
+    auto evalFile = d->getString("eval_file");
+    auto trainSeqs = d->getInteger("train_sequences");
+    auto evalSeqs = d->getInteger("eval_sequences");
+    if (!name || !trainFile || !evalFile || !trainSeqs || !evalSeqs)
+      return dataError(path, "a domain needs name, train_file, eval_file, train_sequences "
+                             "and eval_sequences");
+    info.name = name->str();
+    info.trainFile = trainFile->str();
+    info.evalFile = evalFile->str();
+    info.trainSequences = *trainSeqs;
+    info.evalSequences = *evalSeqs;
+    info.weight = d->getNumber("weight").value_or(0.0);
+    if (info.trainSequences <= 0)
+      return dataError(path, "domain '" + info.name + "' has no training sequences");
+    for (const DomainInfo &other : m.domains)
+      if (other.name == info.name)
+        return dataError(path, "domain '" + info.name + "' is listed twice");
+    m.domains.push_back(info);
+    for (int which = 0; which < 2; ++which) {
+      std::string file = shear::joinPath(dir, which ? info.evalFile : info.trainFile);
+      int64_t count = which ? info.evalSequences : info.trainSequences;
+      uint64_t expected = static_cast<uint64_t>(count) * (m.seqLen + 1) * width;
+      int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return dataError(file, "cannot open: " + llvm::Twine(std::strerror(errno)) +
+                                   " (domain '" + info.name + "' of " + path + ")");
+      struct stat st;
+      fstat(fd, &st);
+      if (static_cast<uint64_t>(st.st_size) != expected) {
+        ::close(fd);
+        return dataError(file, "holds " + llvm::Twine(st.st_size) + " bytes but " +
+                                   llvm::Twine(count) + " sequences of " +
+                                   llvm::Twine(m.seqLen + 1) + " " + m.tokenDtype +
+                                   " tokens need " + llvm::Twine(expected) +
+                                   (static_cast<uint64_t>(st.st_size) < expected
+                                        ? " (truncated)"
+                                        : " (wrong token dtype or count)"));
+      }
+      Mapped mapped;
+      mapped.size = expected;
+      if (expected > 0) {
+        void *p = mmap(nullptr, expected, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+          ::close(fd);
+          return dataError(file, "cannot map");
+        }
+        mapped.data = static_cast<const uint8_t *>(p);
+      }
+      ::close(fd);
+      (which ? ds->eval_ : ds->train_).push_back(mapped);
+    }
+  }
+  double total = 0;
+  for (const DomainInfo &d : m.domains)
+    total += d.weight > 0 ? d.weight : 0;
+  for (DomainInfo &d : m.domains) // default mix: by training sequences
+    d.weight = total > 0 ? d.weight / total : 0;
+  if (total <= 0) {
+    double seqs = 0;
+    for (const DomainInfo &d : m.domains)
+      seqs += d.trainSequences;
+    for (DomainInfo &d : m.domains)
+      d.weight = d.trainSequences / seqs;
+  }
+  return ds;
+}
+
+Dataset::~Dataset() {
+  for (auto *list : {&train_, &eval_})
+    for (const Mapped &m : *list)
+      if (m.data)
+        munmap(const_cast<uint8_t *>(m.data), m.size);
+}
+
+int64_t Dataset::domainIndex(const std::string &name) const {
+  for (size_t i = 0; i < manifest_.domains.size(); ++i)
+    if (manifest_.domains[i].name == name)
+      return i;
+  return -1;
+}
+
+void Dataset::read(const Mapped &m, int64_t index, int64_t *out) const {
+  int64_t n = manifest_.seqLen + 1;
+  if (manifest_.tokenDtype == "uint16") {
+    const uint16_t *p = reinterpret_cast<const uint16_t *>(m.data) + index * n;
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = p[i];
+  } else {
+    const uint32_t *p = reinterpret_cast<const uint32_t *>(m.data) + index * n;
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = p[i];
+  }
+}
+
+void Dataset::readTrain(int64_t d, int64_t i, int64_t *out) const { read(train_[d], i, out); }
+void Dataset::readEval(int64_t d, int64_t i, int64_t *out) const { read(eval_[d], i, out); }
+
+llvm::Error shear::rt::writeManifest(const std::string &dir, const Manifest &m) {
+  llvm::json::Array domains;
+  for (const DomainInfo &d : m.domains)
+    domains.push_back(llvm::json::Object{{"name", d.name},
+                                         {"train_file", d.trainFile},
+                                         {"eval_file", d.evalFile},
+                                         {"train_sequences", d.trainSequences},
+                                         {"eval_sequences", d.evalSequences},
+                                         {"weight", d.weight}});
+  llvm::json::Object root{{"format", "shear-data"},
+                          {"version", 1},
+                          {"seq_len", m.seqLen},
+                          {"token_dtype", m.tokenDtype},
+                          {"vocab_size", m.vocabSize},
+                          {"domains", std::move(domains)}};
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+  return shear::writeFileAtomically(shear::joinPath(dir, "manifest.json"), text);
+}

@@ -1,0 +1,146 @@
+//===- shear-data.cpp - build training data directories -------------------===//
+//
+//   shear-data pack --seq T --eval-seqs N -o DATA_DIR name=tokens.npy [...]
+//
+// Each domain's 1-D token array is cut into consecutive sequences of T + 1
+// tokens; the first N are the held-out evaluation set, the rest the training
+// set, so the two never overlap. docs/data-format.md describes the result.
+// Exit codes: 0 success, 2 bad usage or bad input.
+//
+//===----------------------------------------------------------------------===//
+#include "shear/Runtime/Dataset.h"
+#include "shear/Runtime/Npy.h"
+#include "shear/Target/ArtifactPaths.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+
+namespace cl = llvm::cl;
+using namespace shear;
+
+static cl::SubCommand packCommand("pack", "pack per-domain token arrays (.npy) into DATA_DIR");
+static cl::opt<int64_t> seqLen("seq", cl::desc("tokens per training input (sequences hold seq + 1)"),
+                               cl::init(0), cl::sub(packCommand));
+static cl::opt<int64_t> evalSeqs("eval-seqs",
+                                 cl::desc("held-out sequences per domain (taken first)"),
+                                 cl::init(0), cl::sub(packCommand));
+static cl::opt<std::string> outDir("o", cl::desc("output data directory"),
+                                   cl::value_desc("DATA_DIR"), cl::sub(packCommand));
+static cl::list<std::string> inputs(cl::Positional, cl::desc("name=tokens.npy ..."),
+                                    cl::sub(packCommand));
+
+static int fail(const llvm::Twine &msg) {
+  llvm::errs() << "shear-data: error: " << msg << "\n";
+  return 2;
+}
+
+template <typename T>
+static llvm::Error writeTokens(const std::string &path, const rt::Tensor &tokens, int64_t begin,
+                               int64_t end) {
+  std::string bytes;
+  bytes.resize((end - begin) * sizeof(T));
+  T *out = reinterpret_cast<T *>(bytes.data());
+  for (int64_t i = begin; i < end; ++i)
+    out[i - begin] = static_cast<T>(tokens.i64()[i]);
+  return writeFileAtomically(path, bytes);
+}
+
+static int pack() {
+  if (seqLen <= 0)
+    return fail("--seq must be positive");
+  if (evalSeqs < 0)
+    return fail("--eval-seqs must not be negative");
+  if (outDir.empty())
+    return fail("give the output directory with -o DATA_DIR");
+  if (inputs.empty())
+    return fail("give at least one domain as name=tokens.npy");
+  struct Input {
+    std::string name, path;
+    rt::Tensor tokens;
+  };
+  std::vector<Input> domains;
+  int64_t maxToken = 0;
+  for (const std::string &arg : inputs) {
+    auto [name, path] = llvm::StringRef(arg).split('=');
+    if (name.empty() || path.empty())
+      return fail("'" + arg + "' is not name=tokens.npy");
+    if (name.find_first_of("/\\ ") != llvm::StringRef::npos)
+      return fail("domain name '" + name + "' must not contain '/', '\\' or spaces");
+    for (const Input &d : domains)
+      if (d.name == name)
+        return fail("domain '" + name + "' is given twice");
+    auto tokens = rt::readNpyInt(path.str());
+    if (!tokens)
+      return fail(llvm::toString(tokens.takeError()));
+    if (tokens->rank() != 1)
+      return fail(path + ": token arrays must be 1-D, got " + tokens->shapeString());
+    for (int64_t i = 0; i < tokens->numel(); ++i) {
+      if (tokens->i64()[i] < 0 || tokens->i64()[i] > 0xffffffffll)
+        return fail(path + ": token " + llvm::Twine(tokens->i64()[i]) + " at index " +
+                    llvm::Twine(i) + " is not a valid token id");
+      maxToken = std::max(maxToken, tokens->i64()[i]);
+    }
+    int64_t seqs = tokens->numel() / (seqLen + 1);
+    if (seqs <= evalSeqs)
+      return fail(path + ": domain '" + name + "' has " + llvm::Twine(tokens->numel()) +
+                  " tokens, " + llvm::Twine(seqs) + " sequences of " + llvm::Twine(seqLen + 1) +
+                  ": not more than the " + llvm::Twine(evalSeqs.getValue()) +
+                  " held out for evaluation");
+    domains.push_back({name.str(), path.str(), *tokens});
+  }
+  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+    return fail(outDir + ": cannot create: " + ec.message());
+
+  rt::Manifest m;
+  m.seqLen = seqLen;
+  m.tokenDtype = maxToken < 65536 ? "uint16" : "uint32";
+  m.vocabSize = maxToken + 1;
+  int64_t totalTrain = 0;
+  for (const Input &d : domains)
+    totalTrain += d.tokens.numel() / (seqLen + 1) - evalSeqs;
+  for (const Input &d : domains) {
+    int64_t n = seqLen + 1, seqs = d.tokens.numel() / n;
+    rt::DomainInfo info;
+    info.name = d.name;
+    info.evalFile = d.name + ".eval.bin";
+    info.trainFile = d.name + ".train.bin";
+    info.evalSequences = evalSeqs;
+    info.trainSequences = seqs - evalSeqs;
+    info.weight = static_cast<double>(info.trainSequences) / totalTrain;
+    int64_t evalEnd = evalSeqs * n, trainEnd = seqs * n;
+    auto write = [&](const std::string &file, int64_t b, int64_t e) {
+      std::string path = joinPath(outDir, file);
+      return m.tokenDtype == "uint16" ? writeTokens<uint16_t>(path, d.tokens, b, e)
+                                      : writeTokens<uint32_t>(path, d.tokens, b, e);
+    };
+    if (llvm::Error e = write(info.evalFile, 0, evalEnd))
+      return fail(llvm::toString(std::move(e)));
+    if (llvm::Error e = write(info.trainFile, evalEnd, trainEnd))
+      return fail(llvm::toString(std::move(e)));
+    llvm::outs() << llvm::format("%-16s %8lld train + %6lld eval sequences of %lld tokens",
+                                 d.name.c_str(), (long long)info.trainSequences,
+                                 (long long)info.evalSequences, (long long)n);
+    if (d.tokens.numel() > trainEnd)
+      llvm::outs() << " (last " << d.tokens.numel() - trainEnd << " tokens dropped)";
+    llvm::outs() << "\n";
+    m.domains.push_back(info);
+  }
+  if (llvm::Error e = rt::writeManifest(outDir, m))
+    return fail(llvm::toString(std::move(e)));
+  llvm::outs() << "wrote " << outDir << "/manifest.json (" << m.tokenDtype << " tokens, vocab >= "
+               << m.vocabSize << ")\n";
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "shear-data: build shear's training data\n");
+  if (packCommand)
+    return pack();
+  return fail("give a command: pack (see --help)");
+}
