@@ -194,9 +194,10 @@ void fsyncPath(const std::string &path) {
 /// forward module (weights renamed to checkpoint-local files), the weights,
 /// gate parameters, multipliers and optimizer moments (float32), and
 /// state.json, written last; then one rename.
-llvm::Error writeCheckpoint(const std::string &runDir, const std::string &name,
+llvm::Error writeCheckpoint(const std::string &runDirIn, const std::string &name,
                             ModuleOp forward, const std::string &moduleDir, ParamStore &store,
                             const llvm::json::Object &state) {
+  std::string runDir = absolutePath(runDirIn, ".");
   std::string finalDir = joinPath(runDir, name);
   std::string tmp = joinPath(runDir, "." + name + ".tmp-" + std::to_string(getpid()));
   llvm::sys::fs::remove_directories(tmp);
@@ -491,6 +492,34 @@ int shear::rt::runTraining(const TrainOptions &o) {
         line += llvm::formatv(" {0} {1:F4}", manifest.domains[d].name, refLoss[d]).str();
       log(line);
     }
+    // run.json: what this run is, for people and plots.
+    llvm::json::Object ref, initial;
+    for (size_t d = 0; d < k; ++d) {
+      if (d < refLoss.size())
+        ref[manifest.domains[d].name] = refLoss[d];
+      initial[manifest.domains[d].name] = loader.weights[d];
+    }
+    llvm::json::Object run{{"mode", o.mode},
+                           {"model", o.modelPath},
+                           {"data", o.dataDir},
+                           {"steps", o.steps},
+                           {"batch", o.batch},
+                           {"seq_len", manifest.seqLen},
+                           {"lr", o.lr},
+                           {"lr_gate", o.lrGate},
+                           {"lr_lambda", o.lrLambda},
+                           {"seed", static_cast<int64_t>(o.seed)},
+                           {"eval_every", o.evalEvery},
+                           {"dbl", o.dbl == DblMode::Paper ? "paper"
+                                   : o.dbl == DblMode::Code ? "code"
+                                                            : "off"},
+                           {"ref_loss", std::move(ref)},
+                           {"initial_weights", std::move(initial)}};
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(run))) << "\n";
+    if (llvm::Error e = writeFileAtomically(joinPath(o.outDir, "run.json"), text))
+      return fail(1, llvm::toString(std::move(e)));
   }
 
   // metrics.jsonl: keep what the resumed checkpoint had seen.
