@@ -84,8 +84,8 @@ llvm::Expected<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
                                    llvm::Twine(m.seqLen + 1) + " " + m.tokenDtype +
                                    " tokens need " + llvm::Twine(expected) +
                                    (static_cast<uint64_t>(st.st_size) < expected
-                                        ? " (truncated)"
-                                        : " (wrong token dtype or count)"));
+                                        ? " (truncated, or tokens of another dtype)"
+                                        : " (tokens of another dtype, or trailing data)"));
       }
       Mapped mapped;
       mapped.size = expected;
