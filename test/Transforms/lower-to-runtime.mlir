@@ -33,3 +33,15 @@
 // DENSE: shear.kernel "lm_head"(%{{.*}}, %{{.*}}) : (tensor<?x?x8xf32>, tensor<10x8xf32>) -> tensor<?x?x10xf32>
 
 // BAD: lower-to-runtime: eval-masks must be expected, target or none, got 'some'
+
+// Training functions (from build-train-step) are lowered for training: gates
+// are sampled with the step argument and the function's seed; attention and
+// mlp also return what their backward kernels need.
+// RUN: shear-opt %t/masked.mlir "--build-train-step=seed=9" --lower-to-runtime | FileCheck %s --check-prefix=TRAIN
+// TRAIN-LABEL: func.func @train_step(
+// TRAIN-SAME: %[[STEP:[a-z0-9]+]]: tensor<i64>)
+// TRAIN: shear.kernel "gate.sample"(%{{.*}}, %[[STEP]]) {family = "layer", seed = 9 : i64, stream = 0 : i64, target_size = 1 : i64} : (tensor<2xf32>, tensor<i64>) -> tensor<2xf32>
+// TRAIN: shear.kernel "gate.sample"(%{{.*}}, %[[STEP]]) {family = "hidden", seed = 9 : i64, stream = 4 : i64
+// TRAIN: shear.kernel "attention.train"({{.*}}) {{.*}} -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x8xf32>, tensor<?x4x?xf32>)
+// TRAIN: shear.kernel "mlp.train"({{.*}}) {masks = ["intermediate"]} : {{.*}} -> (tensor<?x?x8xf32>, tensor<?x12xf32>, tensor<?x12xf32>, tensor<?x12xf32>)
+// TRAIN: shear.kernel "cross_entropy"
