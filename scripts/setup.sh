@@ -13,7 +13,9 @@ packages=(
   # BLAS for the CPU runtime
   libopenblas-dev
   # independent numerical references used by the tests (run with /usr/bin/python3)
-  python3 python3-numpy python3-torch
+  python3 python3-numpy python3-torch python3-onnx
+  # onnxruntime for the ONNX tests comes from npm (below)
+  nodejs npm
 )
 
 missing=()
@@ -21,15 +23,32 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#packages[@]} packages present"
-  exit 0
+# A machine may have node/npm from elsewhere (the build image does): only
+# install Debian's when there is none.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    [ "$p" = nodejs ] || [ "$p" = npm ] || filtered+=("$p")
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
 fi
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all Debian packages present"
+else
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# onnxruntime (CPU) for the ONNX export tests. Its postinstall would try to
+# download GPU providers; ONNXRUNTIME_NODE_INSTALL=skip keeps the bundled CPU one.
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$root/test/onnx/node_modules/onnxruntime-node" ]; then
+  echo "setup: installing onnxruntime-node into test/onnx"
+  (cd "$root/test/onnx" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error)
+fi
 echo "setup: done"

@@ -2,6 +2,7 @@
 //
 //   shear-translate --import-hf HF_DIR -o model.mlir
 //   shear-translate --export-hf MODEL.mlir -o HF_DIR [--max-shard-size 5GB]
+//   shear-translate --export-onnx MODEL.mlir -o model.onnx [--dtype f32|bf16]
 //   shear-translate --inspect FILE.safetensors
 //
 // Exit codes: 0 success, 1 internal failure, 2 bad usage or bad input.
@@ -10,6 +11,7 @@
 #include "shear/Dialect/ShearDialect.h"
 #include "shear/Target/ArtifactPaths.h"
 #include "shear/Target/HF.h"
+#include "shear/Target/ONNX.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -32,6 +34,15 @@ static cl::opt<std::string> importHFDir("import-hf", cl::desc("import an HF LLaM
 static cl::opt<std::string> exportHFModel("export-hf",
                                           cl::desc("export a dense model to an HF directory (-o)"),
                                           cl::value_desc("MODEL.mlir"), cl::cat(category));
+static cl::opt<std::string> exportOnnxModel(
+    "export-onnx", cl::desc("export a dense model to ONNX (-o model.onnx)"),
+    cl::value_desc("MODEL.mlir"), cl::cat(category));
+static cl::opt<std::string> onnxDtype("dtype", cl::desc("with --export-onnx: f32 or bf16 weights"),
+                                      cl::init("f32"), cl::cat(category));
+static cl::opt<std::string> externalAbove(
+    "external-data-above",
+    cl::desc("with --export-onnx: weights go to MODEL.onnx.data above this size"),
+    cl::init("2000MB"), cl::cat(category));
 static cl::opt<std::string> inspectFile("inspect",
                                         cl::desc("list the tensors of a safetensors file"),
                                         cl::value_desc("FILE.safetensors"), cl::cat(category));
@@ -105,6 +116,31 @@ static int exportHFCommand() {
   return 0;
 }
 
+static int exportOnnxCommand() {
+  if (outputPath == "-")
+    return fail(2, "--export-onnx needs an output file: -o model.onnx");
+  OnnxExportOptions options;
+  if (onnxDtype == "bf16")
+    options.weightDtype = DType::BF16;
+  else if (onnxDtype != "f32")
+    return fail(2, "--dtype must be f32 or bf16, got '" + onnxDtype + "'");
+  auto limit = parseByteSize(externalAbove);
+  if (!limit)
+    return fail(2, "--external-data-above: '" + externalAbove + "' is not a size");
+  options.externalDataAbove = *limit;
+  mlir::MLIRContext context;
+  auto module = parseModule(context, exportOnnxModel);
+  if (!module)
+    return 2;
+  std::string dir = llvm::sys::path::parent_path(exportOnnxModel).str();
+  auto view = readModelView(*module, dir.empty() ? "." : dir);
+  if (mlir::failed(view))
+    return 2;
+  if (llvm::Error e = exportOnnx(*view, outputPath, options))
+    return fail(2, llvm::toString(std::move(e)));
+  return 0;
+}
+
 static int inspectCommand() {
   auto file = SafetensorsFile::open(inspectFile);
   if (!file)
@@ -142,9 +178,13 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "shear-translate: import and export shear models\n");
-  int commands = !importHFDir.empty() + !exportHFModel.empty() + !inspectFile.empty();
+  int commands = !importHFDir.empty() + !exportHFModel.empty() + !exportOnnxModel.empty() +
+                 !inspectFile.empty();
   if (commands != 1)
-    return fail(2, "give exactly one of --import-hf, --export-hf, --inspect (see --help)");
+    return fail(2, "give exactly one of --import-hf, --export-hf, --export-onnx, --inspect "
+                   "(see --help)");
+  if (!exportOnnxModel.empty())
+    return exportOnnxCommand();
   if (!importHFDir.empty())
     return importHFCommand();
   if (!exportHFModel.empty())
