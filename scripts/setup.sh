@@ -13,7 +13,9 @@ packages=(
   # BLAS for the CPU runtime
   libopenblas-dev
   # independent numerical references used by the tests (run with /usr/bin/python3)
-  python3 python3-numpy python3-torch python3-onnx
+  python3 python3-numpy python3-torch python3-onnx python3-sentencepiece
+  # tokenizer (in its own binary, shear-spm) and gzip reading for text corpora
+  libsentencepiece-dev zlib1g-dev
   # onnxruntime for the ONNX tests comes from npm (below)
   nodejs npm
 )

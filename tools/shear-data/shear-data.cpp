@@ -8,6 +8,7 @@
 // Exit codes: 0 success, 2 bad usage or bad input.
 //
 //===----------------------------------------------------------------------===//
+#include "TextCorpus.h"
 #include "shear/Runtime/Dataset.h"
 #include "shear/Runtime/Npy.h"
 #include "shear/Target/ArtifactPaths.h"
@@ -16,6 +17,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -33,6 +35,28 @@ static cl::opt<std::string> outDir("o", cl::desc("output data directory"),
                                    cl::value_desc("DATA_DIR"), cl::sub(packCommand));
 static cl::list<std::string> inputs(cl::Positional, cl::desc("name=tokens.npy ..."),
                                     cl::sub(packCommand));
+
+static cl::SubCommand textCommand(
+    "text", "build DATA_DIR from text: tokenizer, BOS/EOS per document, packed sequences");
+static cl::opt<int64_t> textSeq("seq", cl::desc("tokens per training input"), cl::init(0),
+                                cl::sub(textCommand));
+static cl::opt<int64_t> textEval("eval-seqs", cl::desc("held-out sequences per domain"),
+                                 cl::init(0), cl::sub(textCommand));
+static cl::opt<std::string> textOut("o", cl::desc("output data directory"),
+                                    cl::value_desc("DATA_DIR"), cl::sub(textCommand));
+static cl::opt<std::string> textTokenizer(
+    "tokenizer", cl::desc("an existing SentencePiece tokenizer.model (default: train one)"),
+    cl::sub(textCommand));
+static cl::opt<int64_t> textVocab("vocab-size", cl::desc("vocabulary of the trained tokenizer"),
+                                  cl::init(8000), cl::sub(textCommand));
+static cl::opt<int64_t> textSample("sample-bytes",
+                                   cl::desc("text per domain the tokenizer is trained on"),
+                                   cl::init(4 << 20), cl::sub(textCommand));
+static cl::opt<int64_t> textMax("max-bytes", cl::desc("text read per domain (0: all)"),
+                                cl::init(0), cl::sub(textCommand));
+static cl::list<std::string> textInputs(cl::Positional,
+                                        cl::desc("name=PATH[:GLOB,GLOB] ... (a domain may repeat)"),
+                                        cl::sub(textCommand));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "shear-data: error: " << msg << "\n";
@@ -137,10 +161,56 @@ static int pack() {
   return 0;
 }
 
+static int text(const char *argv0) {
+  if (textSeq <= 0)
+    return fail("--seq must be positive");
+  if (textEval < 0)
+    return fail("--eval-seqs must not be negative");
+  if (textOut.empty())
+    return fail("give the output directory with -o DATA_DIR");
+  if (textInputs.empty())
+    return fail("give at least one domain as name=PATH[:GLOB,...]");
+  std::vector<TextSource> sources;
+  for (const std::string &arg : textInputs) {
+    auto [name, rest] = llvm::StringRef(arg).split('=');
+    if (name.empty() || rest.empty())
+      return fail("'" + arg + "' is not name=PATH[:GLOB,...]");
+    if (name.find_first_of("/\\ ") != llvm::StringRef::npos)
+      return fail("domain name '" + name + "' must not contain '/', '\\' or spaces");
+    auto [path, globs] = rest.rsplit(':');
+    if (path.empty() || llvm::sys::fs::exists(rest)) {
+      path = rest;
+      globs = "";
+    }
+    TextSource s{name.str(), path.str(), {}};
+    llvm::SmallVector<llvm::StringRef> parts;
+    globs.split(parts, ',', -1, false);
+    for (llvm::StringRef g : parts)
+      s.globs.push_back(g.str());
+    sources.push_back(std::move(s));
+  }
+  TextOptions o;
+  o.seqLen = textSeq;
+  o.evalSeqs = textEval;
+  o.outDir = textOut;
+  o.tokenizer = textTokenizer;
+  o.vocabSize = textVocab;
+  o.sampleBytes = textSample;
+  o.maxBytes = textMax;
+  std::string self = llvm::sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&fail));
+  o.spmPath = joinPath(llvm::sys::path::parent_path(self), "shear-spm");
+  if (llvm::Error e = packText(sources, o))
+    return fail(llvm::toString(std::move(e)));
+  llvm::outs() << "wrote " << textOut << "/manifest.json, tokenizer.model, corpus.json\n";
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "shear-data: build shear's training data\n");
   if (packCommand)
     return pack();
-  return fail("give a command: pack (see --help)");
+  if (textCommand)
+    return text(argv[0]);
+  return fail("give a command: pack or text (see --help)");
 }

@@ -1,0 +1,420 @@
+//===- TextCorpus.cpp - text domains to token sequences -------------------===//
+#include "TextCorpus.h"
+
+#include "shear/Runtime/Dataset.h"
+#include "shear/Target/ArtifactPaths.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/GlobPattern.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+using namespace shear;
+using llvm::Error;
+
+namespace {
+Error textError(const std::string &file, const llvm::Twine &what) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), (file + ": " + what).str());
+}
+
+/// Reads a whole file, decompressing gzip (man pages, dictzip) transparently.
+llvm::Expected<std::string> readText(const std::string &path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f)
+    return textError(path, "cannot read: " + llvm::Twine(std::strerror(errno)));
+  std::string out;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0)
+    out.append(buf, n);
+  bool failed = n < 0;
+  gzclose(f);
+  if (failed)
+    return textError(path, "cannot read (corrupt compressed data?)");
+  if (out.find('\0') != std::string::npos)
+    return textError(path, "binary data, not text (narrow the domain with :GLOB patterns)");
+  return out;
+}
+
+/// Files of a source, sorted, so the corpus is reproducible.
+llvm::Expected<std::vector<std::string>> listFiles(const TextSource &s) {
+  std::vector<llvm::GlobPattern> globs;
+  for (const std::string &g : s.globs) {
+    auto p = llvm::GlobPattern::create(g);
+    if (!p)
+      return textError(s.path, "bad pattern '" + g + "': " + llvm::toString(p.takeError()));
+    globs.push_back(std::move(*p));
+  }
+  std::vector<std::string> files;
+  if (!llvm::sys::fs::exists(s.path))
+    return textError(s.path, "no such file or directory (domain '" + s.domain + "')");
+  if (!llvm::sys::fs::is_directory(s.path)) {
+    files.push_back(s.path);
+    return files;
+  }
+  std::error_code ec;
+  for (llvm::sys::fs::recursive_directory_iterator it(s.path, ec, /*follow_symlinks=*/false), end;
+       it != end && !ec; it.increment(ec)) {
+    if (it->type() != llvm::sys::fs::file_type::regular_file)
+      continue;
+    llvm::StringRef name = llvm::sys::path::filename(it->path());
+    if (globs.empty() || llvm::any_of(globs, [&](auto &g) { return g.match(name); }))
+      files.push_back(it->path());
+  }
+  if (ec)
+    return textError(s.path, "cannot list: " + ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// Documents of a file: the file, or for large files pieces of about 64 KiB
+/// cut at blank lines.
+std::vector<std::string> documents(const std::string &text) {
+  const size_t limit = 64 << 10;
+  std::vector<std::string> docs;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.size();
+    if (end - start > limit) {
+      size_t cut = text.find("\n\n", start + limit / 2);
+      end = cut == std::string::npos || cut > start + 2 * limit ? std::min(text.size(), start + limit)
+                                                                : cut + 2;
+    }
+    docs.push_back(text.substr(start, end - start));
+    start = end;
+  }
+  return docs;
+}
+
+/// A shear-spm child process (tokenizer, on the other end of two pipes).
+class Tokenizer {
+public:
+  static llvm::Expected<std::unique_ptr<Tokenizer>> start(const std::string &spm,
+                                                          const std::string &model) {
+    int in[2], out[2];
+    if (pipe(in) || pipe(out))
+      return textError(spm, "cannot create pipes");
+    pid_t pid = fork();
+    if (pid == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      close(in[1]);
+      close(out[0]);
+      execl(spm.c_str(), spm.c_str(), "encode", "--model", model.c_str(), nullptr);
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    auto t = std::make_unique<Tokenizer>();
+    t->pid = pid;
+    t->to = in[1];
+    t->from = out[0];
+    return t;
+  }
+  ~Tokenizer() {
+    close(to);
+    close(from);
+    int status;
+    waitpid(pid, &status, 0);
+  }
+  bool encode(const std::string &text, std::vector<uint32_t> &ids) {
+    uint32_t n = text.size();
+    if (!writeAll(&n, 4) || !writeAll(text.data(), n) || !readAll(&n, 4))
+      return false;
+    ids.resize(n);
+    return n == 0 || readAll(ids.data(), n * 4);
+  }
+  Tokenizer() = default;
+
+private:
+  bool writeAll(const void *p, size_t n) {
+    const char *c = static_cast<const char *>(p);
+    while (n) {
+      ssize_t k = ::write(to, c, n);
+      if (k <= 0)
+        return false;
+      c += k;
+      n -= k;
+    }
+    return true;
+  }
+  bool readAll(void *p, size_t n) {
+    char *c = static_cast<char *>(p);
+    while (n) {
+      ssize_t k = ::read(from, c, n);
+      if (k <= 0)
+        return false;
+      c += k;
+      n -= k;
+    }
+    return true;
+  }
+  pid_t pid = -1;
+  int to = -1, from = -1;
+};
+
+/// Runs shear-spm with arguments; returns its stdout or an error with stderr.
+llvm::Expected<std::string> runSpm(const std::string &spm, std::vector<std::string> args) {
+  std::string cmd = "'" + spm + "'";
+  for (const std::string &a : args)
+    cmd += " '" + a + "'";
+  cmd += " 2>&1";
+  FILE *p = popen(cmd.c_str(), "r");
+  if (!p)
+    return textError(spm, "cannot run");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
+  int status = pclose(p);
+  if (status != 0) {
+    // Keep shear-spm's own message, not SentencePiece's log lines.
+    std::string msg;
+    llvm::SmallVector<llvm::StringRef> lines;
+    llvm::StringRef(out).split(lines, '\n');
+    for (llvm::StringRef l : lines)
+      if (l.consume_front("shear-spm: error: "))
+        msg += (msg.empty() ? "" : "; ") + l.str();
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   msg.empty() ? llvm::StringRef(out).trim().str() : msg);
+  }
+  return out;
+}
+
+/// Cuts a token stream into sequences of seq+1 tokens: the first `evalSeqs`
+/// are kept for the eval file, the rest go straight to the training file
+/// (a temporary file until commit), so no domain is held in memory.
+class SequenceWriter {
+public:
+  SequenceWriter(int64_t seqLen, int64_t evalSeqs, bool wide, std::string trainPath)
+      : n(seqLen + 1), evalSeqs(evalSeqs), wide(wide), trainPath(std::move(trainPath)),
+        tmpPath(this->trainPath + ".tmp." + std::to_string(getpid())) {
+    train = std::fopen(tmpPath.c_str(), "wb");
+  }
+  ~SequenceWriter() {
+    if (train)
+      std::fclose(train);
+    ::unlink(tmpPath.c_str());
+  }
+  bool ok() const { return train != nullptr && !failed; }
+  void push(uint32_t token) {
+    window.push_back(token);
+    if (static_cast<int64_t>(window.size()) < n)
+      return;
+    std::string bytes;
+    for (uint32_t t : window) {
+      if (wide)
+        bytes.append(reinterpret_cast<const char *>(&t), 4);
+      else {
+        uint16_t s = static_cast<uint16_t>(t);
+        bytes.append(reinterpret_cast<const char *>(&s), 2);
+      }
+    }
+    if (sequences < evalSeqs)
+      eval += bytes;
+    else if (train && std::fwrite(bytes.data(), 1, bytes.size(), train) != bytes.size())
+      failed = true;
+    window.clear();
+    ++sequences;
+  }
+  /// fsync and rename the training file into place.
+  Error commit() {
+    if (!ok() || std::fflush(train) != 0 || fsync(fileno(train)) != 0)
+      return textError(trainPath, "write failed");
+    std::fclose(train);
+    train = nullptr;
+    if (std::rename(tmpPath.c_str(), trainPath.c_str()) != 0)
+      return textError(trainPath, "cannot rename into place");
+    return Error::success();
+  }
+  int64_t n, evalSeqs;
+  bool wide;
+  std::string trainPath, tmpPath;
+  std::vector<uint32_t> window;
+  int64_t sequences = 0;
+  std::string eval;
+  FILE *train = nullptr;
+  bool failed = false;
+};
+} // namespace
+
+Error shear::packText(const std::vector<TextSource> &sources, const TextOptions &o) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(o.outDir))
+    return textError(o.outDir, "cannot create: " + ec.message());
+  // Domains in order of first appearance; their files.
+  std::vector<std::string> names;
+  std::map<std::string, std::vector<std::string>> files;
+  std::map<std::string, llvm::json::Array> described;
+  for (const TextSource &s : sources) {
+    if (!files.count(s.domain))
+      names.push_back(s.domain);
+    auto list = listFiles(s);
+    if (!list)
+      return list.takeError();
+    auto &dst = files[s.domain];
+    dst.insert(dst.end(), list->begin(), list->end());
+    llvm::json::Array globs;
+    for (const std::string &g : s.globs)
+      globs.push_back(g);
+    described[s.domain].push_back(llvm::json::Object{{"path", s.path}, {"globs", std::move(globs)}});
+  }
+  for (const std::string &d : names)
+    if (files[d].empty())
+      return textError(o.outDir, "domain '" + d + "' matches no files");
+
+  // The tokenizer: given, or trained on a sample of every domain.
+  std::string model = joinPath(o.outDir, "tokenizer.model");
+  if (!o.tokenizer.empty()) {
+    auto info = runSpm(o.spmPath, {"info", "--model", o.tokenizer});
+    if (!info)
+      return info.takeError();
+    auto buffer = llvm::MemoryBuffer::getFile(o.tokenizer, false, false);
+    if (!buffer)
+      return textError(o.tokenizer, "cannot read");
+    if (Error e = writeFileAtomically(model, (*buffer)->getBuffer()))
+      return e;
+  } else {
+    std::string sample;
+    for (const std::string &d : names) {
+      int64_t taken = 0;
+      bool any = false;
+      for (const std::string &f : files[d]) {
+        if (taken >= o.sampleBytes)
+          break;
+        auto text = readText(f);
+        if (!text)
+          return text.takeError();
+        any |= !text->empty();
+        std::string piece = text->substr(0, o.sampleBytes - taken);
+        sample += piece;
+        if (!piece.empty() && piece.back() != '\n')
+          sample += '\n';
+        taken += piece.size();
+      }
+      if (!any && taken < o.sampleBytes)
+        return textError(o.outDir, "domain '" + d + "' is empty: its " +
+                                       llvm::Twine(files[d].size()) + " files hold no text");
+    }
+    std::string samplePath = joinPath(o.outDir, ".tokenizer-sample.txt");
+    if (Error e = writeFileAtomically(samplePath, sample))
+      return e;
+    auto trained = runSpm(o.spmPath, {"train", "--input", samplePath, "--model-prefix",
+                                      joinPath(o.outDir, "tokenizer"), "--vocab-size",
+                                      std::to_string(o.vocabSize)});
+    llvm::sys::fs::remove(samplePath);
+    llvm::sys::fs::remove(joinPath(o.outDir, "tokenizer.vocab"));
+    if (!trained)
+      return textError(o.outDir, "training the tokenizer failed: " +
+                                     llvm::toString(trained.takeError()));
+  }
+  auto info = runSpm(o.spmPath, {"info", "--model", model});
+  if (!info)
+    return info.takeError();
+  auto infoJson = llvm::json::parse(*info);
+  if (!infoJson)
+    return textError(model, "unexpected tokenizer info: " + llvm::toString(infoJson.takeError()));
+  const llvm::json::Object *inf = infoJson->getAsObject();
+  int64_t vocab = inf->getInteger("vocab_size").value_or(0);
+  int64_t bos = inf->getInteger("bos_id").value_or(-1), eos = inf->getInteger("eos_id").value_or(-1);
+
+  auto tokenizer = Tokenizer::start(o.spmPath, model);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  rt::Manifest m;
+  m.seqLen = o.seqLen;
+  bool wide = vocab > 65536;
+  m.tokenDtype = wide ? "uint32" : "uint16";
+  m.vocabSize = vocab;
+  llvm::json::Array sourcesJson;
+  int64_t totalTrain = 0;
+  for (const std::string &d : names) {
+    SequenceWriter w(o.seqLen, o.evalSeqs, wide, joinPath(o.outDir, d + ".train.bin"));
+    if (!w.ok())
+      return textError(w.tmpPath, "cannot create");
+    int64_t bytes = 0, docs = 0, tokens = 0, read = 0;
+    std::vector<uint32_t> ids;
+    for (const std::string &f : files[d]) {
+      if (o.maxBytes > 0 && bytes >= o.maxBytes)
+        break;
+      auto text = readText(f);
+      if (!text)
+        return text.takeError();
+      for (const std::string &doc : documents(*text)) {
+        if (!(*tokenizer)->encode(doc, ids))
+          return textError(o.spmPath, "the tokenizer process failed");
+        if (bos >= 0)
+          w.push(bos);
+        for (uint32_t id : ids)
+          w.push(id);
+        if (eos >= 0)
+          w.push(eos);
+        tokens += ids.size() + (bos >= 0) + (eos >= 0);
+        ++docs;
+      }
+      bytes += text->size();
+      ++read;
+    }
+    if (w.sequences <= o.evalSeqs)
+      return textError(o.outDir, "domain '" + d + "' gives only " + llvm::Twine(w.sequences) +
+                                     " sequences of " + llvm::Twine(o.seqLen + 1) +
+                                     " tokens, not more than the " + llvm::Twine(o.evalSeqs) +
+                                     " held out for evaluation (empty or too small)");
+    rt::DomainInfo info;
+    info.name = d;
+    info.evalFile = d + ".eval.bin";
+    info.trainFile = d + ".train.bin";
+    info.evalSequences = o.evalSeqs;
+    info.trainSequences = w.sequences - o.evalSeqs;
+    totalTrain += info.trainSequences;
+    if (Error e = writeFileAtomically(joinPath(o.outDir, info.evalFile), w.eval))
+      return e;
+    if (Error e = w.commit())
+      return e;
+    m.domains.push_back(info);
+    sourcesJson.push_back(llvm::json::Object{{"domain", d},
+                                             {"sources", std::move(described[d])},
+                                             {"files_matched", static_cast<int64_t>(files[d].size())},
+                                             {"files_read", read},
+                                             {"documents", docs},
+                                             {"bytes", bytes},
+                                             {"tokens", tokens}});
+    llvm::outs() << llvm::formatv("{0,-12} {1,5} files {2,7} documents {3,10} bytes {4,9} tokens: "
+                                  "{5} train + {6} eval sequences\n",
+                                  d, read, docs, bytes, tokens, info.trainSequences,
+                                  info.evalSequences);
+  }
+  for (rt::DomainInfo &d : m.domains)
+    d.weight = static_cast<double>(d.trainSequences) / totalTrain;
+  if (Error e = rt::writeManifest(o.outDir, m))
+    return e;
+  // How the corpus was made, so it can be made again.
+  llvm::json::Object recipe{{"tokenizer", "tokenizer.model"},
+                            {"tokenizer_source", o.tokenizer.empty() ? "trained" : o.tokenizer},
+                            {"vocab_size", vocab},
+                            {"bos_id", bos},
+                            {"eos_id", eos},
+                            {"seq_len", o.seqLen},
+                            {"eval_sequences", o.evalSeqs},
+                            {"sample_bytes", o.sampleBytes},
+                            {"max_bytes", o.maxBytes},
+                            {"documents", "one per file; files over 64 KiB cut at blank lines; "
+                                          "BOS + tokens + EOS each"},
+                            {"domains", std::move(sourcesJson)}};
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(recipe))) << "\n";
+  return writeFileAtomically(joinPath(o.outDir, "corpus.json"), text);
+}

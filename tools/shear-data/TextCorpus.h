@@ -1,0 +1,36 @@
+//===- TextCorpus.h - text domains to token sequences ---------------------===//
+#ifndef SHEAR_TOOLS_SHEAR_DATA_TEXTCORPUS_H
+#define SHEAR_TOOLS_SHEAR_DATA_TEXTCORPUS_H
+
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace shear {
+
+/// One `name=PATH[:GLOB,GLOB]` argument: a file, or a directory searched
+/// recursively for files whose name matches one of the globs (all if none).
+struct TextSource {
+  std::string domain, path;
+  std::vector<std::string> globs;
+};
+
+struct TextOptions {
+  int64_t seqLen = 0, evalSeqs = 0;
+  std::string outDir;
+  std::string tokenizer;          // an existing tokenizer.model, or "" to train one
+  int64_t vocabSize = 8000;       // when training one
+  int64_t sampleBytes = 4 << 20;  // per domain, for training the tokenizer
+  int64_t maxBytes = 0;           // per domain; 0: everything
+  std::string spmPath;            // the shear-spm binary
+};
+
+/// Builds DATA_DIR from text: tokenizer, per-domain train/eval shards and a
+/// manifest recording how (docs/data-format.md). Streams: documents are read,
+/// tokenized and written one at a time.
+llvm::Error packText(const std::vector<TextSource> &sources, const TextOptions &options);
+
+} // namespace shear
+
+#endif
