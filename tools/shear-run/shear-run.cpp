@@ -10,6 +10,7 @@
 #include "shear/Dialect/ShearDialect.h"
 #include "shear/Runtime/Executor.h"
 #include "shear/Runtime/Npy.h"
+#include "shear/Runtime/Philox.h"
 #include "shear/Runtime/Trainer.h"
 #include "shear/Transforms/Passes.h"
 
@@ -18,9 +19,16 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 
 namespace cl = llvm::cl;
 using namespace shear;
@@ -128,6 +136,31 @@ static cl::opt<int> runThreads("threads", cl::desc("CPU threads (default: 2)"), 
 static cl::opt<int64_t> runStopAfter("stop-after", cl::desc("testing: exit abruptly after N steps"),
                                      cl::init(-1), cl::Hidden, cl::sub(pruneCommand),
                                      cl::sub(trainCommand));
+
+static cl::SubCommand generateCommand("generate", "generate text with a KV cache");
+static cl::opt<std::string> genModel(cl::Positional, cl::desc("MODEL.mlir"), cl::Required,
+                                     cl::sub(generateCommand));
+static cl::opt<std::string> genTokenizer("tokenizer", cl::desc("SentencePiece tokenizer.model"),
+                                         cl::sub(generateCommand));
+static cl::opt<std::string> genPrompt("prompt", cl::desc("prompt text (needs --tokenizer)"),
+                                      cl::sub(generateCommand));
+static cl::opt<std::string> genPromptIds("prompt-ids", cl::desc("prompt as token ids a,b,c"),
+                                         cl::sub(generateCommand));
+static cl::opt<int64_t> genMaxNew("max-new-tokens", cl::desc("tokens to generate"), cl::init(64),
+                                  cl::sub(generateCommand));
+static cl::opt<double> genTemperature("temperature",
+                                      cl::desc("0: greedy (default); > 0: sample"),
+                                      cl::init(0.0), cl::sub(generateCommand));
+static cl::opt<double> genTopP("top-p", cl::desc("nucleus sampling: smallest set with this mass"),
+                               cl::init(1.0), cl::sub(generateCommand));
+static cl::opt<uint64_t> genSeed("seed", cl::desc("seed of sampling"), cl::init(1),
+                                 cl::sub(generateCommand));
+static cl::opt<bool> genPrintIds("print-ids", cl::desc("also print the generated token ids"),
+                                 cl::sub(generateCommand));
+static cl::opt<bool> genNoBos("no-bos", cl::desc("do not start the prompt with BOS"),
+                              cl::sub(generateCommand));
+static cl::opt<int> genThreads("threads", cl::desc("CPU threads"), cl::init(2),
+                               cl::sub(generateCommand));
 
 static int fail(int code, const llvm::Twine &msg) {
   llvm::errs() << "shear-run: error: " << msg << "\n";
@@ -337,10 +370,179 @@ static int evalTokens() {
   return 0;
 }
 
+/// Runs shear-spm (beside this binary) and returns its stdout.
+static llvm::Expected<std::string> runSpm(const char *argv0, std::vector<std::string> args) {
+  std::string self = llvm::sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&fail));
+  std::string cmd = "'" + (llvm::sys::path::parent_path(self) + "/shear-spm").str() + "'";
+  for (const std::string &a : args) {
+    std::string quoted;
+    for (char c : a)
+      quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += " '" + quoted + "'";
+  }
+  FILE *p = popen(cmd.c_str(), "r");
+  if (!p)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot run shear-spm");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
+  if (pclose(p) != 0)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the tokenizer failed (see above)");
+  return out;
+}
+
+static int generate(const char *argv0) {
+  rt::setNumThreads(genThreads);
+  std::vector<int64_t> prompt;
+  int64_t eos = -1, bos = 1;
+  if (!genTokenizer.empty()) {
+    auto info = runSpm(argv0, {"info", "--model", genTokenizer});
+    if (!info)
+      return 2;
+    auto json = llvm::json::parse(*info);
+    if (!json)
+      return fail(2, genTokenizer + ": unexpected tokenizer info");
+    bos = json->getAsObject()->getInteger("bos_id").value_or(-1);
+    eos = json->getAsObject()->getInteger("eos_id").value_or(-1);
+  }
+  if (!genPromptIds.empty()) {
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(genPromptIds).split(parts, ',', -1, false);
+    for (llvm::StringRef p : parts) {
+      int64_t id;
+      if (p.trim().getAsInteger(10, id))
+        return fail(2, "--prompt-ids: '" + p + "' is not a token id");
+      prompt.push_back(id);
+    }
+  } else {
+    if (genTokenizer.empty())
+      return fail(2, "generate needs --tokenizer TOK with --prompt, or --prompt-ids");
+    auto ids = runSpm(argv0, {"encode", "--model", genTokenizer, "--text", genPrompt});
+    if (!ids)
+      return 2;
+    if (!genNoBos && bos >= 0)
+      prompt.push_back(bos);
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(*ids).trim().split(parts, ' ', -1, false);
+    for (llvm::StringRef p : parts)
+      prompt.push_back(std::stoll(p.str()));
+  }
+  if (prompt.empty())
+    return fail(2, "the prompt is empty");
+
+  mlir::MLIRContext context;
+  auto module = loadModule(context, genModel, [&](mlir::PassManager &pm) {
+    pm.addPass(createBuildDecodeStep());
+    LowerToRuntimeOptions lo;
+    lo.evalMasks = "target";
+    pm.addPass(createLowerToRuntime(lo));
+  });
+  if (!module)
+    return 2;
+  auto fn = module->lookupSymbol<mlir::func::FuncOp>("decode");
+  rt::KernelRegistry registry;
+  rt::registerCpuKernels(registry);
+  auto program = rt::Program::compile(fn, registry, moduleDir(genModel));
+  if (mlir::failed(program))
+    return 2;
+  int64_t vocab = llvm::cast<mlir::RankedTensorType>(fn.getResultTypes()[0]).getDimSize(2);
+  for (int64_t id : prompt)
+    if (id < 0 || id >= vocab)
+      return fail(2, "prompt token " + llvm::Twine(id) + " is outside the vocabulary [0, " +
+                         llvm::Twine(vocab) + ")");
+  if (auto model = (*module)->getAttrOfType<mlir::DictionaryAttr>("shear.model"))
+    if (auto e = model.getAs<mlir::IntegerAttr>("eos_token_id"); e && eos < 0)
+      eos = e.getInt();
+
+  // Caches sized for the whole generation.
+  int64_t total = prompt.size() + genMaxNew;
+  std::vector<rt::Tensor> caches;
+  for (size_t i = 2; i < fn.getNumArguments(); ++i) {
+    auto t = llvm::cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i]);
+    caches.push_back(rt::Tensor::zeros({1, t.getDimSize(1), total, t.getDimSize(3)}));
+  }
+  rt::ParamStore store;
+  std::vector<int64_t> generated;
+  std::vector<int64_t> input = prompt;
+  int64_t pos = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t step = 0; step < genMaxNew; ++step) {
+    rt::Tensor ids = rt::Tensor::empty({1, static_cast<int64_t>(input.size())}, rt::ElemType::I64);
+    std::copy(input.begin(), input.end(), ids.i64());
+    std::vector<rt::Tensor> args = {ids, scalarI64(pos)};
+    args.insert(args.end(), caches.begin(), caches.end());
+    auto out = program->run(args, store);
+    if (!out)
+      return fail(2, llvm::toString(out.takeError()));
+    for (size_t i = 0; i < caches.size(); ++i)
+      caches[i] = (*out)[1 + i];
+    pos += input.size();
+    const float *last = (*out)[0].f32() + (input.size() - 1) * vocab;
+    int64_t next = 0;
+    if (genTemperature <= 0) {
+      next = std::max_element(last, last + vocab) - last;
+    } else {
+      std::vector<std::pair<double, int64_t>> probs;
+      double mx = *std::max_element(last, last + vocab), sum = 0;
+      for (int64_t v = 0; v < vocab; ++v) {
+        double p = std::exp((last[v] - mx) / genTemperature);
+        probs.push_back({p, v});
+        sum += p;
+      }
+      std::sort(probs.begin(), probs.end(), std::greater<>());
+      double mass = 0;
+      size_t keep = 0;
+      while (keep < probs.size() && (keep == 0 || mass < genTopP * sum))
+        mass += probs[keep++].first;
+      double u = rt::philoxUniform(genSeed, step, 2000, 0) * mass;
+      next = probs[keep - 1].second;
+      for (size_t i = 0; i < keep; ++i) {
+        if (u < probs[i].first) {
+          next = probs[i].second;
+          break;
+        }
+        u -= probs[i].first;
+      }
+    }
+    generated.push_back(next);
+    if (next == eos)
+      break;
+    input = {next};
+  }
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (genPrintIds) {
+    llvm::outs() << "ids:";
+    for (int64_t id : generated)
+      llvm::outs() << " " << id;
+    llvm::outs() << "\n";
+  }
+  if (!genTokenizer.empty()) {
+    std::string list;
+    for (int64_t id : generated)
+      if (id != eos)
+        list += (list.empty() ? "" : ",") + std::to_string(id);
+    std::string text;
+    if (!list.empty()) {
+      auto decoded = runSpm(argv0, {"decode", "--model", genTokenizer, "--ids", list});
+      if (!decoded)
+        return 2;
+      text = *decoded;
+    }
+    llvm::outs() << genPrompt << text << "\n";
+  }
+  llvm::errs() << llvm::format("[%zu tokens in %.2f s: %.1f tokens/s]\n", generated.size(), seconds,
+                               generated.size() / seconds);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv,
-                              "shear-run: run shear models (prune, train, eval, gradients)\n");
+                              "shear-run: run shear models (prune, train, eval, generate, gradients)\n");
   if (evalCommand)
     return evalTokens();
   if (gradientsCommand)
@@ -349,5 +551,7 @@ int main(int argc, char **argv) {
     return runCommand("prune");
   if (trainCommand)
     return runCommand("train");
+  if (generateCommand)
+    return generate(argv[0]);
   return fail(2, "give a command: eval (see --help)");
 }

@@ -152,4 +152,16 @@ def BuildOptimizer : Pass<"build-optimizer", "mlir::ModuleOp"> {
   ];
 }
 
+def BuildDecodeStep : Pass<"build-decode-step", "mlir::ModuleOp"> {
+  let summary = "build an incremental decoding step with a KV cache";
+  let description = [{
+    Adds `@decode(%ids [batch, t], %pos, %k_0, %v_0, ..., %k_{L-1}, %v_{L-1})`
+    returning the logits of the t new tokens and the updated caches: a copy
+    of @forward whose attention ops become `attention.decode` kernels that
+    read and extend per-layer key/value caches [batch, kv_heads, positions,
+    head_dim] (`shear-run generate` allocates them). Lower it with
+    lower-to-runtime (gates take their final, target-size masks).
+  }];
+}
+
 #endif // SHEAR_TRANSFORMS_PASSES_TD

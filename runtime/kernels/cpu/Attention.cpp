@@ -256,7 +256,77 @@ static void attentionBwd(KernelCall &c) {
   }
 }
 
+// attention.decode(x [B, t, D], wq, wk, wv, wo [, head] [, kv_group],
+//                  k_cache [B, G, S, hd], v_cache [B, G, S, hd], pos [])
+//   -> (y, k_cache, v_cache)
+// Incremental decoding: the t new tokens sit at positions pos .. pos+t-1;
+// their keys and values are written into the caches (in place: the results
+// share the caches' storage) and each attends to positions 0 .. its own.
+static void attentionDecode(KernelCall &c) {
+  Dims d = dimsOf(c);
+  const Tensor &x = c.arg(0), &wq = c.arg(1), &wk = c.arg(2), &wv = c.arg(3);
+  const Tensor *zHead = c.mask("head", 5), *zGroup = c.mask("kv_group", 5);
+  size_t n = 5 + (zHead ? 1 : 0) + (zGroup ? 1 : 0);
+  Tensor kc = c.arg(n), vc = c.arg(n + 1);
+  int64_t pos = c.arg(n + 2).i64()[0], S = kc.dim(2);
+  if (pos + d.T > S)
+    kernelFailure(c, "the KV cache holds " + std::to_string(S) + " positions, " +
+                         std::to_string(pos + d.T) + " needed");
+  std::vector<float> q(d.B * d.T * d.qw), k(d.B * d.T * d.kw), v(d.B * d.T * d.kw);
+  linear(x.f32(), wq.f32(), q.data(), d.B * d.T, d.D, d.qw);
+  linear(x.f32(), wk.f32(), k.data(), d.B * d.T, d.D, d.kw);
+  linear(x.f32(), wv.f32(), v.data(), d.B * d.T, d.D, d.kw);
+  RopeTables rope = ropeTables(*c.attrs, pos + d.T);
+  applyRope(q.data(), d.B, d.T, d.H, d.hd, d.qw, rope, false, pos);
+  applyRope(k.data(), d.B, d.T, d.G, d.hd, d.kw, rope, false, pos);
+  for (int64_t b = 0; b < d.B; ++b)
+    for (int64_t i = 0; i < d.T; ++i)
+      for (int64_t g = 0; g < d.G; ++g)
+        for (int64_t e = 0; e < d.hd; ++e) {
+          int64_t cacheAt = ((b * d.G + g) * S + pos + i) * d.hd + e;
+          kc.f32()[cacheAt] = k[(b * d.T + i) * d.kw + g * d.hd + e];
+          vc.f32()[cacheAt] = v[(b * d.T + i) * d.kw + g * d.hd + e];
+        }
+  Tensor a = Tensor::empty({d.B, d.T, d.qw});
+  float scale = 1.0f / std::sqrt(static_cast<float>(d.hd));
+  parallelFor(d.B * d.H, [&](int64_t begin, int64_t end) {
+    std::vector<float> p(pos + d.T);
+    for (int64_t bh = begin; bh < end; ++bh) {
+      int64_t b = bh / d.H, h = bh % d.H, g = h / d.per;
+      const float *kg = kc.f32() + (b * d.G + g) * S * d.hd;
+      const float *vg = vc.f32() + (b * d.G + g) * S * d.hd;
+      for (int64_t i = 0; i < d.T; ++i) {
+        const float *qi = q.data() + (b * d.T + i) * d.qw + h * d.hd;
+        int64_t last = pos + i;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j <= last; ++j) {
+          float s = 0;
+          for (int64_t e = 0; e < d.hd; ++e)
+            s += qi[e] * kg[j * d.hd + e];
+          p[j] = s * scale;
+          mx = std::max(mx, p[j]);
+        }
+        float sum = 0;
+        for (int64_t j = 0; j <= last; ++j) {
+          p[j] = std::exp(p[j] - mx);
+          sum += p[j];
+        }
+        float *out = a.f32() + (b * d.T + i) * d.qw + h * d.hd;
+        for (int64_t e = 0; e < d.hd; ++e)
+          out[e] = 0;
+        for (int64_t j = 0; j <= last; ++j)
+          for (int64_t e = 0; e < d.hd; ++e)
+            out[e] += p[j] / sum * vg[j * d.hd + e];
+      }
+    }
+  });
+  c.results.push_back(project(c, d, a, zHead, zGroup, nullptr));
+  c.results.push_back(kc);
+  c.results.push_back(vc);
+}
+
 void shear::rt::cpu::registerAttention(KernelRegistry &r) {
+  r.add("attention.decode", attentionDecode);
   r.add("attention", attention);
   r.add("attention.train", attentionTrain);
   r.add("attention.bwd", attentionBwd);

@@ -52,12 +52,13 @@ RopeTables shear::rt::cpu::ropeTables(const KernelAttrs &a, int64_t T) {
 }
 
 void shear::rt::cpu::applyRope(float *x, int64_t B, int64_t T, int64_t heads, int64_t hd,
-                               int64_t stride, const RopeTables &t, bool inverse) {
+                               int64_t stride, const RopeTables &t, bool inverse,
+                               int64_t offset) {
   int64_t half = hd / 2;
   float sign = inverse ? -1.0f : 1.0f;
   parallelFor(B * T, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      int64_t p = r % T;
+      int64_t p = offset + r % T;
       const float *c = t.cos.data() + p * half, *s = t.sin.data() + p * half;
       for (int64_t h = 0; h < heads; ++h) {
         float *v = x + r * stride + h * hd;

@@ -18,10 +18,11 @@ struct RopeTables {
 RopeTables ropeTables(const KernelAttrs &attrs, int64_t seqLen);
 
 /// Rotates `heads` heads of `headDim` at each of T positions of rows laid out
-/// [B*T, stride] (head h at column h*headDim), in place. `inverse` applies the
-/// transpose rotation (the backward pass).
+/// [B*T, stride] (head h at column h*headDim), in place; row t of a sequence
+/// is at position offset + t (the tables must cover it). `inverse` applies
+/// the transpose rotation (the backward pass).
 void applyRope(float *x, int64_t B, int64_t T, int64_t heads, int64_t headDim, int64_t stride,
-               const RopeTables &tables, bool inverse = false);
+               const RopeTables &tables, bool inverse = false, int64_t offset = 0);
 
 } // namespace shear::rt::cpu
 
