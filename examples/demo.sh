@@ -1,84 +1,147 @@
 #!/usr/bin/env bash
-# The embedded-default demo (`make demo`): the whole method on this machine,
-# on small sizes, with data it makes itself.
-#   1. three synthetic data domains of different character, packed;
-#   2. a small LLaMA-3-style source model (GQA, bf16, llama3 RoPE), briefly
-#      pre-trained from scratch (the stand-in for a strong public model);
-#   3. masks for a smaller target shape, then pruning: weights, gates and
-#      Lagrange multipliers learned together, with dynamic batch loading;
-#   4. finalize + materialize: a dense model of exactly the target shape, whose
-#      logits equal the masked model's;
+# The embedded-default demo (`make demo`): the whole method on this machine.
+#   1. a corpus of five domains of Debian-installed text (fortunes, licence
+#      texts, C headers, Python sources, LLVM TableGen), a SentencePiece BPE
+#      tokenizer trained on it, held-out sets split off first;
+#   2. a small LLaMA-3-style source model (GQA) pre-trained from scratch, the
+#      stand-in for a strong public model (cached: a second run skips it);
+#   3. pruning to a smaller target shape: weights, gates and Lagrange
+#      multipliers learned together, with dynamic batch loading;
+#   4. finalize + materialize (logits checked against the masked model);
 #   5. continued pre-training of the compact model;
-#   6. per-domain evaluation of every stage, HF export, and an independent
-#      float64 PyTorch check of the exported model.
-# Real text, ONNX export and the from-scratch baseline arrive with issue 4.
+#   6. the paper's baseline: the target shape trained from scratch on as many
+#      tokens as pruning + continued pre-training together;
+#   7. every model evaluated on every domain's held-out set; the final model
+#      exported to HF (checked against float64 PyTorch) and ONNX (checked with
+#      onnxruntime), a sample generated; report.md with plots.
+# DEMO_SCALE=tiny runs every stage on tiny sizes (the CI test does).
 set -euo pipefail
 BUILD=${1:-build}
 BIN=$(cd "$BUILD/bin" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SCALE=${DEMO_SCALE:-full}
 OUT=${DEMO_OUT:-$ROOT/$BUILD/demo}
+CACHE=${DEMO_CACHE:-$ROOT/$BUILD/demo-cache/$SCALE}
 PY=/usr/bin/python3
 REF=$ROOT/test/reference
-rm -rf "$OUT" && mkdir -p "$OUT/masked" "$OUT/compact"
+export PATH="$BIN:$PATH"
+
+if [ "$SCALE" = tiny ]; then
+  SEQ=32 BATCH=4 VOCAB=400 MAXB=60000 SAMPLE=40000 EVAL=4
+  SRC="--layers 2 --hidden 64 --heads 4 --kv-heads 2 --intermediate 96"
+  TGT="--layers 1 --hidden 32 --heads 2 --kv-heads 1 --intermediate 48"
+  TARGET="layers=1,heads=2,kv-heads=1,hidden=32,intermediate=48"
+  PRE=20 PRUNE=20 CPT=10 EVERY=5
+else
+  SEQ=128 BATCH=16 VOCAB=4096 MAXB=2000000 SAMPLE=1000000 EVAL=32
+  SRC="--layers 6 --hidden 256 --heads 8 --kv-heads 4 --intermediate 704"
+  TGT="--layers 4 --hidden 128 --heads 4 --kv-heads 2 --intermediate 352"
+  TARGET="layers=4,heads=4,kv-heads=2,hidden=128,intermediate=352"
+  PRE=240 PRUNE=120 CPT=150 EVERY=20
+fi
+SCRATCH=$((PRUNE + CPT))
+RUN_OPTS="--batch $BATCH --threads 2"
+
+rm -rf "$OUT" && mkdir -p "$OUT/masked" "$OUT/compact" "$CACHE"
 cd "$OUT"
-step() { printf '\n== %s\n' "$*"; }
-TRAIN_OPTS="--batch 8 --threads 2 --log-every 25"
+declare -A STAGE
+START=$(date +%s.%N)
+stage_start() { printf '\n== %s\n' "$*"; T0=$(date +%s.%N); }
+stage_end() { STAGE[$1]=$(echo "$(date +%s.%N) - $T0" | bc); }
 
-step "1. data: three domains (uniform, ramp, skewed), sequences of 64 tokens"
-$PY "$REF/make_domains.py" tokens --vocab 512 --tokens 60000
-"$BIN/shear-data" pack --seq 64 --eval-seqs 16 -o data \
-    uniform=tokens/uniform.npy ramp=tokens/ramp.npy skewed=tokens/skewed.npy
+stage_start "1. corpus and tokenizer (cached in $CACHE)"
+if [ ! -f "$CACHE/data/manifest.json" ]; then
+  shear-data text --seq $SEQ --eval-seqs $EVAL --vocab-size $VOCAB --max-bytes $MAXB \
+      --sample-bytes $SAMPLE -o "$CACHE/data" \
+      fortunes=/usr/share/games/fortunes \
+      licenses=/usr/share/doc:copyright \
+      c=/usr/include:*.h \
+      python=/usr/lib/python3.11:*.py \
+      tablegen=/usr/lib/llvm-22/include:*.td
+fi
+ln -s "$CACHE/data" data
+stage_end data
 
-step "2. source model: 4 layers, hidden 256, 8 heads in 4 kv groups, intermediate 688; pre-training"
-$PY "$REF/make_tiny_hf.py" --out source-init --layers 4 --hidden 256 --heads 8 --kv-heads 4 \
-    --intermediate 688 --vocab 512 --dtype BF16 --rope llama3
-"$BIN/shear-translate" --import-hf source-init -o source-init.mlir
-"$BIN/shear-run" train source-init.mlir --data data --out pretrain --steps 150 --lr 3e-3 \
-    --eval-every 0 --dbl off $TRAIN_OPTS
-SOURCE=pretrain/final/model.mlir
+stage_start "2. source model: pre-training from scratch (cached)"
+if [ ! -f "$CACHE/pretrain/final/model.mlir" ]; then
+  rm -rf "$CACHE/pretrain" "$CACHE/source-init"
+  $PY "$REF/make_tiny_hf.py" --out "$CACHE/source-init" $SRC --vocab $VOCAB --rope llama3 --seed 1 > /dev/null
+  shear-translate --import-hf "$CACHE/source-init" -o "$CACHE/source-init.mlir"
+  shear-run train "$CACHE/source-init.mlir" --data data --out "$CACHE/pretrain" --steps $PRE \
+      --lr 3e-3 --eval-every 0 --dbl off --log-every $((PRE / 4)) $RUN_OPTS
+else
+  echo "reusing $CACHE/pretrain"
+fi
+SOURCE=$CACHE/pretrain/final/model.mlir
+stage_end pretrain
 
-TARGET="layers=3,heads=4,kv-heads=2,hidden=128,intermediate=344"
-step "3. prune to $TARGET"
-"$BIN/shear-opt" $SOURCE --insert-masks --target-shape=$TARGET -o masked/masked.mlir
-"$BIN/shear-run" prune masked/masked.mlir --data data --out prune --steps 200 --lr 1e-3 \
-    --eval-every 50 $TRAIN_OPTS
+stage_start "3. prune to $TARGET"
+shear-opt "$SOURCE" --insert-masks --target-shape=$TARGET -o masked/masked.mlir
+shear-run prune masked/masked.mlir --data data --out prune --steps $PRUNE --lr 1e-3 \
+    --eval-every $EVERY --log-every $EVERY $RUN_OPTS
+stage_end prune
 
-step "4. finalize and materialize"
-"$BIN/shear-opt" prune/final/model.mlir --finalize-masks --materialize-shapes -o compact/compact.mlir
-"$BIN/shear-opt" prune/final/model.mlir --finalize-masks -o masked/final.mlir
-$PY "$REF/make_tokens.py" check.npy --vocab 512 --shape 2,64
-"$BIN/shear-run" eval masked/final.mlir --tokens check.npy --logits-out masked.npy
-"$BIN/shear-run" eval compact/compact.mlir --tokens check.npy --logits-out compact.npy
+stage_start "4. finalize and materialize"
+shear-opt prune/final/model.mlir --finalize-masks --materialize-shapes -o compact/compact.mlir
+shear-opt prune/final/model.mlir --finalize-masks -o masked/final.mlir
+$PY "$REF/make_tokens.py" check.npy --vocab $VOCAB --shape 2,$SEQ
+shear-run eval masked/final.mlir --tokens check.npy --logits-out masked.npy
+shear-run eval compact/compact.mlir --tokens check.npy --logits-out compact.npy
 printf 'masked model vs compact model logits: '
 $PY "$REF/compare_npy.py" compact.npy masked.npy --tol 1e-5
+stage_end materialize
 
-step "5. continued pre-training of the compact model"
-"$BIN/shear-run" train compact/compact.mlir --data data --out continue --steps 100 --lr 1e-3 \
-    --eval-every 50 $TRAIN_OPTS
+stage_start "5. continued pre-training of the compact model"
+shear-run train compact/compact.mlir --data data --out continue --steps $CPT --lr 1e-3 \
+    --eval-every $EVERY --log-every $EVERY $RUN_OPTS
+stage_end continue
 
-step "6. evaluation, HF export and an independent check"
-for stage in source:$SOURCE pruned:compact/compact.mlir continued:continue/final/model.mlir; do
-  "$BIN/shear-run" eval "${stage#*:}" --data data > "eval-${stage%%:*}.json"
+stage_start "6. baseline: the target shape from scratch, $SCRATCH steps"
+$PY "$REF/make_tiny_hf.py" --out scratch-init $TGT --vocab $VOCAB --rope llama3 --seed 2 > /dev/null
+shear-translate --import-hf scratch-init -o scratch-init.mlir
+shear-run train scratch-init.mlir --data data --out scratch --steps $SCRATCH --lr 3e-3 \
+    --eval-every $EVERY --log-every $EVERY $RUN_OPTS
+stage_end scratch
+
+stage_start "7. evaluation, export, checks, report"
+for s in source:$SOURCE pruned:compact/compact.mlir continued:continue/final/model.mlir \
+         scratch:scratch/final/model.mlir; do
+  shear-run eval "${s#*:}" --data data > "eval-${s%%:*}.json"
 done
-"$BIN/shear-translate" --export-hf continue/final/model.mlir -o final-hf
-"$BIN/shear-run" eval continue/final/model.mlir --tokens check.npy --logits-out final.npy
-printf 'exported HF model vs float64 PyTorch reference: '
+shear-translate --export-hf continue/final/model.mlir -o final-hf
+shear-translate --export-onnx continue/final/model.mlir -o final.onnx
+shear-run eval continue/final/model.mlir --tokens check.npy --logits-out final.npy
+printf 'HF export vs float64 PyTorch: '
 $PY "$REF/check_logits.py" --hf final-hf --tokens check.npy --logits final.npy --tol 1e-5
+$PY "$REF/check_onnx.py" final.onnx
+node "$ROOT/test/onnx/run_onnx.js" final.onnx check.npy final.ort.npy
+printf 'ONNX (onnxruntime) vs shear-run eval: '
+$PY "$REF/compare_npy.py" final.ort.npy final.npy --tol 1e-4
+shear-run generate continue/final/model.mlir --tokenizer data/tokenizer.model \
+    --prompt "#include <" --max-new-tokens 40 --temperature 0.7 --top-p 0.9 --seed 3 > sample.txt
+echo "sample (prompt '#include <'):"; cat sample.txt
+stage_end report
 
-$PY - <<'PYEOF'
-import json
-def shape(d):
-    c = json.load(open(d + "/config.json"))
-    return c["num_hidden_layers"], c["num_attention_heads"], c["num_key_value_heads"], c["hidden_size"], c["intermediate_size"]
-rows = [("source (pre-trained)", "eval-source.json"), ("pruned", "eval-pruned.json"),
-        ("pruned + continued", "eval-continued.json")]
-evals = [(name, json.load(open(f))) for name, f in rows]
-domains = sorted(evals[0][1])
-print("\nheld-out loss per domain")
-print("%-22s" % "model" + "".join("%10s" % d for d in domains) + "%10s" % "mean")
-for name, e in evals:
-    print("%-22s" % name + "".join("%10.4f" % e[d] for d in domains) + "%10.4f" % (sum(e.values()) / len(e)))
-print("\nfinal model (final-hf/config.json): layers %d, heads %d, kv-heads %d, hidden %d, intermediate %d" % shape("final-hf"))
+params() { $PY -c "
+import json, sys
+c = json.load(open(sys.argv[1] + '/config.json'))
+D, M, L, V = c['hidden_size'], c['intermediate_size'], c['num_hidden_layers'], c['vocab_size']
+H, G, hd = c['num_attention_heads'], c['num_key_value_heads'], c['head_dim']
+print((1 if c['tie_word_embeddings'] else 2) * V * D + L * (2 * D * H * hd + 2 * D * G * hd + 3 * D * M + 2 * D) + D)" "$1"; }
+shear-translate --export-hf "$SOURCE" -o source-hf
+shear-translate --export-hf scratch/final/model.mlir -o scratch-hf
+TOTAL=$(echo "$(date +%s.%N) - $START" | bc)
+$PY - "$TOTAL" "$(params source-hf)" "$(params final-hf)" "$(params scratch-hf)" <<PYEOF
+import json, subprocess, sys, datetime
+stages = {$(for k in data pretrain prune materialize continue scratch report; do printf '"%s": %s, ' $k "${STAGE[$k]}"; done)}
+cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
+json.dump({"date": datetime.date.today().isoformat(), "total_s": float(sys.argv[1]),
+           "machine": f"{len(cpu)} x {cpu[0]}", "stages": stages, "vocab": $VOCAB, "seq": $SEQ,
+           "source_shape": "$SRC".replace("--", "").strip(), "target_shape": "$TARGET",
+           "pretrain_steps": $PRE,
+           "params": {"source": sys.argv[2], "pruned": sys.argv[3], "continued": sys.argv[3],
+                      "scratch": sys.argv[4]}},
+          open("timings.json", "w"), indent=2)
 PYEOF
-echo
-echo "demo outputs are in $OUT"
+$PY "$ROOT/examples/report.py" "$OUT"
+printf '\ndemo finished in %.0f s; outputs in %s\n' "$TOTAL" "$OUT"

@@ -7,7 +7,7 @@ packages=(
   # compiler infrastructure (MLIR 22, lit, FileCheck) and a fast compiler/linker
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
   # build tools
-  cmake ninja-build ccache g++ make
+  cmake ninja-build ccache g++ make bc
   # unit tests
   googletest libgtest-dev libgmock-dev
   # BLAS for the CPU runtime
@@ -16,6 +16,8 @@ packages=(
   python3 python3-numpy python3-torch python3-onnx python3-sentencepiece
   # tokenizer (in its own binary, shear-spm) and gzip reading for text corpora
   libsentencepiece-dev zlib1g-dev
+  # the demo: Debian text for its corpus, matplotlib for its report
+  fortunes python3-matplotlib
   # onnxruntime for the ONNX tests comes from npm (below)
   nodejs npm
 )

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""report.py DEMO_DIR: the demo's report, DEMO_DIR/report.md with PNG plots:
+training loss of both arms (pruning + continued pre-training vs training the
+same shape from scratch, on the same tokens), domain weights over time,
+expected sparsity converging to its target; and the table of held-out losses,
+printed too."""
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+root = sys.argv[1]
+timings = json.load(open(os.path.join(root, "timings.json")))
+
+
+def records(run):
+    return [json.loads(line) for line in open(os.path.join(root, run, "metrics.jsonl"))]
+
+
+def run_info(run):
+    return json.load(open(os.path.join(root, run, "run.json")))
+
+
+prune, cont, scratch = records("prune"), records("continue"), records("scratch")
+tokens_per_step = {r: run_info(r)["batch"] * run_info(r)["seq_len"] for r in ("prune", "continue", "scratch")}
+
+
+def smooth(values, k=10):
+    out, acc = [], []
+    for v in values:
+        acc.append(v)
+        acc = acc[-k:]
+        out.append(sum(acc) / len(acc))
+    return out
+
+
+# 1. Training loss of both arms against tokens.
+fig, ax = plt.subplots(figsize=(7, 4))
+x1 = [r["step"] * tokens_per_step["prune"] for r in prune]
+off = x1[-1]
+x2 = [off + r["step"] * tokens_per_step["continue"] for r in cont]
+ax.plot(x1, smooth([r["lm_loss"] for r in prune]), label="pruning (masked source)")
+ax.plot(x2, smooth([r["lm_loss"] for r in cont]), label="continued pre-training (compact)")
+ax.plot([r["step"] * tokens_per_step["scratch"] for r in scratch], smooth([r["lm_loss"] for r in scratch]),
+        label="same shape from scratch")
+ax.axvline(off, color="gray", lw=0.5)
+ax.set_xlabel("tokens")
+ax.set_ylabel("training LM loss (10-step mean)")
+ax.legend()
+ax.set_title("Pruning + continued pre-training vs from scratch")
+fig.tight_layout()
+fig.savefig(os.path.join(root, "loss.png"), dpi=110)
+
+# 2. Domain weights over time (dynamic batch loading).
+fig, ax = plt.subplots(figsize=(7, 4))
+domains = sorted(prune[0]["domain_weights"])
+for d in domains:
+    ax.plot(x1 + x2, [r["domain_weights"][d] for r in prune] + [r["domain_weights"][d] for r in cont], label=d)
+ax.axvline(off, color="gray", lw=0.5)
+ax.set_xlabel("tokens")
+ax.set_ylabel("sampling weight")
+ax.set_title("Domain weights (dynamic batch loading)")
+ax.legend()
+fig.tight_layout()
+fig.savefig(os.path.join(root, "domain_weights.png"), dpi=110)
+
+# 3. Expected sparsity per family vs its (warming-up) target.
+fig, ax = plt.subplots(figsize=(7, 4))
+steps = [r["step"] for r in prune]
+for fam in sorted(prune[0]["expected_sparsity"]):
+    line, = ax.plot(steps, [r["expected_sparsity"][fam] for r in prune], label=fam)
+    ax.plot(steps, [r["target_sparsity"][fam] for r in prune], ls="--", color=line.get_color(), lw=0.8)
+ax.set_xlabel("pruning step")
+ax.set_ylabel("expected sparsity (dashed: target)")
+ax.set_title("Expected sparsity converging to the target")
+ax.legend()
+fig.tight_layout()
+fig.savefig(os.path.join(root, "sparsity.png"), dpi=110)
+
+rows = [("source (pre-trained)", "source"), ("pruned", "pruned"),
+        ("pruned + continued", "continued"), ("from scratch (same shape, same tokens)", "scratch")]
+evals = {key: json.load(open(os.path.join(root, f"eval-{key}.json"))) for _, key in rows}
+doms = sorted(evals["source"])
+header = "| model | params | " + " | ".join(doms) + " | mean |"
+lines = [header, "|" + "---|" * (len(doms) + 3)]
+params = timings.get("params", {})
+for name, key in rows:
+    e = evals[key]
+    mean = sum(e.values()) / len(e)
+    lines.append(f"| {name} | {params.get(key, '')} | " + " | ".join(f"{e[d]:.4f}" for d in doms) + f" | {mean:.4f} |")
+table = "\n".join(lines)
+last = prune[-1]
+sparsity = ", ".join(f"{f} {last['expected_sparsity'][f]:.3f}/{last['target_sparsity'][f]:.3f}"
+                     for f in sorted(last["expected_sparsity"]))
+tokens_arm = x2[-1]
+tokens_scratch = scratch[-1]["step"] * tokens_per_step["scratch"]
+better = evals["continued"]
+verdict = sum(better.values()) < sum(evals["scratch"].values())
+report = f"""# shear demo report
+
+Measured {timings['date']} on {timings['machine']}; the whole demo took {timings['total_s'] / 60:.1f} minutes.
+
+Corpus: {", ".join(doms)} (Debian-installed text; see data/corpus.json), SentencePiece BPE vocabulary
+{timings['vocab']}, sequences of {timings['seq']} tokens.
+
+Source: {timings['source_shape']}, pre-trained from scratch for {timings['pretrain_steps']} steps.
+Target: {timings['target_shape']}.
+
+Held-out loss per domain (lower is better):
+
+{table}
+
+Pruning ({len(prune)} steps) ended with expected/target sparsity {sparsity}.
+Pruning + continued pre-training saw {tokens_arm:,} tokens; the from-scratch model {tokens_scratch:,}.
+The pruned and continued model is {"better" if verdict else "not better"} than the from-scratch one on the mean held-out loss.
+
+| stage | seconds |
+|---|---:|
+""" + "\n".join(f"| {k} | {v:.0f} |" for k, v in timings["stages"].items()) + """
+
+![training loss](loss.png)
+![domain weights](domain_weights.png)
+![expected sparsity](sparsity.png)
+"""
+open(os.path.join(root, "report.md"), "w").write(report)
+print(table)
+print(f"\npruned + continued {'beats' if verdict else 'does not beat'} from scratch on mean held-out loss")
+print(f"report: {os.path.join(root, 'report.md')}")
