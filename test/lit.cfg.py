@@ -20,5 +20,6 @@ llvm_config.with_environment("PATH", config.shear_tools_dir, append_path=True)  
 # The reference checks must use Debian's interpreter (numpy, torch), not
 # whatever python3 is first on PATH.
 config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%shear_build", config.shear_obj_root))
 config.substitutions.append(("%ref", os.path.join(config.test_source_root, "reference")))
 config.environment["OMP_NUM_THREADS"] = "2"

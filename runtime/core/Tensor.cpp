@@ -41,6 +41,12 @@ Tensor Tensor::scalar(float value) {
   return t;
 }
 
+Tensor Tensor::scalarI64(int64_t value) {
+  Tensor t = empty({}, ElemType::I64);
+  t.i64()[0] = value;
+  return t;
+}
+
 Tensor Tensor::reshaped(std::vector<int64_t> shape) const {
   Tensor t = *this;
   t.shape_ = std::move(shape);

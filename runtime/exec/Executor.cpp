@@ -4,7 +4,9 @@
 #include "shear/Dialect/ShearOps.h"
 #include "shear/Target/ArtifactPaths.h"
 
+#include "mlir/Parser/Parser.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/FileSystem.h"
 
 using namespace mlir;
@@ -167,4 +169,26 @@ llvm::Expected<std::vector<Tensor>> Program::run(llvm::ArrayRef<Tensor> inputs,
       slots[s] = Tensor();
   }
   return std::vector<Tensor>();
+}
+
+OwningOpRef<ModuleOp> shear::rt::parseModuleFile(MLIRContext &ctx, const std::string &path) {
+  ctx.loadDialect<ShearDialect, func::FuncDialect>();
+  llvm::SourceMgr sm;
+  SourceMgrDiagnosticHandler handler(sm, &ctx);
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    llvm::errs() << path << ": cannot read: " << buffer.getError().message() << "\n";
+    return nullptr;
+  }
+  sm.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  return parseSourceFile<ModuleOp>(sm, &ctx);
+}
+
+FailureOr<Program> shear::rt::compileForCpu(func::FuncOp fn, StringRef moduleDir) {
+  static KernelRegistry registry = [] {
+    KernelRegistry r;
+    registerCpuKernels(r);
+    return r;
+  }();
+  return Program::compile(fn, registry, moduleDir);
 }

@@ -65,3 +65,14 @@ std::vector<double> shear::rt::updateDomainWeights(DblMode mode,
     x = (1 - c) * x + c / k;
   return normalized(a);
 }
+
+std::pair<Tensor, Tensor> shear::rt::splitInputsAndLabels(const Tensor &t) {
+  int64_t B = t.dim(0), T = t.dim(1) - 1;
+  Tensor ids = Tensor::empty({B, T}, ElemType::I64), labels = Tensor::empty({B, T}, ElemType::I64);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < T; ++i) {
+      ids.i64()[b * T + i] = t.i64()[b * (T + 1) + i];
+      labels.i64()[b * T + i] = t.i64()[b * (T + 1) + i + 1];
+    }
+  return {ids, labels};
+}

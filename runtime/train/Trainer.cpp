@@ -40,19 +40,6 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-OwningOpRef<ModuleOp> parseModule(MLIRContext &ctx, const std::string &path) {
-  ctx.loadDialect<ShearDialect, func::FuncDialect>();
-  llvm::SourceMgr sm;
-  SourceMgrDiagnosticHandler handler(sm, &ctx);
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer) {
-    llvm::errs() << path << ": cannot read: " << buffer.getError().message() << "\n";
-    return nullptr;
-  }
-  sm.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  return parseSourceFile<ModuleOp>(sm, &ctx);
-}
-
 std::string dirOf(const std::string &path) {
   std::string d = llvm::sys::path::parent_path(path).str();
   return absolutePath(d.empty() ? "." : d, ".");
@@ -72,23 +59,6 @@ std::string signature(ModuleOp m) {
            (view->masks[i]->isGate ? "-gate" : "-mask") +
            shapeToString(view->masks[i]->tensor.shape);
   return s;
-}
-
-Tensor scalarI64(int64_t v) {
-  Tensor t = Tensor::empty({}, ElemType::I64);
-  t.i64()[0] = v;
-  return t;
-}
-
-std::pair<Tensor, Tensor> splitTokens(const Tensor &t) {
-  int64_t B = t.dim(0), T = t.dim(1) - 1;
-  Tensor ids = Tensor::empty({B, T}, ElemType::I64), labels = Tensor::empty({B, T}, ElemType::I64);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < T; ++i) {
-      ids.i64()[b * T + i] = t.i64()[b * (T + 1) + i];
-      labels.i64()[b * T + i] = t.i64()[b * (T + 1) + i + 1];
-    }
-  return {ids, labels};
 }
 
 /// Mean next-token loss per domain on (at most `maxSeqs` of) its held-out set.
@@ -112,7 +82,7 @@ llvm::Expected<std::vector<double>> evaluate(const Program &forward, ParamStore 
       Tensor tokens = Tensor::empty({b, n}, ElemType::I64);
       for (int64_t i = 0; i < b; ++i)
         data.readEval(d, begin + i, tokens.i64() + i * n);
-      auto [ids, labels] = splitTokens(tokens);
+      auto [ids, labels] = splitInputsAndLabels(tokens);
       auto out = forward.run({ids}, store);
       if (!out)
         return out.takeError();
@@ -345,13 +315,13 @@ int shear::rt::runTraining(const TrainOptions &o) {
     return fail(2, o.outDir + ": cannot create: " + ec.message());
 
   MLIRContext ctx;
-  OwningOpRef<ModuleOp> original = parseModule(ctx, o.modelPath);
+  OwningOpRef<ModuleOp> original = parseModuleFile(ctx, o.modelPath);
   if (!original)
     return 2;
   if (signature(*original).empty())
     return 2;
   std::string modulePath = resumeDir.empty() ? o.modelPath : joinPath(resumeDir, "model.mlir");
-  OwningOpRef<ModuleOp> module = resumeDir.empty() ? original->clone() : parseModule(ctx, modulePath);
+  OwningOpRef<ModuleOp> module = resumeDir.empty() ? original->clone() : parseModuleFile(ctx, modulePath);
   if (!module)
     return 2;
   if (!resumeDir.empty() && signature(*module) != signature(*original))
@@ -586,8 +556,8 @@ int shear::rt::runTraining(const TrainOptions &o) {
     double t0 = now();
     std::vector<int64_t> domains;
     Tensor tokens = batches.next(step, o.batch, domains, log);
-    auto [ids, labels] = splitTokens(tokens);
-    std::vector<Tensor> inputs = {ids, labels, scalarI64(step)};
+    auto [ids, labels] = splitInputsAndLabels(tokens);
+    std::vector<Tensor> inputs = {ids, labels, Tensor::scalarI64(step)};
     for (Attribute a : lrArgs) {
       llvm::StringRef which = cast<StringAttr>(a).getValue();
       inputs.push_back(Tensor::scalar(static_cast<float>(
@@ -707,7 +677,7 @@ int shear::rt::evaluateOnData(const std::string &modelPath, const std::string &d
   if (!data)
     return fail(2, llvm::toString(data.takeError()));
   MLIRContext ctx;
-  OwningOpRef<ModuleOp> module = parseModule(ctx, modelPath);
+  OwningOpRef<ModuleOp> module = parseModuleFile(ctx, modelPath);
   if (!module)
     return 2;
   PassManager pm(&ctx);

@@ -50,12 +50,15 @@ llvm::Expected<std::string> readText(const std::string &path) {
 
 /// Files of a source, sorted, so the corpus is reproducible.
 llvm::Expected<std::vector<std::string>> listFiles(const TextSource &s) {
-  std::vector<llvm::GlobPattern> globs;
+  // Patterns include files by name; those starting with '!' exclude them.
+  // (GlobPattern keeps referring to its pattern text: s.globs outlives it.)
+  std::vector<llvm::GlobPattern> globs, excludes;
   for (const std::string &g : s.globs) {
-    auto p = llvm::GlobPattern::create(g);
+    bool exclude = llvm::StringRef(g).starts_with("!");
+    auto p = llvm::GlobPattern::create(llvm::StringRef(g).drop_front(exclude ? 1 : 0));
     if (!p)
       return textError(s.path, "bad pattern '" + g + "': " + llvm::toString(p.takeError()));
-    globs.push_back(std::move(*p));
+    (exclude ? excludes : globs).push_back(std::move(*p));
   }
   std::vector<std::string> files;
   if (!llvm::sys::fs::exists(s.path))
@@ -70,7 +73,8 @@ llvm::Expected<std::vector<std::string>> listFiles(const TextSource &s) {
     if (it->type() != llvm::sys::fs::file_type::regular_file)
       continue;
     llvm::StringRef name = llvm::sys::path::filename(it->path());
-    if (globs.empty() || llvm::any_of(globs, [&](auto &g) { return g.match(name); }))
+    if ((globs.empty() || llvm::any_of(globs, [&](auto &g) { return g.match(name); })) &&
+        !llvm::any_of(excludes, [&](auto &g) { return g.match(name); }))
       files.push_back(it->path());
   }
   if (ec)

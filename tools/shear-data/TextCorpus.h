@@ -10,7 +10,8 @@
 namespace shear {
 
 /// One `name=PATH[:GLOB,GLOB]` argument: a file, or a directory searched
-/// recursively for files whose name matches one of the globs (all if none).
+/// recursively for files whose name matches one of the globs (all if none)
+/// and none of the `!GLOB` exclusions.
 struct TextSource {
   std::string domain, path;
   std::vector<std::string> globs;

@@ -171,16 +171,7 @@ static int fail(int code, const llvm::Twine &msg) {
 static mlir::OwningOpRef<mlir::ModuleOp>
 loadModule(mlir::MLIRContext &context, const std::string &path,
            const std::function<void(mlir::PassManager &)> &build) {
-  context.loadDialect<ShearDialect, mlir::func::FuncDialect>();
-  llvm::SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer) {
-    llvm::errs() << path << ": cannot read: " << buffer.getError().message() << "\n";
-    return nullptr;
-  }
-  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  auto module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
+  auto module = rt::parseModuleFile(context, path);
   if (!module)
     return nullptr;
   mlir::PassManager pm(&context);
@@ -193,25 +184,6 @@ loadModule(mlir::MLIRContext &context, const std::string &path,
 static std::string moduleDir(const std::string &path) {
   std::string dir = llvm::sys::path::parent_path(path).str();
   return dir.empty() ? "." : dir;
-}
-
-/// A [batch, seq+1] token array as inputs [:, :-1] and labels [:, 1:].
-static std::pair<rt::Tensor, rt::Tensor> splitTokens(const rt::Tensor &t) {
-  int64_t B = t.dim(0), T = t.dim(1) - 1;
-  rt::Tensor ids = rt::Tensor::empty({B, T}, rt::ElemType::I64),
-             labels = rt::Tensor::empty({B, T}, rt::ElemType::I64);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < T; ++i) {
-      ids.i64()[b * T + i] = t.i64()[b * (T + 1) + i];
-      labels.i64()[b * T + i] = t.i64()[b * (T + 1) + i + 1];
-    }
-  return {ids, labels};
-}
-
-static rt::Tensor scalarI64(int64_t v) {
-  rt::Tensor t = rt::Tensor::empty({}, rt::ElemType::I64);
-  t.i64()[0] = v;
-  return t;
 }
 
 static int gradients() {
@@ -230,9 +202,7 @@ static int gradients() {
   if (!module)
     return 2;
   auto fn = module->lookupSymbol<mlir::func::FuncOp>("train_step");
-  rt::KernelRegistry registry;
-  rt::registerCpuKernels(registry);
-  auto program = rt::Program::compile(fn, registry, moduleDir(gradModel));
+  auto program = rt::compileForCpu(fn, moduleDir(gradModel));
   if (mlir::failed(program))
     return 2;
   auto tokens = rt::readNpyInt(gradTokens);
@@ -241,9 +211,9 @@ static int gradients() {
   if (tokens->rank() != 2 || tokens->dim(1) < 2)
     return fail(2, gradTokens + ": token array must be [batch, seq+1], got " +
                        tokens->shapeString());
-  auto [ids, labels] = splitTokens(*tokens);
+  auto [ids, labels] = rt::splitInputsAndLabels(*tokens);
   rt::ParamStore store;
-  auto out = program->run({ids, labels, scalarI64(gradStep)}, store);
+  auto out = program->run({ids, labels, rt::Tensor::scalarI64(gradStep)}, store);
   if (!out)
     return fail(2, llvm::toString(out.takeError()));
   auto metrics = fn->getAttrOfType<mlir::ArrayAttr>("shear.metrics");
@@ -339,9 +309,7 @@ static int evalTokens() {
   auto fn = module->lookupSymbol<mlir::func::FuncOp>("forward");
   if (!fn)
     return fail(2, modelPath + ": no func.func @forward");
-  rt::KernelRegistry registry;
-  rt::registerCpuKernels(registry);
-  auto program = rt::Program::compile(fn, registry, moduleDir(modelPath));
+  auto program = rt::compileForCpu(fn, moduleDir(modelPath));
   if (mlir::failed(program))
     return 2;
 
@@ -443,9 +411,7 @@ static int generate(const char *argv0) {
   if (!module)
     return 2;
   auto fn = module->lookupSymbol<mlir::func::FuncOp>("decode");
-  rt::KernelRegistry registry;
-  rt::registerCpuKernels(registry);
-  auto program = rt::Program::compile(fn, registry, moduleDir(genModel));
+  auto program = rt::compileForCpu(fn, moduleDir(genModel));
   if (mlir::failed(program))
     return 2;
   int64_t vocab = llvm::cast<mlir::RankedTensorType>(fn.getResultTypes()[0]).getDimSize(2);
@@ -472,7 +438,7 @@ static int generate(const char *argv0) {
   for (int64_t step = 0; step < genMaxNew; ++step) {
     rt::Tensor ids = rt::Tensor::empty({1, static_cast<int64_t>(input.size())}, rt::ElemType::I64);
     std::copy(input.begin(), input.end(), ids.i64());
-    std::vector<rt::Tensor> args = {ids, scalarI64(pos)};
+    std::vector<rt::Tensor> args = {ids, rt::Tensor::scalarI64(pos)};
     args.insert(args.end(), caches.begin(), caches.end());
     auto out = program->run(args, store);
     if (!out)

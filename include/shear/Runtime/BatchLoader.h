@@ -37,6 +37,10 @@ private:
   LoaderState state_;
 };
 
+/// Token sequences [batch, seq + 1] as model inputs [:, :-1] and next-token
+/// labels [:, 1:].
+std::pair<Tensor, Tensor> splitInputsAndLabels(const Tensor &tokens);
+
 enum class DblMode { Paper, Code, Off };
 
 /// One dynamic-batch-loading update of the domain weights from the current

@@ -59,6 +59,14 @@ private:
   int numArgs_ = 0, numSlots_ = 0;
 };
 
+/// Parses a module file with the shear and func dialects; diagnostics go to
+/// stderr, naming the file. Null on failure.
+mlir::OwningOpRef<mlir::ModuleOp> parseModuleFile(mlir::MLIRContext &context,
+                                                  const std::string &path);
+
+/// `fn` compiled against the CPU kernels, weights relative to `moduleDir`.
+mlir::FailureOr<Program> compileForCpu(mlir::func::FuncOp fn, llvm::StringRef moduleDir);
+
 } // namespace shear::rt
 
 #endif

@@ -23,6 +23,7 @@ public:
   static Tensor empty(std::vector<int64_t> shape, ElemType type = ElemType::F32);
   static Tensor zeros(std::vector<int64_t> shape, ElemType type = ElemType::F32);
   static Tensor scalar(float value);
+  static Tensor scalarI64(int64_t value);
 
   bool defined() const { return data_ != nullptr; }
   ElemType type() const { return type_; }
