@@ -30,7 +30,8 @@ demo: build
 	./examples/demo.sh $(BUILD)
 
 bench: build
-	@echo "benchmarks: see bench/README.md"
+	bench/train_step.sh $(BUILD)
+	bench/prune_chain_7b.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
