@@ -29,3 +29,8 @@
 // TWICE: insert-masks: the model already has masks
 // Nothing is written for a rejected target.
 // RUN: not ls %t/m.gates.safetensors
+// A failed run leaves an existing output as it was.
+// RUN: echo "previous" > %t/keep.mlir
+// RUN: not shear-opt %S/Inputs/tiny-mha.mlir --insert-masks --target-shape=layers=9,heads=1,hidden=4,intermediate=6 -o %t/keep.mlir
+// RUN: FileCheck %s --check-prefix=KEPT < %t/keep.mlir
+// KEPT: previous

@@ -19,6 +19,9 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Path.h"
 
+#include <cstdio>
+#include <unistd.h>
+
 static llvm::cl::opt<std::string, /*ExternalStorage=*/true> targetShapeOption(
     "target-shape",
     llvm::cl::desc("target shape for --insert-masks: a preset or "
@@ -42,7 +45,16 @@ int main(int argc, char **argv) {
   if (shear::artifactPaths().moduleDir.empty())
     shear::artifactPaths().moduleDir = ".";
   shear::artifactPaths().outputPath = output;
-  if (mlir::failed(mlir::MlirOptMain(argc, argv, input, output, registry)))
-    return 2;
-  return 0;
+  // The module is written to a temporary file and renamed into place on
+  // success, so a failed run never destroys an existing output.
+  std::string written = output;
+  if (output != "-")
+    written = output + ".tmp." + std::to_string(::getpid());
+  bool ok = mlir::succeeded(mlir::MlirOptMain(argc, argv, input, written, registry));
+  if (output == "-")
+    return ok ? 0 : 2;
+  if (ok && std::rename(written.c_str(), output.c_str()) == 0)
+    return 0;
+  std::remove(written.c_str());
+  return 2;
 }
