@@ -42,6 +42,37 @@ Dims dimsOf(const KernelCall &c) {
   return d;
 }
 
+/// One query row attending to `count` keys and values (rows of head_dim at a
+/// stride): out = softmax(q·kᵀ·scale) v. Returns the log-sum-exp of the
+/// scaled scores; `p` is scratch of at least `count` floats.
+float attendRow(const float *q, const float *keys, const float *values, int64_t stride,
+                int64_t count, int64_t hd, float scale, float *p, float *out) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < count; ++j) {
+    const float *kj = keys + j * stride;
+    float s = 0;
+    for (int64_t e = 0; e < hd; ++e)
+      s += q[e] * kj[e];
+    p[j] = s * scale;
+    mx = std::max(mx, p[j]);
+  }
+  float sum = 0;
+  for (int64_t j = 0; j < count; ++j) {
+    p[j] = std::exp(p[j] - mx);
+    sum += p[j];
+  }
+  for (int64_t e = 0; e < hd; ++e)
+    out[e] = 0;
+  float inv = 1.0f / sum;
+  for (int64_t j = 0; j < count; ++j) {
+    const float *vj = values + j * stride;
+    float w = p[j] * inv;
+    for (int64_t e = 0; e < hd; ++e)
+      out[e] += w * vj[e];
+  }
+  return mx + std::log(sum);
+}
+
 float headGate(const Tensor *zHead, const Tensor *zGroup, const Dims &d, int64_t h) {
   return (zHead ? zHead->f32()[h] : 1.0f) * (zGroup ? zGroup->f32()[h / d.per] : 1.0f);
 }
@@ -72,34 +103,11 @@ Forward forwardCore(const KernelCall &c, const Dims &d) {
     std::vector<float> p(d.T);
     for (int64_t bh = begin; bh < end; ++bh) {
       int64_t b = bh / d.H, h = bh % d.H, g = h / d.per;
-      for (int64_t i = 0; i < d.T; ++i) {
-        const float *qi = q + (b * d.T + i) * d.qw + h * d.hd;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j <= i; ++j) {
-          const float *kj = k + (b * d.T + j) * d.kw + g * d.hd;
-          float s = 0;
-          for (int64_t e = 0; e < d.hd; ++e)
-            s += qi[e] * kj[e];
-          p[j] = s * scale;
-          mx = std::max(mx, p[j]);
-        }
-        float sum = 0;
-        for (int64_t j = 0; j <= i; ++j) {
-          p[j] = std::exp(p[j] - mx);
-          sum += p[j];
-        }
-        lse[bh * d.T + i] = mx + std::log(sum);
-        float *out = a + (b * d.T + i) * d.qw + h * d.hd;
-        for (int64_t e = 0; e < d.hd; ++e)
-          out[e] = 0;
-        float inv = 1.0f / sum;
-        for (int64_t j = 0; j <= i; ++j) {
-          const float *vj = v + (b * d.T + j) * d.kw + g * d.hd;
-          float w = p[j] * inv;
-          for (int64_t e = 0; e < d.hd; ++e)
-            out[e] += w * vj[e];
-        }
-      }
+      for (int64_t i = 0; i < d.T; ++i)
+        lse[bh * d.T + i] =
+            attendRow(q + (b * d.T + i) * d.qw + h * d.hd, k + b * d.T * d.kw + g * d.hd,
+                      v + b * d.T * d.kw + g * d.hd, d.kw, i + 1, d.hd, scale, p.data(),
+                      a + (b * d.T + i) * d.qw + h * d.hd);
     }
   });
   return f;
@@ -295,29 +303,9 @@ static void attentionDecode(KernelCall &c) {
       int64_t b = bh / d.H, h = bh % d.H, g = h / d.per;
       const float *kg = kc.f32() + (b * d.G + g) * S * d.hd;
       const float *vg = vc.f32() + (b * d.G + g) * S * d.hd;
-      for (int64_t i = 0; i < d.T; ++i) {
-        const float *qi = q.data() + (b * d.T + i) * d.qw + h * d.hd;
-        int64_t last = pos + i;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j <= last; ++j) {
-          float s = 0;
-          for (int64_t e = 0; e < d.hd; ++e)
-            s += qi[e] * kg[j * d.hd + e];
-          p[j] = s * scale;
-          mx = std::max(mx, p[j]);
-        }
-        float sum = 0;
-        for (int64_t j = 0; j <= last; ++j) {
-          p[j] = std::exp(p[j] - mx);
-          sum += p[j];
-        }
-        float *out = a.f32() + (b * d.T + i) * d.qw + h * d.hd;
-        for (int64_t e = 0; e < d.hd; ++e)
-          out[e] = 0;
-        for (int64_t j = 0; j <= last; ++j)
-          for (int64_t e = 0; e < d.hd; ++e)
-            out[e] += p[j] / sum * vg[j * d.hd + e];
-      }
+      for (int64_t i = 0; i < d.T; ++i)
+        attendRow(q.data() + (b * d.T + i) * d.qw + h * d.hd, kg, vg, d.hd, pos + i + 1, d.hd,
+                  scale, p.data(), a.f32() + (b * d.T + i) * d.qw + h * d.hd);
     }
   });
   c.results.push_back(project(c, d, a, zHead, zGroup, nullptr));

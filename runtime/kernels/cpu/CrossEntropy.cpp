@@ -7,6 +7,17 @@
 
 using namespace shear::rt;
 
+/// log Σ exp(l) of one row, computed stably around its maximum.
+static double logSumExp(const float *l, int64_t V) {
+  float mx = l[0];
+  for (int64_t v = 1; v < V; ++v)
+    mx = std::max(mx, l[v]);
+  double sum = 0;
+  for (int64_t v = 0; v < V; ++v)
+    sum += std::exp(static_cast<double>(l[v] - mx));
+  return mx + std::log(sum);
+}
+
 // cross_entropy(logits [B, T, V], labels [B, T]) {ignore_index} -> loss []
 static void crossEntropy(KernelCall &c) {
   const Tensor &logits = c.arg(0), &labels = c.arg(1);
@@ -19,13 +30,7 @@ static void crossEntropy(KernelCall &c) {
       if (y == ignore)
         continue;
       const float *l = logits.f32() + r * V;
-      float mx = l[0];
-      for (int64_t v = 1; v < V; ++v)
-        mx = std::max(mx, l[v]);
-      double sum = 0;
-      for (int64_t v = 0; v < V; ++v)
-        sum += std::exp(static_cast<double>(l[v] - mx));
-      loss[r] = std::log(sum) + mx - l[y];
+      loss[r] = logSumExp(l, V) - l[y];
     }
   });
   double total = 0;
@@ -58,14 +63,9 @@ static void crossEntropyBwd(KernelCall &c) {
           o[v] = 0;
         continue;
       }
-      float mx = l[0];
-      for (int64_t v = 1; v < V; ++v)
-        mx = std::max(mx, l[v]);
-      double sum = 0;
+      double lse = logSumExp(l, V);
       for (int64_t v = 0; v < V; ++v)
-        sum += std::exp(static_cast<double>(l[v] - mx));
-      for (int64_t v = 0; v < V; ++v)
-        o[v] = static_cast<float>(std::exp(static_cast<double>(l[v] - mx)) / sum) * scale;
+        o[v] = static_cast<float>(std::exp(static_cast<double>(l[v]) - lse)) * scale;
       o[y] -= scale;
     }
   });

@@ -7,6 +7,16 @@
 
 using namespace shear::rt;
 
+/// The number of hidden dims a mask keeps (all without one).
+static int64_t keptDims(const Tensor *z, int64_t D) {
+  if (!z)
+    return D;
+  int64_t kept = 0;
+  for (int64_t d = 0; d < D; ++d)
+    kept += z->f32()[d] != 0.0f;
+  return kept;
+}
+
 // rms_norm(x [B, T, D], w [D] [, hidden [D]]) {eps} -> y
 // With a hidden mask the mean of squares runs over the dims where the mask is
 // non-zero, and the output is multiplied by the mask (METHOD.md §2).
@@ -15,12 +25,7 @@ static void rmsNorm(KernelCall &c) {
   const Tensor *z = c.mask("hidden", 2);
   double eps = c.attrs->number("eps");
   int64_t D = x.dim(-1), rows = x.numel() / D;
-  int64_t kept = D;
-  if (z) {
-    kept = 0;
-    for (int64_t d = 0; d < D; ++d)
-      kept += z->f32()[d] != 0.0f;
-  }
+  int64_t kept = keptDims(z, D);
   Tensor y = Tensor::empty(x.shape());
   parallelFor(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
@@ -50,12 +55,7 @@ static void rmsNormBwd(KernelCall &c) {
   const Tensor &dy = c.arg(nArgs + 1);
   double eps = c.attrs->number("eps");
   int64_t D = x.dim(-1), rows = x.numel() / D;
-  int64_t kept = D;
-  if (z) {
-    kept = 0;
-    for (int64_t d = 0; d < D; ++d)
-      kept += z->f32()[d] != 0.0f;
-  }
+  int64_t kept = keptDims(z, D);
   auto zAt = [&](int64_t d) { return z ? z->f32()[d] : 1.0f; };
   Tensor dx = Tensor::empty(x.shape());
   int parts = numThreads();
