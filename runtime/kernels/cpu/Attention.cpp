@@ -47,6 +47,8 @@ Dims dimsOf(const KernelCall &c) {
 /// scaled scores; `p` is scratch of at least `count` floats.
 float attendRow(const float *q, const float *keys, const float *values, int64_t stride,
                 int64_t count, int64_t hd, float scale, float *p, float *out) {
+  // Dot products over head_dim may be summed in any order, so they vectorize.
+#pragma clang fp reassociate(on)
   float mx = -INFINITY;
   for (int64_t j = 0; j < count; ++j) {
     const float *kj = keys + j * stride;
@@ -156,6 +158,7 @@ static void attentionTrain(KernelCall &c) {
 // attention.bwd(x, wq, wk, wv, wo [, head] [, kv_group], y, q, k, v, a, lse, dy)
 //   -> (dx, dwq, dwk, dwv, dwo [, dhead] [, dkv_group])
 static void attentionBwd(KernelCall &c) {
+#pragma clang fp reassociate(on)
   Dims d = dimsOf(c);
   const Tensor &x = c.arg(0), &wq = c.arg(1), &wk = c.arg(2), &wv = c.arg(3), &wo = c.arg(4);
   const Tensor *zHead = c.mask("head", 5), *zGroup = c.mask("kv_group", 5);
