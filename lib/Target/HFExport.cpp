@@ -76,10 +76,14 @@ llvm::json::Object configJson(const ModelView &v) {
 
 } // namespace
 
-Error shear::exportHF(const ModelView &view, StringRef dir, uint64_t maxShardBytes) {
-  if (view.hasMasks())
+Error shear::exportHF(const ModelView &viewIn, StringRef dir, uint64_t maxShardBytes,
+                      std::optional<DType> dtype) {
+  if (viewIn.hasMasks())
     return fileError(dir, "the model still has masks; export a dense model (run "
                           "--finalize-masks --materialize-shapes first)");
+  // The stored dtype of every weight: its own, or the one asked for.
+  ModelView view = viewIn;
+  auto stored = [&](const WeightRef &w) { return dtype.value_or(w.dtype); };
   if (std::error_code ec = llvm::sys::fs::create_directories(dir))
     return fileError(dir, "cannot create directory: " + ec.message());
 
@@ -89,7 +93,7 @@ Error shear::exportHF(const ModelView &view, StringRef dir, uint64_t maxShardByt
   uint64_t shardBytes = 0, total = 0;
   for (size_t i = 0; i < weights.size(); ++i) {
     const WeightRef &w = *weights[i].second;
-    uint64_t bytes = numElements(w.shape) * dtypeBytes(w.dtype);
+    uint64_t bytes = numElements(w.shape) * dtypeBytes(stored(w));
     if (!shards.back().empty() && shardBytes + bytes > maxShardBytes) {
       shards.emplace_back();
       shardBytes = 0;
@@ -110,7 +114,7 @@ Error shear::exportHF(const ModelView &view, StringRef dir, uint64_t maxShardByt
     std::vector<TensorSpec> specs;
     for (size_t i : shards[s]) {
       const WeightRef &w = *weights[i].second;
-      specs.push_back({weights[i].first, w.dtype, w.shape});
+      specs.push_back({weights[i].first, stored(w), w.shape});
       weightMap[weights[i].first] = std::string(name); // json::Value would borrow a char*
     }
     auto writer = SafetensorsWriter::create(joinPath(dir, name), specs, {{"format", "pt"}});
@@ -127,7 +131,10 @@ Error shear::exportHF(const ModelView &view, StringRef dir, uint64_t maxShardByt
                                            " " + shapeToString(info->shape) +
                                            " but the module declares " + dtypeName(w.dtype) +
                                            " " + shapeToString(w.shape));
-      if (Error e = (*writer)->write(llvm::ArrayRef(file->data(*info), info->byteSize())))
+      Error e = stored(w) == info->dtype
+                    ? (*writer)->write(llvm::ArrayRef(file->data(*info), info->byteSize()))
+                    : (*writer)->writeF32(file->readF32(*info));
+      if (e)
         return e;
       file->release(*info);
     }
@@ -148,6 +155,8 @@ Error shear::exportHF(const ModelView &view, StringRef dir, uint64_t maxShardByt
   }
   std::string text;
   llvm::raw_string_ostream os(text);
+  if (dtype)
+    view.embed.dtype = *dtype; // config.json's torch_dtype
   os << llvm::formatv("{0:2}", llvm::json::Value(configJson(view))) << "\n";
   return writeFileAtomically(joinPath(dir, "config.json"), text);
 }

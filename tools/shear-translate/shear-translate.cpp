@@ -37,8 +37,11 @@ static cl::opt<std::string> exportHFModel("export-hf",
 static cl::opt<std::string> exportOnnxModel(
     "export-onnx", cl::desc("export a dense model to ONNX (-o model.onnx)"),
     cl::value_desc("MODEL.mlir"), cl::cat(category));
-static cl::opt<std::string> onnxDtype("dtype", cl::desc("with --export-onnx: f32 or bf16 weights"),
-                                      cl::init("f32"), cl::cat(category));
+static cl::opt<std::string> onnxDtype(
+    "dtype",
+    cl::desc("weights' dtype: --export-onnx f32 (default) or bf16; --export-hf source "
+             "(default), f32, bf16 or f16"),
+    cl::init(""), cl::cat(category));
 static cl::opt<std::string> externalAbove(
     "external-data-above",
     cl::desc("with --export-onnx: weights go to MODEL.onnx.data above this size"),
@@ -111,7 +114,16 @@ static int exportHFCommand() {
   auto view = readModelView(*module, dir.empty() ? "." : dir);
   if (mlir::failed(view))
     return 2;
-  if (llvm::Error e = exportHF(*view, outputPath, *shardBytes))
+  std::optional<DType> dtype;
+  if (onnxDtype == "f32")
+    dtype = DType::F32;
+  else if (onnxDtype == "bf16")
+    dtype = DType::BF16;
+  else if (onnxDtype == "f16")
+    dtype = DType::F16;
+  else if (!onnxDtype.empty() && onnxDtype != "source")
+    return fail(2, "--dtype must be source, f32, bf16 or f16, got '" + onnxDtype + "'");
+  if (llvm::Error e = exportHF(*view, outputPath, *shardBytes, dtype))
     return fail(2, llvm::toString(std::move(e)));
   return 0;
 }
@@ -122,7 +134,7 @@ static int exportOnnxCommand() {
   OnnxExportOptions options;
   if (onnxDtype == "bf16")
     options.weightDtype = DType::BF16;
-  else if (onnxDtype != "f32")
+  else if (onnxDtype != "f32" && !onnxDtype.empty())
     return fail(2, "--dtype must be f32 or bf16, got '" + onnxDtype + "'");
   auto limit = parseByteSize(externalAbove);
   if (!limit)

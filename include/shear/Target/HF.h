@@ -17,8 +17,10 @@ llvm::Expected<ModelView> importHF(llvm::StringRef dir);
 /// model.safetensors, or shards model-0000i-of-0000n.safetensors with
 /// model.safetensors.index.json when larger than `maxShardBytes`), with the
 /// standard HF names, so LlamaForCausalLM.from_pretrained loads it as-is.
-/// Only dense models can be exported.
-llvm::Error exportHF(const ModelView &view, llvm::StringRef dir, uint64_t maxShardBytes);
+/// Only dense models can be exported. With `dtype`, every weight is converted
+/// to it (e.g. bf16 from a checkpoint's float32 master weights).
+llvm::Error exportHF(const ModelView &view, llvm::StringRef dir, uint64_t maxShardBytes,
+                     std::optional<DType> dtype = std::nullopt);
 
 /// Parses sizes like "5GB", "500MB", "1048576".
 std::optional<uint64_t> parseByteSize(llvm::StringRef text);
