@@ -100,6 +100,17 @@ static mlir::OwningOpRef<mlir::ModuleOp> parseModule(mlir::MLIRContext &context,
   return mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
 }
 
+/// The model of a module file, its weights resolved beside it; diagnostics
+/// on failure.
+static mlir::FailureOr<ModelView> readModelFile(mlir::MLIRContext &context,
+                                                const std::string &path) {
+  auto module = parseModule(context, path);
+  if (!module)
+    return mlir::failure();
+  std::string dir = llvm::sys::path::parent_path(path).str();
+  return readModelView(*module, dir.empty() ? "." : dir);
+}
+
 static int exportHFCommand() {
   if (outputPath == "-")
     return fail(2, "--export-hf needs an output directory: -o HF_DIR");
@@ -107,11 +118,7 @@ static int exportHFCommand() {
   if (!shardBytes)
     return fail(2, "--max-shard-size: '" + maxShardSize + "' is not a size (e.g. 5GB, 500MB)");
   mlir::MLIRContext context;
-  auto module = parseModule(context, exportHFModel);
-  if (!module)
-    return 2;
-  std::string dir = llvm::sys::path::parent_path(exportHFModel).str();
-  auto view = readModelView(*module, dir.empty() ? "." : dir);
+  auto view = readModelFile(context, exportHFModel);
   if (mlir::failed(view))
     return 2;
   std::optional<DType> dtype;
@@ -141,11 +148,7 @@ static int exportOnnxCommand() {
     return fail(2, "--external-data-above: '" + externalAbove + "' is not a size");
   options.externalDataAbove = *limit;
   mlir::MLIRContext context;
-  auto module = parseModule(context, exportOnnxModel);
-  if (!module)
-    return 2;
-  std::string dir = llvm::sys::path::parent_path(exportOnnxModel).str();
-  auto view = readModelView(*module, dir.empty() ? "." : dir);
+  auto view = readModelFile(context, exportOnnxModel);
   if (mlir::failed(view))
     return 2;
   if (llvm::Error e = exportOnnx(*view, outputPath, options))
