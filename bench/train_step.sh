@@ -3,8 +3,8 @@
 # PyTorch CPU step (bench/torch_llama_step.py: same shapes, fp32, AdamW, two
 # threads) side by side on a ~14M-parameter LLaMA (6 layers, hidden 384,
 # 6 heads, intermediate 1024, vocab 4096), batch 8 x 256 tokens.
-# Prints the median tokens/s of each and shear's MFU against the measured
-# sgemm peak. docs/benchmarks.md records the results.
+# Prints the median tokens/s of each, shear's MFU against the measured
+# sgemm peak, and the peak RSS of both processes (/usr/bin/time). docs/benchmarks.md records the results.
 #   bench/train_step.sh [BUILD_DIR]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,9 +20,10 @@ $PY "$ROOT/test/reference/make_tiny_hf.py" --out hf --layers 6 --hidden 384 --he
 $PY -c "import numpy as np; np.save('tokens.npy', np.random.default_rng(0).integers(0, 4096, 400000))"
 "$BIN/shear-translate" --import-hf hf -o model.mlir
 "$BIN/shear-data" pack --seq 256 --eval-seqs 1 -o data web=tokens.npy > /dev/null
-"$BIN/shear-run" train model.mlir --data data --out run --steps "$STEPS" --batch 8 \
-    --eval-every 0 --dbl off --threads 2 --log-every "$STEPS" | tail -2
-$PY "$ROOT/bench/torch_llama_step.py" --steps "$STEPS" --threads 2 > torch.jsonl
+/usr/bin/time -f "%M" -o shear.rss "$BIN/shear-run" train model.mlir --data data --out run \
+    --steps "$STEPS" --batch 8 --eval-every 0 --dbl off --threads 2 --log-every "$STEPS" | tail -2
+/usr/bin/time -f "%M" -o torch.rss $PY "$ROOT/bench/torch_llama_step.py" --steps "$STEPS" \
+    --threads 2 > torch.jsonl
 $PY - <<'PYEOF'
 import json, statistics
 shear = [json.loads(l) for l in open("run/metrics.jsonl")][2:]   # skip warm-up steps
@@ -34,4 +35,6 @@ print(f"params: {torch[0]['params']:,}")
 print(f"shear   {s:9.0f} tokens/s  (MFU {m:.1%} of the measured sgemm peak)")
 print(f"PyTorch {t:9.0f} tokens/s")
 print(f"ratio shear/PyTorch: {s / t:.2f}")
+rss = lambda f: int(open(f).read().split()[-1]) / 1024
+print(f"peak RSS: shear {rss('shear.rss'):.0f} MiB, PyTorch {rss('torch.rss'):.0f} MiB")
 PYEOF

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "shear/Dialect/ShearOps.h"
+#include "shear/Dialect/KernelCall.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -325,12 +326,6 @@ LogicalResult CrossEntropyOp::verify() {
   return expectResult(*this, getLoss(), {}, "(a scalar)");
 }
 
-LogicalResult KernelOp::verify() {
-  if (getCallee().empty())
-    return emitOpError("callee must name a runtime kernel");
-  if (auto masks = (*this)->getAttrOfType<ArrayAttr>("masks"))
-    for (Attribute m : masks)
-      if (!isa<StringAttr>(m))
-        return emitOpError("'masks' must be an array of mask names");
-  return success();
-}
+// Every call must match its kernel table entry: the lowering passes cannot
+// emit a call the runtime's backends do not implement.
+LogicalResult KernelOp::verify() { return analyzeKernelCall(*this); }

@@ -4,7 +4,6 @@
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -29,10 +28,10 @@ std::string torchDType(DType d) {
   }
 }
 
-llvm::json::Object configJson(const ModelView &v) {
+json::Object configJson(const ModelView &v) {
   const ModelConfig &c = v.config;
-  llvm::json::Object o{
-      {"architectures", llvm::json::Array{c.architecture}},
+  json::Object o{
+      {"architectures", json::Array{c.architecture}},
       {"model_type", c.architecture == "MistralForCausalLM" ? "mistral" : "llama"},
       {"hidden_size", c.hiddenSize},
       {"intermediate_size", c.intermediateSize},
@@ -57,7 +56,7 @@ llvm::json::Object configJson(const ModelView &v) {
   if (c.ropeScaling.type.empty()) {
     o["rope_scaling"] = nullptr;
   } else {
-    llvm::json::Object rs{{"rope_type", c.ropeScaling.type}, {"factor", c.ropeScaling.factor}};
+    json::Object rs{{"rope_type", c.ropeScaling.type}, {"factor", c.ropeScaling.factor}};
     if (c.ropeScaling.type == "llama3") {
       rs["low_freq_factor"] = c.ropeScaling.lowFreqFactor;
       rs["high_freq_factor"] = c.ropeScaling.highFreqFactor;
@@ -79,13 +78,13 @@ llvm::json::Object configJson(const ModelView &v) {
 Error shear::exportHF(const ModelView &viewIn, StringRef dir, uint64_t maxShardBytes,
                       std::optional<DType> dtype) {
   if (viewIn.hasMasks())
-    return fileError(dir, "the model still has masks; export a dense model (run "
+    return llvmFileError(dir, "the model still has masks; export a dense model (run "
                           "--finalize-masks --materialize-shapes first)");
   // The stored dtype of every weight: its own, or the one asked for.
   ModelView view = viewIn;
   auto stored = [&](const WeightRef &w) { return dtype.value_or(w.dtype); };
   if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-    return fileError(dir, "cannot create directory: " + ec.message());
+    return llvmFileError(dir, "cannot create directory: " + ec.message());
 
   // Plan the shards: tensors in HF order, a new shard when the limit is passed.
   auto weights = view.hfWeights();
@@ -104,7 +103,7 @@ Error shear::exportHF(const ModelView &viewIn, StringRef dir, uint64_t maxShardB
   }
 
   WeightStore store;
-  llvm::json::Object weightMap;
+  json::Object weightMap;
   for (size_t s = 0; s < shards.size(); ++s) {
     char name[64];
     if (shards.size() == 1)
@@ -115,48 +114,43 @@ Error shear::exportHF(const ModelView &viewIn, StringRef dir, uint64_t maxShardB
     for (size_t i : shards[s]) {
       const WeightRef &w = *weights[i].second;
       specs.push_back({weights[i].first, stored(w), w.shape});
-      weightMap[weights[i].first] = std::string(name); // json::Value would borrow a char*
+      weightMap[weights[i].first] = std::string(name);
     }
-    auto writer = SafetensorsWriter::create(joinPath(dir, name), specs, {{"format", "pt"}});
+    auto writer = toLlvm(SafetensorsWriter::create(joinPath(dir, name), specs, {{"format", "pt"}}));
     if (!writer)
       return writer.takeError();
     for (size_t i : shards[s]) {
       const WeightRef &w = *weights[i].second;
-      auto t = store.tensor(w.file, w.name);
+      auto t = toLlvm(store.tensor(w.file, w.name));
       if (!t)
         return t.takeError();
       auto [file, info] = *t;
       if (info->shape != w.shape || info->dtype != w.dtype)
-        return fileError(file->path(), "tensor '" + w.name + "' is " + dtypeName(info->dtype) +
+        return llvmFileError(file->path(), "tensor '" + w.name + "' is " + dtypeName(info->dtype) +
                                            " " + shapeToString(info->shape) +
                                            " but the module declares " + dtypeName(w.dtype) +
                                            " " + shapeToString(w.shape));
       Error e = stored(w) == info->dtype
-                    ? (*writer)->write(llvm::ArrayRef(file->data(*info), info->byteSize()))
-                    : (*writer)->writeF32(file->readF32(*info));
+                    ? toLlvm((*writer)->write(file->data(*info), info->byteSize()))
+                    : toLlvm((*writer)->writeF32(file->readF32(*info)));
       if (e)
         return e;
       file->release(*info);
     }
-    if (Error e = (*writer)->commit())
+    if (Error e = toLlvm((*writer)->commit()))
       return e;
   }
   if (shards.size() > 1) {
-    llvm::json::Object index{{"metadata", llvm::json::Object{{"total_size", total}}},
+    json::Object index{{"metadata", json::Object{{"total_size", total}}},
                              {"weight_map", std::move(weightMap)}};
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(index)));
-    if (Error e = writeFileAtomically(joinPath(dir, "model.safetensors.index.json"), text))
+    if (Error e = toLlvm(writeFileAtomically(joinPath(dir, "model.safetensors.index.json"),
+                                             json::write(json::Value(std::move(index)), 2))))
       return e;
   } else {
     // A stale index from an earlier, sharded export would shadow model.safetensors.
     llvm::sys::fs::remove(joinPath(dir, "model.safetensors.index.json"));
   }
-  std::string text;
-  llvm::raw_string_ostream os(text);
   if (dtype)
     view.embed.dtype = *dtype; // config.json's torch_dtype
-  os << llvm::formatv("{0:2}", llvm::json::Value(configJson(view))) << "\n";
-  return writeFileAtomically(joinPath(dir, "config.json"), text);
+  return toLlvm(writeJsonFileAtomically(joinPath(dir, "config.json"), configJson(view)));
 }

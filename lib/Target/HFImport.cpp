@@ -3,7 +3,6 @@
 #include "shear/Target/HF.h"
 
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
@@ -19,80 +18,79 @@ namespace {
 // Typed access to config.json with errors that name the file and the field.
 class Config {
 public:
-  Config(std::string path, const llvm::json::Object &obj) : path(std::move(path)), obj(obj) {}
+  Config(std::string path, const json::Value &obj) : path(std::move(path)), obj(obj) {}
 
   Expected<int64_t> integer(StringRef key) {
-    const llvm::json::Value *v = obj.get(key);
-    if (!v || v->kind() == llvm::json::Value::Null)
-      return fileError(path, "missing field '" + key + "'");
+    const json::Value *v = obj.get(key);
+    if (!v || v->isNull())
+      return llvmFileError(path, "missing field '" + key + "'");
     return checkInt(key, *v);
   }
   Expected<int64_t> integerOr(StringRef key, int64_t fallback) {
-    const llvm::json::Value *v = obj.get(key);
-    if (!v || v->kind() == llvm::json::Value::Null)
+    const json::Value *v = obj.get(key);
+    if (!v || v->isNull())
       return fallback;
     return checkInt(key, *v);
   }
   Expected<double> number(StringRef key, std::optional<double> fallback = std::nullopt) {
-    const llvm::json::Value *v = obj.get(key);
-    if (!v || v->kind() == llvm::json::Value::Null) {
+    const json::Value *v = obj.get(key);
+    if (!v || v->isNull()) {
       if (fallback)
         return *fallback;
-      return fileError(path, "missing field '" + key + "'");
+      return llvmFileError(path, "missing field '" + key + "'");
     }
-    auto d = v->getAsNumber();
+    auto d = v->asNumber();
     if (!d)
-      return fileError(path, "field '" + key + "' must be a number");
+      return llvmFileError(path, "field '" + key + "' must be a number");
     return *d;
   }
   std::optional<int64_t> optionalInt(StringRef key) {
-    const llvm::json::Value *v = obj.get(key);
+    const json::Value *v = obj.get(key);
     if (!v)
       return std::nullopt;
-    if (auto i = v->getAsInteger())
+    if (auto i = v->asInteger())
       return *i;
-    if (const llvm::json::Array *a = v->getAsArray()) // eos_token_id may be a list
+    if (const json::Array *a = v->asArray()) // eos_token_id may be a list
       if (!a->empty())
-        return (*a)[0].getAsInteger();
+        return (*a)[0].asInteger();
     return std::nullopt;
   }
 
   std::string path;
-  const llvm::json::Object &obj;
+  const json::Value &obj;
 
 private:
-  Expected<int64_t> checkInt(StringRef key, const llvm::json::Value &v) {
-    auto i = v.getAsInteger();
+  Expected<int64_t> checkInt(StringRef key, const json::Value &v) {
+    auto i = v.asInteger();
     if (!i)
-      return fileError(path, "field '" + key + "' must be an integer");
+      return llvmFileError(path, "field '" + key + "' must be an integer");
     if (*i <= 0)
-      return fileError(path, "field '" + key + "' must be positive, got " + llvm::Twine(*i));
+      return llvmFileError(path, "field '" + key + "' must be positive, got " + llvm::Twine(*i));
     return *i;
   }
 };
 
 Error readRopeScaling(Config &cfg, RopeScaling &out) {
-  const llvm::json::Value *v = cfg.obj.get("rope_scaling");
-  if (!v || v->kind() == llvm::json::Value::Null)
+  const json::Value *rs = cfg.obj.get("rope_scaling");
+  if (!rs || rs->isNull())
     return Error::success();
-  const llvm::json::Object *rs = v->getAsObject();
-  if (!rs)
-    return fileError(cfg.path, "field 'rope_scaling' must be an object or null");
-  auto type = rs->getString("rope_type");
+  if (!rs->asObject())
+    return llvmFileError(cfg.path, "field 'rope_scaling' must be an object or null");
+  const std::string *type = rs->getString("rope_type");
   if (!type)
     type = rs->getString("type");
   if (!type)
-    return fileError(cfg.path, "field 'rope_scaling' has no 'rope_type'");
+    return llvmFileError(cfg.path, "field 'rope_scaling' has no 'rope_type'");
   if (*type == "default")
     return Error::success();
   if (*type != "linear" && *type != "llama3")
-    return fileError(cfg.path, "rope_scaling type '" + *type +
+    return llvmFileError(cfg.path, "rope_scaling type '" + *type +
                                    "' is not supported (supported: linear, llama3)");
-  out.type = type->str();
+  out.type = *type;
   auto number = [&](StringRef key) -> Expected<double> {
     auto d = rs->getNumber(key);
     if (!d || *d <= 0)
-      return fileError(cfg.path, "rope_scaling of type '" + *type +
+      return llvmFileError(cfg.path, "rope_scaling of type '" + *type +
                                      "' needs a positive number '" + key + "'");
     return *d;
   };
@@ -111,7 +109,7 @@ Error readRopeScaling(Config &cfg, RopeScaling &out) {
     if (!orig)
       return orig.takeError();
     if (*high <= *low)
-      return fileError(cfg.path, "rope_scaling: high_freq_factor must exceed low_freq_factor");
+      return llvmFileError(cfg.path, "rope_scaling: high_freq_factor must exceed low_freq_factor");
     out.lowFreqFactor = *low;
     out.highFreqFactor = *high;
     out.originalMaxPositions = static_cast<int64_t>(*orig);
@@ -121,37 +119,37 @@ Error readRopeScaling(Config &cfg, RopeScaling &out) {
 
 Error readConfig(StringRef dir, ModelConfig &c) {
   std::string path = joinPath(dir, "config.json");
-  auto parsed = readJsonFile(path);
-  if (!parsed)
-    return parsed.takeError();
-  const llvm::json::Object *obj = parsed->getAsObject();
-  if (!obj)
-    return fileError(path, "not a JSON object");
+  auto parsedOr = readJsonFile(path);
+  if (!parsedOr.ok())
+    return toLlvm(parsedOr.status());
+  const json::Value *obj = &*parsedOr;
+  if (!obj->asObject())
+    return llvmFileError(path, "not a JSON object");
   Config cfg(path, *obj);
 
   std::string arch;
-  if (const llvm::json::Array *archs = obj->getArray("architectures"))
-    if (!archs->empty() && (*archs)[0].getAsString())
-      arch = (*archs)[0].getAsString()->str();
+  if (const json::Array *archs = obj->getArray("architectures"))
+    if (!archs->empty() && (*archs)[0].asString())
+      arch = *(*archs)[0].asString();
   if (arch.empty()) {
-    auto type = obj->getString("model_type");
+    const std::string *type = obj->getString("model_type");
     if (type && *type == "llama")
       arch = "LlamaForCausalLM";
     else if (type && *type == "mistral")
       arch = "MistralForCausalLM";
     else
-      return fileError(path, "missing field 'architectures' (and 'model_type' is not "
+      return llvmFileError(path, "missing field 'architectures' (and 'model_type' is not "
                              "llama or mistral)");
   }
   if (arch != "LlamaForCausalLM" && arch != "MistralForCausalLM")
-    return fileError(path, "architecture '" + arch +
+    return llvmFileError(path, "architecture '" + arch +
                                "' is not supported (LlamaForCausalLM, MistralForCausalLM)");
   c.architecture = arch;
-  if (auto act = obj->getString("hidden_act"); act && *act != "silu")
-    return fileError(path, "hidden_act '" + *act + "' is not supported (silu)");
+  if (const std::string *act = obj->getString("hidden_act"); act && *act != "silu")
+    return llvmFileError(path, "hidden_act '" + *act + "' is not supported (silu)");
   for (const char *bias : {"attention_bias", "mlp_bias"})
-    if (auto b = obj->getBoolean(bias); b && *b)
-      return fileError(path, "'" + llvm::Twine(bias) + "' is true: biases are not supported");
+    if (auto b = obj->getBool(bias); b && *b)
+      return llvmFileError(path, "'" + llvm::Twine(bias) + "' is true: biases are not supported");
 
   struct IntField {
     const char *key;
@@ -172,11 +170,11 @@ Error readConfig(StringRef dir, ModelConfig &c) {
     return kv.takeError();
   c.numKvHeads = *kv;
   if (c.numHeads % c.numKvHeads != 0)
-    return fileError(path, "num_attention_heads (" + llvm::Twine(c.numHeads) +
+    return llvmFileError(path, "num_attention_heads (" + llvm::Twine(c.numHeads) +
                                ") is not a multiple of num_key_value_heads (" +
                                llvm::Twine(c.numKvHeads) + ")");
   if (!obj->get("head_dim") && c.hiddenSize % c.numHeads != 0)
-    return fileError(path, "hidden_size (" + llvm::Twine(c.hiddenSize) +
+    return llvmFileError(path, "hidden_size (" + llvm::Twine(c.hiddenSize) +
                                ") is not divisible by num_attention_heads (" +
                                llvm::Twine(c.numHeads) + ") and no head_dim is given");
   auto hd = cfg.integerOr("head_dim", c.hiddenSize / c.numHeads);
@@ -187,17 +185,17 @@ Error readConfig(StringRef dir, ModelConfig &c) {
   if (!eps)
     return eps.takeError();
   if (*eps <= 0)
-    return fileError(path, "field 'rms_norm_eps' must be positive");
+    return llvmFileError(path, "field 'rms_norm_eps' must be positive");
   c.rmsNormEps = *eps;
   auto theta = cfg.number("rope_theta", 10000.0);
   if (!theta)
     return theta.takeError();
   if (*theta <= 0)
-    return fileError(path, "field 'rope_theta' must be positive");
+    return llvmFileError(path, "field 'rope_theta' must be positive");
   c.ropeTheta = *theta;
   if (Error e = readRopeScaling(cfg, c.ropeScaling))
     return e;
-  c.tieWordEmbeddings = obj->getBoolean("tie_word_embeddings").value_or(false);
+  c.tieWordEmbeddings = obj->getBool("tie_word_embeddings").value_or(false);
   auto maxPos = cfg.integerOr("max_position_embeddings", 2048);
   if (!maxPos)
     return maxPos.takeError();
@@ -214,16 +212,16 @@ Expected<std::map<std::string, std::string>> locateTensors(StringRef dir, Weight
   std::map<std::string, std::string> where;
   std::string index = joinPath(dir, "model.safetensors.index.json");
   if (llvm::sys::fs::exists(index)) {
-    auto map = readShardIndex(index);
+    auto map = toLlvm(readShardIndex(index));
     if (!map)
       return map.takeError();
     for (const auto &[name, file] : *map) {
       std::string path = absolutePath(file, dir);
-      auto f = store.file(path);
+      auto f = toLlvm(store.file(path));
       if (!f)
         return f.takeError();
       if (!(*f)->find(name))
-        return fileError(index, "tensor '" + name + "' is mapped to " + file +
+        return llvmFileError(index, "tensor '" + name + "' is mapped to " + file +
                                     ", which does not contain it");
       where[name] = path;
     }
@@ -235,17 +233,17 @@ Expected<std::map<std::string, std::string>> locateTensors(StringRef dir, Weight
     if (llvm::sys::path::extension(it->path()) == ".safetensors")
       files.push_back(absolutePath(it->path(), "."));
   if (ec)
-    return fileError(dir, "cannot list: " + ec.message());
+    return llvmFileError(dir, "cannot list: " + ec.message());
   if (files.empty())
-    return fileError(dir, "no *.safetensors files and no model.safetensors.index.json");
+    return llvmFileError(dir, "no *.safetensors files and no model.safetensors.index.json");
   std::sort(files.begin(), files.end());
   for (const std::string &path : files) {
-    auto f = store.file(path);
+    auto f = toLlvm(store.file(path));
     if (!f)
       return f.takeError();
     for (const TensorInfo &t : (*f)->tensors()) {
       if (where.count(t.name))
-        return fileError(path, "tensor '" + t.name + "' is also in " + where[t.name]);
+        return llvmFileError(path, "tensor '" + t.name + "' is also in " + where[t.name]);
       where[t.name] = path;
     }
   }
@@ -257,7 +255,7 @@ Expected<std::map<std::string, std::string>> locateTensors(StringRef dir, Weight
 Expected<ModelView> shear::importHF(StringRef dirIn) {
   std::string dir = absolutePath(dirIn, ".");
   if (!llvm::sys::fs::is_directory(dir))
-    return fileError(dir, "not a directory");
+    return llvmFileError(dir, "not a directory");
   ModelView view;
   ModelConfig &c = view.config;
   if (Error e = readConfig(dir, c))
@@ -271,17 +269,17 @@ Expected<ModelView> shear::importHF(StringRef dirIn) {
   auto ref = [&](const std::string &name, std::vector<int64_t> shape) -> Expected<WeightRef> {
     auto it = where->find(name);
     if (it == where->end())
-      return fileError(dir, "missing tensor '" + name + "'");
-    auto f = store.file(it->second);
+      return llvmFileError(dir, "missing tensor '" + name + "'");
+    auto f = toLlvm(store.file(it->second));
     if (!f)
       return f.takeError();
     const TensorInfo *t = (*f)->find(name);
     if (t->shape != shape)
-      return fileError(it->second, "tensor '" + name + "' has shape " +
+      return llvmFileError(it->second, "tensor '" + name + "' has shape " +
                                        shapeToString(t->shape) + " but config.json implies " +
                                        shapeToString(shape));
     if (t->dtype != DType::F32 && t->dtype != DType::BF16 && t->dtype != DType::F16)
-      return fileError(it->second, "tensor '" + name + "' has dtype " + dtypeName(t->dtype) +
+      return llvmFileError(it->second, "tensor '" + name + "' has dtype " + dtypeName(t->dtype) +
                                        " (supported: F32, BF16, F16)");
     used.insert(name);
     return WeightRef{name, it->second, t->dtype, shape};
@@ -332,7 +330,7 @@ Expected<ModelView> shear::importHF(StringRef dirIn) {
   }
   for (const auto &[name, file] : *where)
     if (!used.count(name) && !llvm::StringRef(name).ends_with("rotary_emb.inv_freq"))
-      return fileError(file, "unexpected tensor '" + name + "' (not part of a " +
+      return llvmFileError(file, "unexpected tensor '" + name + "' (not part of a " +
                                  c.architecture + " with this config)");
   return view;
 }

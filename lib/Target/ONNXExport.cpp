@@ -158,12 +158,12 @@ Error initializerBytes(const Initializer &init, WeightStore &store, std::string 
     return Error::success();
   }
   const WeightRef &w = *init.weight;
-  auto t = store.tensor(w.file, w.name);
+  auto t = toLlvm(store.tensor(w.file, w.name));
   if (!t)
     return t.takeError();
   auto [file, info] = *t;
   if (info->shape != w.shape)
-    return fileError(file->path(), "tensor '" + w.name + "' is " + shapeToString(info->shape) +
+    return llvmFileError(file->path(), "tensor '" + w.name + "' is " + shapeToString(info->shape) +
                                        " but the module declares " + shapeToString(w.shape));
   std::vector<float> values = file->readF32(*info);
   file->release(*info);
@@ -203,7 +203,7 @@ std::string rmsNorm(GraphBuilder &g, const std::string &x, const WeightRef &w,
 Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
                         const OnnxExportOptions &options) {
   if (view.hasMasks())
-    return fileError(pathIn, "the model still has masks; export a dense model (run "
+    return llvmFileError(pathIn, "the model still has masks; export a dense model (run "
                              "--finalize-masks --materialize-shapes first)");
   std::string path = absolutePath(pathIn, ".");
   const ModelConfig &c = view.config;
@@ -306,7 +306,7 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
   if (external) {
     fd = ::open(dataTmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-      return fileError(dataTmp, "cannot create");
+      return llvmFileError(dataTmp, "cannot create");
   }
   WeightStore store;
   uint64_t offset = 0;
@@ -324,7 +324,7 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
       if (::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
         ::close(fd);
         ::unlink(dataTmp.c_str());
-        return fileError(dataTmp, "write failed");
+        return llvmFileError(dataTmp, "write failed");
       }
       for (auto [key, value] : {std::make_pair("location", dataName),
                                 std::make_pair("offset", std::to_string(offset)),
@@ -345,7 +345,7 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
     bool ok = fsync(fd) == 0;
     ::close(fd);
     if (!ok || std::rename(dataTmp.c_str(), dataPath.c_str()) != 0)
-      return fileError(dataPath, "cannot write");
+      return llvmFileError(dataPath, "cannot write");
   }
   g.graph.bytes(2, "shear");
   g.graph.message(11, valueInfo("input_ids", INT64, {"batch", "seq"}));
@@ -360,5 +360,5 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
   model.bytes(2, "shear");
   model.bytes(3, "0.1");
   model.message(7, g.graph);
-  return writeFileAtomically(path, model.data());
+  return toLlvm(writeFileAtomically(path, model.data()));
 }

@@ -1,6 +1,6 @@
 //===- BuildOptimizer.cpp - clipping and AdamW as kernels -----------------===//
 #include "shear/Dialect/ShearOps.h"
-#include "shear/Runtime/GateMath.h"
+#include "shear/Support/GateMath.h"
 #include "shear/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

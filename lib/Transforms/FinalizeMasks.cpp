@@ -1,7 +1,7 @@
 //===- FinalizeMasks.cpp - gates to deterministic masks of target size ----===//
 #include "shear/Target/ArtifactPaths.h"
 #include "shear/Target/ModelView.h"
-#include "shear/Runtime/GateMath.h"
+#include "shear/Support/GateMath.h"
 #include "shear/Transforms/Passes.h"
 
 namespace shear {
@@ -45,7 +45,7 @@ struct FinalizeMasksPass : shear::impl::FinalizeMasksBase<FinalizeMasksPass> {
       const auto &m = view->masks[i];
       if (!m)
         continue;
-      auto t = store.tensor(m->tensor.file, m->tensor.name);
+      auto t = toLlvm(store.tensor(m->tensor.file, m->tensor.name));
       if (!t) {
         module.emitError() << "finalize-masks: " << llvm::toString(t.takeError());
         return signalPassFailure();
@@ -67,7 +67,7 @@ struct FinalizeMasksPass : shear::impl::FinalizeMasksBase<FinalizeMasksPass> {
       int64_t rowSize = m.tensor.shape.back();
       const std::vector<float> &la = logAlpha[idx(f)];
       for (size_t r = 0; r < la.size(); r += rowSize) {
-        auto row = gate::deterministicRow(llvm::ArrayRef(la).slice(r, rowSize), m.targetSize);
+        auto row = gate::deterministicRow(Span<const float>(la).slice(r, rowSize), m.targetSize);
         masks[idx(f)].insert(masks[idx(f)].end(), row.begin(), row.end());
       }
     };
@@ -87,8 +87,8 @@ struct FinalizeMasksPass : shear::impl::FinalizeMasksBase<FinalizeMasksPass> {
       int64_t perGroup = head->targetSize / kv->targetSize;
       for (int64_t l = 0; l < head->tensor.shape[0]; ++l) {
         std::vector<float> h, g;
-        gate::deterministicGqaRow(llvm::ArrayRef(logAlpha[idx(MaskFamily::Head)]).slice(l * heads, heads),
-                                  llvm::ArrayRef(logAlpha[idx(MaskFamily::KvGroup)]).slice(l * groups, groups),
+        gate::deterministicGqaRow(Span<const float>(logAlpha[idx(MaskFamily::Head)]).slice(l * heads, heads),
+                                  Span<const float>(logAlpha[idx(MaskFamily::KvGroup)]).slice(l * groups, groups),
                                   kv->targetSize, perGroup, h, g);
         masks[idx(MaskFamily::Head)].insert(masks[idx(MaskFamily::Head)].end(), h.begin(), h.end());
         masks[idx(MaskFamily::KvGroup)].insert(masks[idx(MaskFamily::KvGroup)].end(), g.begin(), g.end());
@@ -109,7 +109,7 @@ struct FinalizeMasksPass : shear::impl::FinalizeMasksBase<FinalizeMasksPass> {
       m->tensor = WeightRef{name, masksPath, DType::F32, m->tensor.shape};
       m->isGate = false;
     }
-    if (llvm::Error e = writeF32Tensors(masksPath, tensors)) {
+    if (llvm::Error e = toLlvm(writeF32Tensors(masksPath, tensors))) {
       module.emitError() << "finalize-masks: " << llvm::toString(std::move(e));
       return signalPassFailure();
     }

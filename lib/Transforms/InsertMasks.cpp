@@ -1,7 +1,7 @@
 //===- InsertMasks.cpp - add gates and mask operands for a target shape ---===//
 #include "shear/Target/ArtifactPaths.h"
 #include "shear/Target/ModelView.h"
-#include "shear/Runtime/GateMath.h"
+#include "shear/Support/GateMath.h"
 #include "shear/Transforms/Passes.h"
 #include "shear/Transforms/TargetShape.h"
 
@@ -69,7 +69,7 @@ struct InsertMasksPass : shear::impl::InsertMasksBase<InsertMasksPass> {
       view->mask(f.family) =
           MaskRef{WeightRef{name, gatesPath, DType::F32, f.shape}, /*isGate=*/true, f.keep};
     }
-    if (llvm::Error e = writeF32Tensors(gatesPath, tensors)) {
+    if (llvm::Error e = toLlvm(writeF32Tensors(gatesPath, tensors))) {
       module.emitError() << "insert-masks: " << llvm::toString(std::move(e));
       return signalPassFailure();
     }

@@ -79,11 +79,11 @@ struct LowerToRuntimePass : shear::impl::LowerToRuntimeBase<LowerToRuntimePass> 
     for (Operation *op : ops) {
       llvm::TypeSwitch<Operation *>(op)
           .Case([&](GateOp o) {
-            SmallVector<Value> args = {o.getLogAlpha()};
+            Value kvLogAlpha;
             SmallVector<NamedAttribute> extra = {
                 b.getNamedAttr("size", b.getStringAttr(evalMasks))};
             if (o.getFamily() == "head" && kvGate) {
-              Value kvLogAlpha = kvGate.getLogAlpha();
+              kvLogAlpha = kvGate.getLogAlpha();
               if (Operation *def = kvLogAlpha.getDefiningOp(); def && o->isBeforeInBlock(def)) {
                 if (def->getNumOperands() != 0) {
                   kvGate.emitOpError("its log_alpha must be a shear.weight");
@@ -91,10 +91,9 @@ struct LowerToRuntimePass : shear::impl::LowerToRuntimeBase<LowerToRuntimePass> 
                 }
                 def->moveBefore(o);
               }
-              args.push_back(kvLogAlpha);
               extra.push_back(b.getNamedAttr("kv_target_size", kvGate.getTargetSizeAttr()));
             }
-            lower(o, "gate.eval", args, {}, extra);
+            lower(o, "gate.eval", {o.getLogAlpha()}, {{"kv_log_alpha", kvLogAlpha}}, extra);
           })
           .Default([&](Operation *o) { lowerCommon(o); });
     }

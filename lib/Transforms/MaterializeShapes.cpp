@@ -119,7 +119,7 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
         out.assign(n, 1.0f);
         return success();
       }
-      auto t = store.tensor(m->tensor.file, m->tensor.name);
+      auto t = toLlvm(store.tensor(m->tensor.file, m->tensor.name));
       if (!t)
         return fail(module, llvm::toString(t.takeError()));
       if (static_cast<size_t>(t->second->numel()) != n || !isFloatDType(t->second->dtype))
@@ -248,13 +248,13 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
         s.shape.push_back(a.keep.size());
       specs.push_back(s);
     }
-    auto writer = SafetensorsWriter::create(outPath, specs);
+    auto writer = toLlvm(SafetensorsWriter::create(outPath, specs));
     if (!writer)
       return fail(module, llvm::toString(writer.takeError()));
     std::map<std::string, WeightRef> produced;
     for (size_t i = 0; i < jobs.size(); ++i) {
       const Job &j = jobs[i];
-      auto t = store.tensor(j.source->file, j.source->name);
+      auto t = toLlvm(store.tensor(j.source->file, j.source->name));
       if (!t)
         return fail(module, llvm::toString(t.takeError()));
       auto [file, info] = *t;
@@ -265,11 +265,11 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
                                 shapeToString(j.source->shape));
       std::vector<float> dst = fold(j, file->data(*info), *info);
       file->release(*info);
-      if (llvm::Error e = (*writer)->writeF32(dst))
+      if (llvm::Error e = toLlvm((*writer)->writeF32(dst)))
         return fail(module, llvm::toString(std::move(e)));
       produced[j.name] = WeightRef{j.name, outPath, specs[i].dtype, specs[i].shape};
     }
-    if (llvm::Error e = (*writer)->commit())
+    if (llvm::Error e = toLlvm((*writer)->commit()))
       return fail(module, llvm::toString(std::move(e)));
 
     auto ref = [&](const std::string &name) { return produced.at(name); };

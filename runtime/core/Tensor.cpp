@@ -1,11 +1,36 @@
-//===- Tensor.cpp ---------------------------------------------------------===//
+//===- Tensor.cpp - tensors, buffers and the host allocator ---------------===//
 #include "shear/Runtime/Tensor.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 
+using namespace shear;
 using namespace shear::rt;
+
+std::string Device::str() const {
+  return kind == DeviceKind::Cpu ? "cpu" : "cuda:" + std::to_string(index);
+}
+
+namespace {
+class HostAllocator : public Allocator {
+public:
+  Device device() const override { return Device{}; }
+  Result<std::shared_ptr<Buffer>> allocate(size_t bytes) override {
+    size_t rounded = alignedBytes(bytes ? bytes : 1);
+    void *p = std::aligned_alloc(64, rounded);
+    if (!p)
+      return runFailure("out of memory: cannot allocate " + std::to_string(rounded) +
+                        " bytes of host memory");
+    return std::make_shared<Buffer>(p, rounded, Device{}, [](void *q) { std::free(q); });
+  }
+};
+} // namespace
+
+Allocator &shear::rt::hostAllocator() {
+  static HostAllocator allocator;
+  return allocator;
+}
 
 int64_t Tensor::numel() const {
   int64_t n = 1;
@@ -14,24 +39,40 @@ int64_t Tensor::numel() const {
   return n;
 }
 
-Tensor Tensor::empty(std::vector<int64_t> shape, ElemType type) {
+Device Tensor::device() const { return buffer_ ? buffer_->device() : Device{}; }
+
+Tensor Tensor::view(std::shared_ptr<Buffer> buffer, size_t offset, std::vector<int64_t> shape,
+                    DType dtype) {
   Tensor t;
+  t.buffer_ = std::move(buffer);
+  t.offset_ = offset;
   t.shape_ = std::move(shape);
-  t.type_ = type;
-  size_t bytes = static_cast<size_t>(t.numel()) * (type == ElemType::F32 ? 4 : 8);
-  size_t rounded = (bytes + 63) / 64 * 64;
-  void *p = std::aligned_alloc(64, rounded ? rounded : 64);
-  if (!p) {
-    std::fprintf(stderr, "shear: out of memory allocating %zu bytes for a tensor\n", rounded);
-    std::abort();
-  }
-  t.data_ = std::shared_ptr<void>(p, std::free);
+  t.dtype_ = dtype;
   return t;
 }
 
-Tensor Tensor::zeros(std::vector<int64_t> shape, ElemType type) {
-  Tensor t = empty(std::move(shape), type);
-  std::memset(t.data_.get(), 0, static_cast<size_t>(t.numel()) * (type == ElemType::F32 ? 4 : 8));
+Result<Tensor> Tensor::allocate(Allocator &allocator, std::vector<int64_t> shape, DType dtype) {
+  int64_t n = numElements(shape);
+  if (n < 0)
+    return invalidInput("tensor shape " + shapeToString(shape) + " is too large");
+  auto buffer = allocator.allocate(static_cast<size_t>(n) * dtypeBytes(dtype));
+  if (!buffer.ok())
+    return buffer.status();
+  return view(buffer.take(), 0, std::move(shape), dtype);
+}
+
+Tensor Tensor::empty(std::vector<int64_t> shape, DType dtype) {
+  auto t = allocate(hostAllocator(), std::move(shape), dtype);
+  if (!t.ok()) {
+    std::fprintf(stderr, "shear: %s\n", t.status().message().c_str());
+    std::exit(1);
+  }
+  return t.take();
+}
+
+Tensor Tensor::zeros(std::vector<int64_t> shape, DType dtype) {
+  Tensor t = empty(std::move(shape), dtype);
+  std::memset(t.data(), 0, t.bytes());
   return t;
 }
 
@@ -42,7 +83,7 @@ Tensor Tensor::scalar(float value) {
 }
 
 Tensor Tensor::scalarI64(int64_t value) {
-  Tensor t = empty({}, ElemType::I64);
+  Tensor t = empty({}, DType::I64);
   t.i64()[0] = value;
   return t;
 }
@@ -53,9 +94,4 @@ Tensor Tensor::reshaped(std::vector<int64_t> shape) const {
   return t;
 }
 
-std::string Tensor::shapeString() const {
-  std::string s = "[";
-  for (size_t i = 0; i < shape_.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape_[i]);
-  return s + "]";
-}
+std::string Tensor::shapeString() const { return shapeToString(shape_); }

@@ -1,30 +1,28 @@
 //===- Dataset.cpp - the on-disk training data format ---------------------===//
 #include "shear/Runtime/Dataset.h"
-#include "shear/Target/ArtifactPaths.h"
+#include "shear/Support/Files.h"
 
-#include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/raw_ostream.h"
-
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+using namespace shear;
 using namespace shear::rt;
 
-static llvm::Error dataError(const std::string &file, const llvm::Twine &what) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), (file + ": " + what).str());
+static Status dataError(const std::string &file, const std::string &what) {
+  return fileError(file, what);
 }
 
-llvm::Expected<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
+Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
   std::string path = shear::joinPath(dir, "manifest.json");
-  auto json = shear::readJsonFile(path);
-  if (!json)
-    return json.takeError();
-  const llvm::json::Object *root = json->getAsObject();
-  if (!root)
+  auto jsonOr = shear::readJsonFile(path);
+  if (!jsonOr.ok())
+    return jsonOr.status();
+  const json::Value *root = &*jsonOr;
+  if (!root->asObject())
     return dataError(path, "not a JSON object");
   std::unique_ptr<Dataset> ds(new Dataset());
   ds->dir_ = dir;
@@ -33,31 +31,31 @@ llvm::Expected<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
   if (!seq || *seq <= 0)
     return dataError(path, "missing or non-positive 'seq_len'");
   m.seqLen = *seq;
-  auto dtype = root->getString("token_dtype");
+  const std::string *dtype = root->getString("token_dtype");
   if (!dtype || (*dtype != "uint16" && *dtype != "uint32"))
     return dataError(path, "'token_dtype' must be \"uint16\" or \"uint32\"");
-  m.tokenDtype = dtype->str();
+  m.tokenDtype = *dtype;
   m.vocabSize = root->getInteger("vocab_size").value_or(0);
-  const llvm::json::Array *domains = root->getArray("domains");
+  const json::Array *domains = root->getArray("domains");
   if (!domains || domains->empty())
     return dataError(path, "missing or empty 'domains'");
   size_t width = m.tokenDtype == "uint16" ? 2 : 4;
-  for (const llvm::json::Value &v : *domains) {
-    const llvm::json::Object *d = v.getAsObject();
-    if (!d)
+  for (const json::Value &v : *domains) {
+    const json::Value *d = &v;
+    if (!d->asObject())
       return dataError(path, "every domain must be an object");
     DomainInfo info;
-    auto name = d->getString("name");
-    auto trainFile = d->getString("train_file");
-    auto evalFile = d->getString("eval_file");
+    const std::string *name = d->getString("name");
+    const std::string *trainFile = d->getString("train_file");
+    const std::string *evalFile = d->getString("eval_file");
     auto trainSeqs = d->getInteger("train_sequences");
     auto evalSeqs = d->getInteger("eval_sequences");
     if (!name || !trainFile || !evalFile || !trainSeqs || !evalSeqs)
       return dataError(path, "a domain needs name, train_file, eval_file, train_sequences "
                              "and eval_sequences");
-    info.name = name->str();
-    info.trainFile = trainFile->str();
-    info.evalFile = evalFile->str();
+    info.name = *name;
+    info.trainFile = *trainFile;
+    info.evalFile = *evalFile;
     info.trainSequences = *trainSeqs;
     info.evalSequences = *evalSeqs;
     info.weight = d->getNumber("weight").value_or(0.0);
@@ -73,16 +71,16 @@ llvm::Expected<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
       uint64_t expected = static_cast<uint64_t>(count) * (m.seqLen + 1) * width;
       int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0)
-        return dataError(file, "cannot open: " + llvm::Twine(std::strerror(errno)) +
+        return dataError(file, std::string("cannot open: ") + std::strerror(errno) +
                                    " (domain '" + info.name + "' of " + path + ")");
       struct stat st;
       fstat(fd, &st);
       if (static_cast<uint64_t>(st.st_size) != expected) {
         ::close(fd);
-        return dataError(file, "holds " + llvm::Twine(st.st_size) + " bytes but " +
-                                   llvm::Twine(count) + " sequences of " +
-                                   llvm::Twine(m.seqLen + 1) + " " + m.tokenDtype +
-                                   " tokens need " + llvm::Twine(expected) +
+        return dataError(file, "holds " + std::to_string(st.st_size) + " bytes but " +
+                                   std::to_string(count) + " sequences of " +
+                                   std::to_string(m.seqLen + 1) + " " + m.tokenDtype +
+                                   " tokens need " + std::to_string(expected) +
                                    (static_cast<uint64_t>(st.st_size) < expected
                                         ? " (truncated, or tokens of another dtype)"
                                         : " (tokens of another dtype, or trailing data)"));
@@ -146,23 +144,20 @@ void Dataset::read(const Mapped &m, int64_t index, int64_t *out) const {
 void Dataset::readTrain(int64_t d, int64_t i, int64_t *out) const { read(train_[d], i, out); }
 void Dataset::readEval(int64_t d, int64_t i, int64_t *out) const { read(eval_[d], i, out); }
 
-llvm::Error shear::rt::writeManifest(const std::string &dir, const Manifest &m) {
-  llvm::json::Array domains;
+Status shear::rt::writeManifest(const std::string &dir, const Manifest &m) {
+  json::Array domains;
   for (const DomainInfo &d : m.domains)
-    domains.push_back(llvm::json::Object{{"name", d.name},
-                                         {"train_file", d.trainFile},
-                                         {"eval_file", d.evalFile},
-                                         {"train_sequences", d.trainSequences},
-                                         {"eval_sequences", d.evalSequences},
-                                         {"weight", d.weight}});
-  llvm::json::Object root{{"format", "shear-data"},
-                          {"version", 1},
-                          {"seq_len", m.seqLen},
-                          {"token_dtype", m.tokenDtype},
-                          {"vocab_size", m.vocabSize},
-                          {"domains", std::move(domains)}};
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
-  return shear::writeFileAtomically(shear::joinPath(dir, "manifest.json"), text);
+    domains.push_back(json::Object{{"name", d.name},
+                                   {"train_file", d.trainFile},
+                                   {"eval_file", d.evalFile},
+                                   {"train_sequences", d.trainSequences},
+                                   {"eval_sequences", d.evalSequences},
+                                   {"weight", d.weight}});
+  json::Object root{{"format", "shear-data"},
+                    {"version", 1},
+                    {"seq_len", m.seqLen},
+                    {"token_dtype", m.tokenDtype},
+                    {"vocab_size", m.vocabSize},
+                    {"domains", std::move(domains)}};
+  return writeJsonFileAtomically(joinPath(dir, "manifest.json"), json::Value(std::move(root)));
 }

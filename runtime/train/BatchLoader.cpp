@@ -1,16 +1,17 @@
 //===- BatchLoader.cpp - batches drawn across domains ---------------------===//
 #include "shear/Runtime/BatchLoader.h"
-#include "shear/Runtime/Philox.h"
+#include "shear/Support/Philox.h"
 
 #include <cmath>
 
+using namespace shear;
 using namespace shear::rt;
 
 Tensor BatchLoader::next(int64_t step, int64_t batch, std::vector<int64_t> &domains,
                          const std::function<void(const std::string &)> &log) {
   const Manifest &m = data_.manifest();
   int64_t n = m.seqLen + 1, k = m.domains.size();
-  Tensor tokens = Tensor::empty({batch, n}, ElemType::I64);
+  Tensor tokens = Tensor::empty({batch, n}, DType::I64);
   domains.assign(batch, 0);
   double total = 0;
   for (double w : state_.weights)
@@ -68,7 +69,7 @@ std::vector<double> shear::rt::updateDomainWeights(DblMode mode,
 
 std::pair<Tensor, Tensor> shear::rt::splitInputsAndLabels(const Tensor &t) {
   int64_t B = t.dim(0), T = t.dim(1) - 1;
-  Tensor ids = Tensor::empty({B, T}, ElemType::I64), labels = Tensor::empty({B, T}, ElemType::I64);
+  Tensor ids = Tensor::empty({B, T}, DType::I64), labels = Tensor::empty({B, T}, DType::I64);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i = 0; i < T; ++i) {
       ids.i64()[b * T + i] = t.i64()[b * (T + 1) + i];

@@ -13,7 +13,7 @@
 // CHECK: %[[Z_L:.*]] = shear.kernel "gate.eval"(%[[LA_L]]) {family = "layer", size = "expected", target_size = 1 : i64} : (tensor<2xf32>) -> tensor<2xf32>
 // CHECK: %[[LA_H:.*]] = shear.weight "shear.gate.head"
 // CHECK: %[[LA_G:.*]] = shear.weight "shear.gate.kv_group"
-// CHECK: shear.kernel "gate.eval"(%[[LA_H]], %[[LA_G]]) {family = "head", kv_target_size = 1 : i64, size = "expected", target_size = 2 : i64} : (tensor<2x4xf32>, tensor<2x2xf32>) -> tensor<2x4xf32>
+// CHECK: shear.kernel "gate.eval"(%[[LA_H]], %[[LA_G]]) {family = "head", kv_target_size = 1 : i64, masks = ["kv_log_alpha"], size = "expected", target_size = 2 : i64} : (tensor<2x4xf32>, tensor<2x2xf32>) -> tensor<2x4xf32>
 // CHECK: shear.kernel "gate.eval"(%[[LA_G]]) {family = "kv_group", size = "expected", target_size = 1 : i64}
 // CHECK: %[[X:.*]] = shear.kernel "embed"(%{{.*}}, %arg0, %{{.*}}) {masks = ["hidden"]} : (tensor<10x8xf32>, tensor<?x?xi64>, tensor<8xf32>) -> tensor<?x?x8xf32>
 // CHECK: shear.kernel "mask_row"(%[[Z_L]]) {index = 0 : i64} : (tensor<2xf32>) -> tensor<f32>

@@ -1,5 +1,5 @@
 // Hard-concrete gate math against values computed by hand from METHOD.md §2.
-#include "shear/Runtime/GateMath.h"
+#include "shear/Support/GateMath.h"
 
 #include <gtest/gtest.h>
 
@@ -88,11 +88,11 @@ TEST(GateMath, NormalInitIsReproducibleAndHasTheRightMoments) {
   EXPECT_NEAR(std::sqrt(var), 0.01, 0.0005);
 }
 
-#include "shear/Runtime/Philox.h"
+#include "shear/Support/Philox.h"
 
 // Known-answer vectors of Philox4x32-10 from the Random123 distribution.
 TEST(Philox, KnownAnswers) {
-  using shear::rt::philox4x32;
+  using shear::philox4x32;
   auto zero = philox4x32({0, 0, 0, 0}, {0, 0});
   EXPECT_EQ(zero, (std::array<uint32_t, 4>{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}));
   auto ones = philox4x32({0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu},
@@ -104,7 +104,7 @@ TEST(Philox, KnownAnswers) {
 }
 
 TEST(Philox, UniformIsInTheOpenIntervalAndKeyedByEveryInput) {
-  using shear::rt::philoxUniform;
+  using shear::philoxUniform;
   double u = philoxUniform(1, 2, 3, 4);
   EXPECT_GT(u, 0.0);
   EXPECT_LT(u, 1.0);

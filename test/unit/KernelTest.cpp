@@ -1,40 +1,41 @@
-// CPU kernels checked against values computed by hand from the formulas.
-#include "shear/Runtime/BatchLoader.h"
-#include "shear/Runtime/Kernels.h"
+// CPU kernels checked against values computed by hand from the formulas, and
+// the kernel table's contract with every backend.
+#include "KernelRunner.h"
 
-#include <gtest/gtest.h>
+#include "shear/Runtime/BatchLoader.h"
 
 #include <cmath>
 
+using namespace shear;
 using namespace shear::rt;
+using namespace shear::test;
 
-namespace {
-struct Runner {
-  KernelRegistry registry;
-  Runner() { registerCpuKernels(registry); }
-  std::vector<Tensor> run(const std::string &name, std::vector<Tensor> args,
-                          const KernelAttrs &attrs) {
-    KernelCall call;
-    call.name = &name;
-    call.attrs = &attrs;
-    for (Tensor &t : args)
-      call.args.push_back(&t);
-    (*registry.find(name))(call);
-    return call.results;
-  }
-};
+// Every kernel the lowering can emit (the whole table) has a CPU implementation.
+TEST(KernelTable, EveryEntryHasACpuKernel) {
+  auto cpu = createCpuBackend(1);
+  EXPECT_EQ(cpu->missingKernels(), std::vector<std::string>());
+  EXPECT_EQ(kernelTable().size(), static_cast<size_t>(KernelId::NumKernels));
+}
 
-Tensor vec(std::vector<float> v) {
-  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())});
-  std::copy(v.begin(), v.end(), t.f32());
-  return t;
+// The declarations the passes rely on: masks as optional slots, backward
+// kernels' optional cotangents, in-place results.
+TEST(KernelTable, Declarations) {
+  const KernelDecl *a = findKernel("attention.bwd");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->operands[5].name, "head");
+  EXPECT_EQ(a->operands[5].arity, OperandDecl::Optional);
+  EXPECT_EQ(a->results[5].presentWith, 5);
+  const KernelDecl *adam = findKernel("adamw");
+  EXPECT_EQ(adam->results[0].updates, 0);
+  EXPECT_EQ(adam->results[1].updates, 2);
+  EXPECT_EQ(findKernel("no.such.kernel"), nullptr);
+  // A call naming its masks out of order, or one the kernel does not have.
+  EXPECT_FALSE(mapCall(*findKernel("residual_add"), 4, {"hidden", "layer"}, 1).ok());
+  EXPECT_FALSE(mapCall(*findKernel("residual_add"), 3, {"head"}, 1).ok());
+  auto m = mapCall(*findKernel("residual_add"), 3, {"hidden"}, 1);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->operands, (std::vector<int>{0, 1, -1, 2}));
 }
-Tensor i64(int64_t v) {
-  Tensor t = Tensor::empty({}, ElemType::I64);
-  t.i64()[0] = v;
-  return t;
-}
-} // namespace
 
 // METHOD.md §3 for one row: log_alpha [0, 2], λ1 = 0.5, λ2 = 2, target 0.5
 // warmed up to 0.25 at step 5 of 10. P(z≠0) = sigmoid(la + (2/3) ln 11):
@@ -42,18 +43,19 @@ Tensor i64(int64_t v) {
 // term = λ1 d + λ2 d² = −0.029727; dλ1 = d, dλ2 = d²,
 // dla_i = −(λ1 + 2 λ2 d)/n · P(1 − P) = 0.0077206, 0.0014307.
 TEST(Kernels, LagrangianAndItsGradients) {
-  Runner r;
-  KernelAttrs attrs;
-  attrs.numbers = {{"target_sparsity", 0.5}, {"warmup_steps", 10}};
-  auto out = r.run("lagrangian", {vec({0, 2}), Tensor::scalar(0.5f), Tensor::scalar(2.0f), i64(5)},
-                   attrs);
+  auto cpu = createCpuBackend(1);
+  std::map<std::string, AttrValue> attrs = {{"target_sparsity", number(0.5)},
+                                            {"warmup_steps", integer(10)}};
+  auto out = runKernel(*cpu, "lagrangian",
+                       {vec({0, 2}), Tensor::scalar(0.5f), Tensor::scalar(2.0f), Tensor::scalarI64(5)},
+                       attrs);
   EXPECT_NEAR(out[0].f32()[0], -0.0297271, 1e-6);
   EXPECT_NEAR(out[1].f32()[0], 0.0974056, 1e-6);
   EXPECT_NEAR(out[2].f32()[0], 0.25, 1e-7);
-  auto grads = r.run("lagrangian.bwd",
-                     {vec({0, 2}), Tensor::scalar(0.5f), Tensor::scalar(2.0f), i64(5), out[0],
-                      out[1], out[2], Tensor::scalar(1.0f)},
-                     attrs);
+  auto grads = runKernel(*cpu, "lagrangian.bwd",
+                         {vec({0, 2}), Tensor::scalar(0.5f), Tensor::scalar(2.0f), Tensor::scalarI64(5),
+                          out[0], out[1], out[2], Tensor::scalar(1.0f)},
+                         attrs);
   EXPECT_NEAR(grads[0].f32()[0], 0.00772059, 1e-7);
   EXPECT_NEAR(grads[0].f32()[1], 0.00143072, 1e-7);
   EXPECT_NEAR(grads[1].f32()[0], -0.152594, 1e-6);
@@ -62,22 +64,43 @@ TEST(Kernels, LagrangianAndItsGradients) {
 
 // Bias-corrected AdamW at step 1 moves every parameter by lr·sign(g) (for
 // |g| ≫ eps); clipping scales g but not that first step; the gate clamp
-// projects.
+// projects. The results update p, m and v in place.
 TEST(Kernels, AdamWFirstStepAndProjection) {
-  Runner r;
-  KernelAttrs attrs;
-  attrs.numbers = {{"beta1", 0.9}, {"beta2", 0.95}, {"eps", 1e-8}, {"max_norm", 1.0},
-                   {"clamp", std::log(100.0)}};
-  auto out = r.run("adamw",
-                   {vec({1.0f, -2.0f, 4.6f}), vec({0.5f, -3.0f, -1.0f}), vec({0, 0, 0}),
-                    vec({0, 0, 0}), Tensor::scalar(10.0f), Tensor::scalar(0.1f), i64(0)},
-                   attrs);
+  auto cpu = createCpuBackend(1);
+  std::map<std::string, AttrValue> attrs = {{"beta1", number(0.9)}, {"beta2", number(0.95)},
+                                            {"eps", number(1e-8)}, {"weight_decay", number(0)},
+                                            {"max_norm", number(1.0)},
+                                            {"clamp", number(std::log(100.0))}};
+  auto out = runKernel(*cpu, "adamw",
+                       {vec({1.0f, -2.0f, 4.6f}), vec({0.5f, -3.0f, -1.0f}), vec({0, 0, 0}),
+                        vec({0, 0, 0}), Tensor::scalar(10.0f), Tensor::scalar(0.1f),
+                        Tensor::scalarI64(0)},
+                       attrs);
   EXPECT_NEAR(out[0].f32()[0], 0.9f, 1e-6);
   EXPECT_NEAR(out[0].f32()[1], -1.9f, 1e-6);
   EXPECT_NEAR(out[0].f32()[2], std::log(100.0), 1e-6); // 4.7 projected to ln 100
   // m = (1-β1)·g·clip with clip = 1/(10 + 1e-6)
   EXPECT_NEAR(out[1].f32()[0], 0.1 * 0.5 / (10 + 1e-6), 1e-9);
   EXPECT_NEAR(out[2].f32()[1], 0.05 * 0.09 / ((10 + 1e-6) * (10 + 1e-6)) * 100, 1e-9);
+}
+
+// A token id outside the vocabulary is bad input reported as a status, not an abort.
+TEST(Kernels, EmbedRefusesTokensOutsideTheVocabulary) {
+  auto cpu = createCpuBackend(1);
+  Tensor table = Tensor::zeros({4, 2}), ids = Tensor::empty({1, 2}, DType::I64);
+  ids.i64()[0] = 1;
+  ids.i64()[1] = 4;
+  auto params = decodeParams(KernelId::Embed, {});
+  Tensor y = Tensor::empty({1, 2, 2});
+  KernelIO io;
+  io.in = {&table, &ids, nullptr};
+  io.out = {&y};
+  Status s = cpu->kernel(KernelId::Embed)->run(cpu->context(), *params, io);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.kind(), ErrorKind::InvalidInput);
+  EXPECT_NE(s.message().find("token id 4 at position 1 is outside the vocabulary [0, 4)"),
+            std::string::npos)
+      << s.message();
 }
 
 // METHOD.md §4 on hand-picked values.

@@ -288,7 +288,7 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
     auto buffer = llvm::MemoryBuffer::getFile(o.tokenizer, false, false);
     if (!buffer)
       return textError(o.tokenizer, "cannot read");
-    if (Error e = writeFileAtomically(model, (*buffer)->getBuffer()))
+    if (Error e = toLlvm(writeFileAtomically(model, (*buffer)->getBuffer())))
       return e;
   } else {
     std::string sample;
@@ -313,7 +313,7 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
                                        llvm::Twine(files[d].size()) + " files hold no text");
     }
     std::string samplePath = joinPath(o.outDir, ".tokenizer-sample.txt");
-    if (Error e = writeFileAtomically(samplePath, sample))
+    if (Error e = toLlvm(writeFileAtomically(samplePath, sample)))
       return e;
     auto trained = runSpm(o.spmPath, {"train", "--input", samplePath, "--model-prefix",
                                       joinPath(o.outDir, "tokenizer"), "--vocab-size",
@@ -383,7 +383,7 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
     info.evalSequences = o.evalSeqs;
     info.trainSequences = w.sequences - o.evalSeqs;
     totalTrain += info.trainSequences;
-    if (Error e = writeFileAtomically(joinPath(o.outDir, info.evalFile), w.eval))
+    if (Error e = toLlvm(writeFileAtomically(joinPath(o.outDir, info.evalFile), w.eval)))
       return e;
     if (Error e = w.commit())
       return e;
@@ -402,7 +402,7 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
   }
   for (rt::DomainInfo &d : m.domains)
     d.weight = static_cast<double>(d.trainSequences) / totalTrain;
-  if (Error e = rt::writeManifest(o.outDir, m))
+  if (Error e = toLlvm(rt::writeManifest(o.outDir, m)))
     return e;
   // How the corpus was made, so it can be made again.
   llvm::json::Object recipe{{"tokenizer", "tokenizer.model"},
@@ -420,5 +420,5 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
   std::string text;
   llvm::raw_string_ostream os(text);
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(recipe))) << "\n";
-  return writeFileAtomically(joinPath(o.outDir, "corpus.json"), text);
+  return toLlvm(writeFileAtomically(joinPath(o.outDir, "corpus.json"), text));
 }

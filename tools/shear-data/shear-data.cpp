@@ -71,7 +71,7 @@ static llvm::Error writeTokens(const std::string &path, const rt::Tensor &tokens
   T *out = reinterpret_cast<T *>(bytes.data());
   for (int64_t i = begin; i < end; ++i)
     out[i - begin] = static_cast<T>(tokens.i64()[i]);
-  return writeFileAtomically(path, bytes);
+  return toLlvm(writeFileAtomically(path, bytes));
 }
 
 static int pack() {
@@ -98,7 +98,7 @@ static int pack() {
     for (const Input &d : domains)
       if (d.name == name)
         return fail("domain '" + name + "' is given twice");
-    auto tokens = rt::readNpyInt(path.str());
+    auto tokens = toLlvm(rt::readNpyInt(path.str()));
     if (!tokens)
       return fail(llvm::toString(tokens.takeError()));
     if (tokens->rank() != 1)
@@ -154,7 +154,7 @@ static int pack() {
     llvm::outs() << "\n";
     m.domains.push_back(info);
   }
-  if (llvm::Error e = rt::writeManifest(outDir, m))
+  if (llvm::Error e = toLlvm(rt::writeManifest(outDir, m)))
     return fail(llvm::toString(std::move(e)));
   llvm::outs() << "wrote " << outDir << "/manifest.json (" << m.tokenDtype << " tokens, vocab >= "
                << m.vocabSize << ")\n";

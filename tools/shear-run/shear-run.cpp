@@ -1,347 +1,382 @@
-//===- shear-run.cpp - execute shear models -------------------------------===//
+//===- shear-run.cpp - run shear programs: prune, train, eval, generate ---===//
 //
-//   shear-run eval MODEL.mlir --tokens T.npy --logits-out L.npy
-//
-// The module is lowered in-process (--lower-to-runtime) and the lowered
-// program is executed by the runtime; there is no model loop here.
-// Exit codes: 0 success, 1 a failed run, 2 bad usage or bad input.
+// The one command users type to run a model. It executes program files
+// (shear-run compile MODEL --mode M -o PROGRAM writes them); given a model
+// module, the full build compiles it in-process first. It links only the
+// runtime (and, in the full build, the compiler): nothing of LLVM is needed
+// to parse its command line. Exit codes: 0 success, 1 a failed run, 2 bad
+// usage or bad input (docs/exit-codes.md).
 //
 //===----------------------------------------------------------------------===//
-#include "shear/Dialect/ShearDialect.h"
-#include "shear/Runtime/Executor.h"
+#include "../common/CommandLine.h"
+#include "ModelCompiler.h"
+
+#include "shear/Runtime/Dataset.h"
+#include "shear/Runtime/Executable.h"
+#include "shear/Runtime/Generate.h"
 #include "shear/Runtime/Npy.h"
-#include "shear/Runtime/Philox.h"
 #include "shear/Runtime/Trainer.h"
-#include "shear/Transforms/Passes.h"
+#include "shear/Support/Files.h"
+#include "shear/Support/Json.h"
+#include "shear/Support/Safetensors.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Format.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/SourceMgr.h"
-
-#include <algorithm>
-#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <sys/wait.h>
+#include <unistd.h>
 
-namespace cl = llvm::cl;
 using namespace shear;
 
-static cl::SubCommand evalCommand("eval", "evaluate a model: logits for token arrays");
-static cl::opt<std::string> modelPath(cl::Positional, cl::desc("MODEL.mlir"), cl::Required,
-                                      cl::sub(evalCommand));
-static cl::opt<std::string> tokensPath("tokens",
-                                       cl::desc("int token array [batch, seq] (.npy)"),
-                                       cl::value_desc("T.npy"), cl::sub(evalCommand));
-static cl::opt<std::string> logitsPath("logits-out",
-                                       cl::desc("write float32 logits [batch, seq, vocab] (.npy)"),
-                                       cl::value_desc("L.npy"), cl::sub(evalCommand));
-static cl::opt<std::string> evalMasks(
-    "eval-masks",
-    cl::desc("masked models: deterministic masks keep the expected number of entries per row "
-             "(expected, as while pruning) or the target number (target)"),
-    cl::init("expected"), cl::sub(evalCommand));
-static cl::opt<int> threads("threads", cl::desc("CPU threads (default: 2)"), cl::init(2),
-                            cl::sub(evalCommand));
+namespace {
 
-static cl::SubCommand gradientsCommand(
-    "gradients", "one training step's loss, metrics and gradients (for checking and debugging)");
-static cl::opt<std::string> gradModel(cl::Positional, cl::desc("MODEL.mlir"), cl::Required,
-                                      cl::sub(gradientsCommand));
-static cl::opt<std::string> gradTokens("tokens",
-                                       cl::desc("int token array [batch, seq+1] (.npy): inputs "
-                                                "are [:, :-1], labels [:, 1:]"),
-                                       cl::value_desc("T.npy"), cl::sub(gradientsCommand));
-static cl::opt<std::string> gradOut("out", cl::desc("write metrics and gradients (.safetensors)"),
-                                    cl::value_desc("G.safetensors"), cl::sub(gradientsCommand));
-static cl::opt<std::string> gradMode("mode", cl::desc("prune (default) or train"),
-                                     cl::init("prune"), cl::sub(gradientsCommand));
-static cl::opt<int64_t> gradStep("step", cl::desc("step number (gate noise, warm-up)"),
-                                 cl::init(0), cl::sub(gradientsCommand));
-static cl::opt<uint64_t> gradSeed("seed", cl::desc("seed of the gate noise"), cl::init(1),
-                                  cl::sub(gradientsCommand));
-static cl::opt<int64_t> gradWarmup("warmup-steps",
-                                   cl::desc("target-sparsity warm-up steps"), cl::init(0),
-                                   cl::sub(gradientsCommand));
-
-// prune and train share their options (each command lists them in --help).
-static cl::SubCommand pruneCommand("prune",
-                                   "prune a masked model: learn weights, gates and multipliers");
-static cl::SubCommand trainCommand("train", "continue pre-training a dense model");
-static cl::opt<std::string> runModel(cl::Positional, cl::desc("MODEL.mlir"), cl::Required,
-                                     cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<std::string> runData("data", cl::desc("data directory (shear-data pack)"),
-                                    cl::value_desc("DATA_DIR"), cl::sub(pruneCommand),
-                                    cl::sub(trainCommand), cl::sub(evalCommand));
-static cl::opt<std::string> runOut("out", cl::desc("run directory (checkpoints, metrics.jsonl, final/)"),
-                                   cl::value_desc("RUN_DIR"), cl::sub(pruneCommand),
-                                   cl::sub(trainCommand));
-static cl::opt<int64_t> runSteps("steps", cl::desc("optimizer steps (paper: 3200 pruning)"),
-                                 cl::init(3200), cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<int64_t> runBatch("batch", cl::desc("sequences per step (paper: 32)"),
-                                 cl::init(32), cl::sub(pruneCommand), cl::sub(trainCommand),
-                                 cl::sub(evalCommand));
-static cl::opt<int64_t> runSeq("seq", cl::desc("sequence length: must equal the data's (0: the data's)"),
-                               cl::init(0), cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<double> runLr("lr", cl::desc("peak learning rate of the weights (cosine, 10% warm-up, "
-                                            "decay to 0.1x)"),
-                             cl::init(1e-4), cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<double> runLrGate("lr-gate", cl::desc("learning rate of the gate parameters"),
-                                 cl::init(1.0), cl::sub(pruneCommand));
-static cl::opt<double> runLrLambda("lr-lambda",
-                                   cl::desc("learning rate of the Lagrange multipliers (negative: ascent)"),
-                                   cl::init(-1.0), cl::sub(pruneCommand));
-static cl::opt<double> runWarmup("warmup", cl::desc("fraction of steps warming up the learning rate"),
-                                 cl::init(0.1), cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<double> runTargetWarmup(
-    "target-warmup", cl::desc("fraction of steps over which the target sparsity grows from 0"),
-    cl::init(0.2), cl::sub(pruneCommand));
-static cl::opt<double> runMaxNorm("max-norm", cl::desc("gradient clipping norm"), cl::init(1.0),
-                                  cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<int64_t> runEvalEvery(
-    "eval-every",
-    cl::desc("evaluate (and update domain weights) every N steps; 0: never "
-             "(default: 50 for prune, 400 for train, as in the paper)"),
-    cl::init(-1), cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<int64_t> runEvalSeqs("eval-seqs",
-                                    cl::desc("held-out sequences per domain to evaluate (0: all)"),
-                                    cl::init(0), cl::sub(pruneCommand), cl::sub(trainCommand),
-                                    cl::sub(evalCommand));
-static cl::opt<int64_t> runSaveEvery("save-every", cl::desc("checkpoint every N steps (0: only final)"),
-                                     cl::init(0), cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<int64_t> runLogEvery("log-every", cl::desc("print a progress line every N steps"),
-                                    cl::init(1), cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<uint64_t> runSeed("seed", cl::desc("seed of gate noise and domain draws"), cl::init(1),
-                                 cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<std::string> runDbl("dbl", cl::desc("dynamic batch loading: paper, code or off"),
-                                   cl::init("paper"), cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<std::string> runRefLoss(
-    "ref-loss",
-    cl::desc("reference losses for dynamic batch loading: 'source' (evaluate the unpruned model "
-             "first) or a JSON file {domain: loss}"),
-    cl::init("source"), cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<std::string> runWeights("weights",
-                                       cl::desc("initial domain weights name=w,... (default: the data mix)"),
-                                       cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<bool> runResume("resume", cl::desc("continue from the newest complete checkpoint in --out"),
-                               cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<int> runThreads("threads", cl::desc("CPU threads (default: 2)"), cl::init(2),
-                               cl::sub(pruneCommand), cl::sub(trainCommand));
-static cl::opt<int64_t> runStopAfter("stop-after", cl::desc("testing: exit abruptly after N steps"),
-                                     cl::init(-1), cl::Hidden, cl::sub(pruneCommand),
-                                     cl::sub(trainCommand));
-
-static cl::SubCommand generateCommand("generate", "generate text with a KV cache");
-static cl::opt<std::string> genModel(cl::Positional, cl::desc("MODEL.mlir"), cl::Required,
-                                     cl::sub(generateCommand));
-static cl::opt<std::string> genTokenizer("tokenizer", cl::desc("SentencePiece tokenizer.model"),
-                                         cl::sub(generateCommand));
-static cl::opt<std::string> genPrompt("prompt", cl::desc("prompt text (needs --tokenizer)"),
-                                      cl::sub(generateCommand));
-static cl::opt<std::string> genPromptIds("prompt-ids", cl::desc("prompt as token ids a,b,c"),
-                                         cl::sub(generateCommand));
-static cl::opt<int64_t> genMaxNew("max-new-tokens", cl::desc("tokens to generate"), cl::init(64),
-                                  cl::sub(generateCommand));
-static cl::opt<double> genTemperature("temperature",
-                                      cl::desc("0: greedy (default); > 0: sample"),
-                                      cl::init(0.0), cl::sub(generateCommand));
-static cl::opt<double> genTopP("top-p", cl::desc("nucleus sampling: smallest set with this mass"),
-                               cl::init(1.0), cl::sub(generateCommand));
-static cl::opt<uint64_t> genSeed("seed", cl::desc("seed of sampling"), cl::init(1),
-                                 cl::sub(generateCommand));
-static cl::opt<bool> genPrintIds("print-ids", cl::desc("also print the generated token ids"),
-                                 cl::sub(generateCommand));
-static cl::opt<bool> genNoBos("no-bos", cl::desc("do not start the prompt with BOS"),
-                              cl::sub(generateCommand));
-static cl::opt<int> genThreads("threads", cl::desc("CPU threads"), cl::init(2),
-                               cl::sub(generateCommand));
-
-static int fail(int code, const llvm::Twine &msg) {
-  llvm::errs() << "shear-run: error: " << msg << "\n";
-  return code;
+int report(const Status &s) {
+  if (!s.ok())
+    std::fprintf(stderr, "shear-run: error: %s\n", s.message().c_str());
+  return s.exitCode();
 }
 
-/// Parses MODEL.mlir and runs `build` on it; diagnostics go to stderr.
-static mlir::OwningOpRef<mlir::ModuleOp>
-loadModule(mlir::MLIRContext &context, const std::string &path,
-           const std::function<void(mlir::PassManager &)> &build) {
-  auto module = rt::parseModuleFile(context, path);
-  if (!module)
-    return nullptr;
-  mlir::PassManager pm(&context);
-  build(pm);
-  if (mlir::failed(pm.run(*module)))
-    return nullptr;
-  return module;
+void printLine(const std::string &line) {
+  std::fputs(line.c_str(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
 }
 
-static std::string moduleDir(const std::string &path) {
-  std::string dir = llvm::sys::path::parent_path(path).str();
-  return dir.empty() ? "." : dir;
+struct Common {
+  int64_t threads = 2;
+  std::string device = "cpu";
+  bool plan = false;
+};
+
+void commonOptions(cli::Command &c, Common &o, bool plan) {
+  c.group("execution")
+      .option("threads", "N", "CPU threads", &o.threads, 1, 1024)
+      .option("device", "DEVICE", "cpu, cuda or auto", &o.device);
+  if (plan)
+    c.flag("plan", "print the memory plan (weights, optimizer state, activations) and stop",
+           &o.plan);
 }
 
-static int gradients() {
-  if (gradTokens.empty() || gradOut.empty())
-    return fail(2, "gradients needs --tokens T.npy and --out G.safetensors");
-  mlir::MLIRContext context;
-  auto module = loadModule(context, gradModel, [&](mlir::PassManager &pm) {
-    BuildTrainStepOptions step;
-    step.mode = gradMode;
-    step.seed = gradSeed;
-    step.warmupSteps = gradWarmup;
-    pm.addPass(createBuildTrainStep(step));
-    pm.addPass(createLowerToRuntime());
-    pm.addPass(createDifferentiate());
-  });
-  if (!module)
-    return 2;
-  auto fn = module->lookupSymbol<mlir::func::FuncOp>("train_step");
-  auto program = rt::compileForCpu(fn, moduleDir(gradModel));
-  if (mlir::failed(program))
-    return 2;
-  auto tokens = rt::readNpyInt(gradTokens);
-  if (!tokens)
-    return fail(2, llvm::toString(tokens.takeError()));
-  if (tokens->rank() != 2 || tokens->dim(1) < 2)
-    return fail(2, gradTokens + ": token array must be [batch, seq+1], got " +
-                       tokens->shapeString());
-  auto [ids, labels] = rt::splitInputsAndLabels(*tokens);
-  rt::ParamStore store;
-  auto out = program->run({ids, labels, rt::Tensor::scalarI64(gradStep)}, store);
-  if (!out)
-    return fail(2, llvm::toString(out.takeError()));
-  auto metrics = fn->getAttrOfType<mlir::ArrayAttr>("shear.metrics");
-  auto keys = fn->getAttrOfType<mlir::ArrayAttr>("shear.gradients");
-  std::vector<std::pair<TensorSpec, std::vector<float>>> tensors;
-  for (size_t i = 0; i < out->size(); ++i) {
-    const rt::Tensor &t = (*out)[i];
-    std::string name =
-        i < metrics.size()
-            ? "metric." + llvm::cast<mlir::StringAttr>(metrics[i]).getValue().str()
-            : "grad:" + llvm::cast<mlir::StringAttr>(
-                            llvm::cast<mlir::ArrayAttr>(keys[i - metrics.size()])[1])
-                            .getValue()
-                            .str();
-    tensors.push_back({TensorSpec{name, DType::F32, t.shape()},
-                       std::vector<float>(t.f32(), t.f32() + t.numel())});
+Result<std::unique_ptr<rt::Backend>> backendFor(const Common &o) {
+  return rt::createBackend(o.device, static_cast<int>(o.threads));
+}
+
+/// A compiled option the user may also give on the command line: absent, it
+/// takes the program's value; given, it must agree with it.
+Status agree(const ProgramFile &p, const std::string &path, const cli::Command &c,
+             const std::string &option, const std::string &key, double &value) {
+  const json::Value *compiled = p.compiledWith.count(key) ? &p.compiledWith.at(key) : nullptr;
+  if (!compiled || !compiled->asNumber())
+    return Status();
+  double v = *compiled->asNumber();
+  if (!c.given(option)) {
+    value = v;
+    return Status();
   }
-  if (llvm::Error e = writeF32Tensors(gradOut, tensors))
-    return fail(1, llvm::toString(std::move(e)));
-  return 0;
+  if (v != value)
+    return invalidInput(path + " was compiled with " + key + " " + json::formatNumber(v) +
+                        "; --" + option + " " + json::formatNumber(value) +
+                        " needs a program compiled with it (shear-run compile)");
+  return Status();
 }
 
-static int runCommand(const std::string &mode) {
-  rt::TrainOptions o;
-  o.mode = mode;
-  o.modelPath = runModel;
-  o.dataDir = runData;
-  o.outDir = runOut;
-  if (o.dataDir.empty() || o.outDir.empty())
-    return fail(2, mode + " needs --data DATA_DIR and --out RUN_DIR");
-  o.steps = runSteps;
-  o.batch = runBatch;
-  o.lr = runLr;
-  o.lrGate = runLrGate;
-  o.lrLambda = runLrLambda;
-  o.warmupFraction = runWarmup;
-  o.targetWarmupFraction = runTargetWarmup;
-  o.maxNorm = runMaxNorm;
-  o.evalEvery = runEvalEvery >= 0 ? runEvalEvery.getValue() : (mode == "prune" ? 50 : 400);
-  o.evalSequences = runEvalSeqs;
-  o.saveEvery = runSaveEvery;
-  o.logEvery = runLogEvery;
-  o.seed = runSeed;
-  o.refLoss = runRefLoss;
-  o.resume = runResume;
-  o.threads = runThreads;
-  o.stopAfter = runStopAfter;
-  if (runDbl == "paper")
-    o.dbl = rt::DblMode::Paper;
-  else if (runDbl == "code")
-    o.dbl = rt::DblMode::Code;
-  else if (runDbl == "off")
-    o.dbl = rt::DblMode::Off;
-  else
-    return fail(2, "--dbl must be paper, code or off, got '" + runDbl + "'");
-  if (!runWeights.empty()) {
-    llvm::SmallVector<llvm::StringRef> parts;
-    llvm::StringRef(runWeights).split(parts, ',');
-    for (llvm::StringRef p : parts) {
-      auto [name, value] = p.split('=');
-      double w;
-      if (name.empty() || value.getAsDouble(w) || w < 0)
-        return fail(2, "--weights: '" + p + "' is not name=weight");
-      o.initialWeights[name.str()] = w;
+/// The program for MODEL: read when it is a program file (which must have
+/// been compiled for `request.mode`), compiled in-process when it is a module.
+Result<ProgramFile> loadProgram(const std::string &path, const CompileRequest &request) {
+  auto text = readFile(path);
+  if (!text.ok())
+    return text.status();
+  if (!looksLikeProgram(*text))
+    return compileModule(path, request);
+  auto program = readProgramFile(path);
+  if (!program.ok())
+    return program.status();
+  if (program->mode != request.mode)
+    return invalidInput(path + " is a program compiled for '" + program->mode +
+                        "'; this command needs one compiled with --mode " + request.mode);
+  return program;
+}
+
+//===----------------------------------------------------------------------===//
+// eval
+//===----------------------------------------------------------------------===//
+
+struct EvalOptions {
+  std::string model, tokens, logitsOut, data, evalMasks = "expected";
+  int64_t evalSeqs = 0, batch = 32;
+  Common common;
+};
+
+int runEval(const cli::Command &c, EvalOptions &o) {
+  if (o.data.empty() && (o.tokens.empty() || o.logitsOut.empty()) && !o.common.plan)
+    return report(invalidInput("eval needs --data DATA_DIR, or --tokens T.npy and --logits-out L.npy"));
+  if (o.evalMasks != "expected" && o.evalMasks != "target" && o.evalMasks != "none")
+    return report(invalidInput("--eval-masks must be expected, target or none, got '" + o.evalMasks + "'"));
+  CompileRequest request;
+  request.mode = "eval";
+  request.evalMasks = o.evalMasks;
+  auto program = loadProgram(o.model, request);
+  if (!program.ok())
+    return report(program.status());
+  if (c.given("eval-masks")) {
+    const std::string *compiled = program->compiledWith.count("eval_masks")
+                                      ? program->compiledWith.at("eval_masks").asString()
+                                      : nullptr;
+    if (compiled && *compiled != o.evalMasks)
+      return report(invalidInput(o.model + " was compiled with eval_masks " + *compiled +
+                                 "; --eval-masks " + o.evalMasks + " needs a program compiled with it"));
+  }
+  auto backend = backendFor(o.common);
+  if (!backend.ok())
+    return report(backend.status());
+  rt::Backend &b = **backend;
+
+  if (!o.data.empty()) {
+    if (o.common.plan) {
+      auto data = rt::Dataset::open(o.data);
+      if (!data.ok())
+        return report(data.status());
+      auto e = rt::Executable::load(*program, "eval_loss", b);
+      if (!e.ok())
+        return report(e.status());
+      int64_t seq = (*data)->manifest().seqLen;
+      auto plan = (*e)->plan({{o.batch, seq}, {o.batch, seq}});
+      if (!plan.ok())
+        return report(plan.status());
+      printLine(rt::formatMemoryReport(*program, b, {{"eval_loss", *plan}}));
+      return 0;
     }
+    auto losses = rt::evaluateOnData(*program, o.data, o.evalSeqs, o.batch, b);
+    if (!losses.ok())
+      return report(losses.status());
+    json::Object out;
+    for (const auto &[name, loss] : *losses)
+      out[name] = loss;
+    printLine(json::write(json::Value(std::move(out)), 2));
+    return 0;
   }
-  if (runSeq != 0) {
-    auto data = rt::Dataset::open(o.dataDir);
-    if (!data)
-      return fail(2, llvm::toString(data.takeError()));
-    if ((*data)->manifest().seqLen != runSeq)
-      return fail(2, "--seq " + llvm::Twine(runSeq.getValue()) + " differs from the data's " +
-                         llvm::Twine((*data)->manifest().seqLen) +
-                         " (repack with shear-data pack --seq)");
-  }
-  return rt::runTraining(o);
-}
 
-static int evalTokens() {
-  if (!runData.empty())
-    return rt::evaluateOnData(modelPath, runData, evalMasks, runEvalSeqs, runBatch, threads);
-  if (tokensPath.empty() || logitsPath.empty())
-    return fail(2, "eval needs --data DATA_DIR, or --tokens T.npy and --logits-out L.npy");
-  rt::setNumThreads(threads);
-  mlir::MLIRContext context;
-  auto module = loadModule(context, modelPath, [&](mlir::PassManager &pm) {
-    LowerToRuntimeOptions options;
-    options.evalMasks = evalMasks;
-    pm.addPass(createLowerToRuntime(options));
-  });
-  if (!module)
-    return 2;
-  auto fn = module->lookupSymbol<mlir::func::FuncOp>("forward");
-  if (!fn)
-    return fail(2, modelPath + ": no func.func @forward");
-  auto program = rt::compileForCpu(fn, moduleDir(modelPath));
-  if (mlir::failed(program))
-    return 2;
-
-  auto tokens = rt::readNpyInt(tokensPath);
-  if (!tokens)
-    return fail(2, llvm::toString(tokens.takeError()));
+  auto tokens = rt::readNpyInt(o.tokens);
+  if (!tokens.ok())
+    return report(tokens.status());
   if (tokens->rank() != 2)
-    return fail(2, tokensPath + ": token array must be [batch, seq], got " +
-                       tokens->shapeString());
-  auto idsType = llvm::cast<mlir::RankedTensorType>(fn.getArgumentTypes()[0]);
-  (void)idsType;
-  auto logitsType = llvm::cast<mlir::RankedTensorType>(fn.getResultTypes()[0]);
-  int64_t vocab = logitsType.getDimSize(2);
+    return report(invalidInput(o.tokens + ": token array must be [batch, seq], got " +
+                               tokens->shapeString()));
+  int64_t vocab = program->model.vocab;
   for (int64_t i = 0; i < tokens->numel(); ++i)
     if (tokens->i64()[i] < 0 || tokens->i64()[i] >= vocab)
-      return fail(2, tokensPath + ": token " + llvm::Twine(tokens->i64()[i]) + " at index " +
-                         llvm::Twine(i) + " is outside the vocabulary [0, " +
-                         llvm::Twine(vocab) + ")");
-
-  rt::WeightCache weights;
-  auto out = program->run({*tokens}, weights);
-  if (!out)
-    return fail(2, llvm::toString(out.takeError()));
-  if (llvm::Error e = rt::writeNpyF32(logitsPath, (*out)[0]))
-    return fail(1, llvm::toString(std::move(e)));
-  return 0;
+      return report(invalidInput(o.tokens + ": token " + std::to_string(tokens->i64()[i]) +
+                                 " at index " + std::to_string(i) +
+                                 " is outside the vocabulary [0, " + std::to_string(vocab) + ")"));
+  auto forward = rt::Executable::load(*program, "forward", b);
+  if (!forward.ok())
+    return report(forward.status());
+  if (o.common.plan) {
+    auto plan = (*forward)->plan({tokens->shape()});
+    if (!plan.ok())
+      return report(plan.status());
+    printLine(rt::formatMemoryReport(*program, b, {{"forward", *plan}}));
+    return 0;
+  }
+  Status weights = rt::validateProgramWeights(*program);
+  if (!weights.ok())
+    return report(weights);
+  rt::ParamStore store(b);
+  auto out = (*forward)->run({*tokens}, store);
+  if (!out.ok())
+    return report(out.status());
+  auto logits = b.toHost((*out)[0]);
+  if (!logits.ok())
+    return report(logits.status());
+  return report(rt::writeNpyF32(o.logitsOut, *logits));
 }
 
+//===----------------------------------------------------------------------===//
+// gradients
+//===----------------------------------------------------------------------===//
+
+struct GradientOptions {
+  std::string model, tokens, out, mode = "prune";
+  int64_t step = 0, warmupSteps = 0;
+  uint64_t seed = 1;
+  Common common;
+};
+
+int runGradients(GradientOptions &o) {
+  if (o.tokens.empty() || o.out.empty())
+    return report(invalidInput("gradients needs --tokens T.npy and --out G.safetensors"));
+  if (o.mode != "prune" && o.mode != "train")
+    return report(invalidInput("--mode must be prune or train, got '" + o.mode + "'"));
+  CompileRequest request;
+  request.mode = "gradients";
+  request.gradientsOf = o.mode;
+  request.seed = o.seed;
+  request.targetWarmupSteps = o.warmupSteps;
+  auto program = loadProgram(o.model, request);
+  if (!program.ok())
+    return report(program.status());
+  auto tokens = rt::readNpyInt(o.tokens);
+  if (!tokens.ok())
+    return report(tokens.status());
+  if (tokens->rank() != 2 || tokens->dim(1) < 2)
+    return report(invalidInput(o.tokens + ": token array must be [batch, seq+1], got " +
+                               tokens->shapeString()));
+  auto backend = backendFor(o.common);
+  if (!backend.ok())
+    return report(backend.status());
+  auto step = rt::Executable::load(*program, "train_step", **backend);
+  if (!step.ok())
+    return report(step.status());
+  Status weights = rt::validateProgramWeights(*program);
+  if (!weights.ok())
+    return report(weights);
+  auto [ids, labels] = rt::splitInputsAndLabels(*tokens);
+  rt::ParamStore store(**backend);
+  auto out = (*step)->run({ids, labels, rt::Tensor::scalarI64(o.step)}, store);
+  if (!out.ok())
+    return report(out.status());
+  const ProgramFunction &fn = (*step)->function();
+  std::vector<std::pair<TensorSpec, std::vector<float>>> tensors;
+  for (size_t i = 0; i < out->size(); ++i) {
+    auto t = (*backend)->toHost((*out)[i]);
+    if (!t.ok())
+      return report(t.status());
+    std::string name = i < fn.metrics.size() ? "metric." + fn.metrics[i]
+                                             : "grad:" + fn.gradients[i - fn.metrics.size()];
+    tensors.push_back({TensorSpec{name, DType::F32, t->shape()},
+                       std::vector<float>(t->f32(), t->f32() + t->numel())});
+  }
+  return report(writeF32Tensors(o.out, tensors));
+}
+
+//===----------------------------------------------------------------------===//
+// prune and train
+//===----------------------------------------------------------------------===//
+
+struct TrainCommandOptions {
+  std::string model, data, out, dbl = "paper", refLoss = "source", weights;
+  int64_t steps = 3200, batch = 32, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
+          logEvery = 1, stopAfter = -1;
+  double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
+  uint64_t seed = 1;
+  bool resume = false;
+  Common common;
+};
+
+int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommandOptions &o) {
+  if (o.data.empty() || (o.out.empty() && !o.common.plan))
+    return report(invalidInput(mode + " needs --data DATA_DIR and --out RUN_DIR"));
+  rt::TrainOptions t;
+  t.modelPath = o.model;
+  t.dataDir = o.data;
+  t.outDir = o.out;
+  t.lr = o.lr;
+  t.lrGate = o.lrGate;
+  t.lrLambda = o.lrLambda;
+  t.warmupFraction = o.warmup;
+  t.batch = o.batch;
+  t.evalEvery = o.evalEvery >= 0 ? o.evalEvery : (mode == "prune" ? 50 : 400);
+  t.evalSequences = o.evalSeqs;
+  t.saveEvery = o.saveEvery;
+  t.logEvery = o.logEvery;
+  t.refLoss = o.refLoss;
+  t.resume = o.resume;
+  t.planOnly = o.common.plan;
+  t.stopAfter = o.stopAfter;
+  if (o.dbl == "paper")
+    t.dbl = rt::DblMode::Paper;
+  else if (o.dbl == "code")
+    t.dbl = rt::DblMode::Code;
+  else if (o.dbl == "off")
+    t.dbl = rt::DblMode::Off;
+  else
+    return report(invalidInput("--dbl must be paper, code or off, got '" + o.dbl + "'"));
+  if (!o.weights.empty()) {
+    size_t begin = 0;
+    while (begin <= o.weights.size()) {
+      size_t comma = o.weights.find(',', begin);
+      std::string part = o.weights.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+      begin = comma == std::string::npos ? o.weights.size() + 1 : comma + 1;
+      size_t eq = part.find('=');
+      char *end = nullptr;
+      double w = eq == std::string::npos ? -1 : std::strtod(part.c_str() + eq + 1, &end);
+      if (eq == std::string::npos || eq == 0 || !end || *end || !(w >= 0) || !std::isfinite(w))
+        return report(invalidInput("--weights: '" + part + "' is not name=weight"));
+      t.initialWeights[part.substr(0, eq)] = w;
+    }
+  }
+  if (o.seq != 0) {
+    auto data = rt::Dataset::open(o.data);
+    if (!data.ok())
+      return report(data.status());
+    if ((*data)->manifest().seqLen != o.seq)
+      return report(invalidInput("--seq " + std::to_string(o.seq) + " differs from the data's " +
+                                 std::to_string((*data)->manifest().seqLen) +
+                                 " (repack with shear-data pack --seq)"));
+  }
+
+  // What is compiled into the step: the gate noise's seed, the target
+  // sparsity's warm-up and the clipping norm.
+  auto request = [&] {
+    CompileRequest r;
+    r.mode = mode;
+    r.seed = o.seed;
+    r.steps = o.steps;
+    r.targetWarmup = o.targetWarmup;
+    r.targetWarmupSteps = static_cast<int64_t>(std::llround(o.targetWarmup * o.steps));
+    r.maxNorm = o.maxNorm;
+    return r;
+  };
+  auto program = loadProgram(o.model, request());
+  if (!program.ok())
+    return report(program.status());
+  double seed = static_cast<double>(o.seed), steps = static_cast<double>(o.steps);
+  for (auto [option, key, value] : {std::tuple{"seed", "seed", &seed},
+                                    std::tuple{"steps", "steps", &steps},
+                                    std::tuple{"target-warmup", "target_warmup", &o.targetWarmup},
+                                    std::tuple{"max-norm", "max_norm", &o.maxNorm}}) {
+    Status s = agree(*program, o.model, c, option, key, *value);
+    if (!s.ok())
+      return report(s);
+  }
+  o.seed = static_cast<uint64_t>(seed);
+  o.steps = static_cast<int64_t>(steps);
+  if (const json::Value *w = program->compiledWith.count("target_warmup_steps")
+                                 ? &program->compiledWith.at("target_warmup_steps")
+                                 : nullptr;
+      w && w->asInteger() && *w->asInteger() != request().targetWarmupSteps)
+    return report(invalidInput(o.model + " was compiled with a target warm-up of " +
+                               std::to_string(*w->asInteger()) + " steps; this run's is " +
+                               std::to_string(request().targetWarmupSteps) +
+                               " (--steps × --target-warmup): compile it again with them"));
+  t.steps = o.steps;
+  t.seed = o.seed;
+  auto backend = backendFor(o.common);
+  if (!backend.ok())
+    return report(backend.status());
+  return report(rt::runTraining(*program, t, **backend, printLine));
+}
+
+//===----------------------------------------------------------------------===//
+// generate
+//===----------------------------------------------------------------------===//
+
+struct GenerateOptions {
+  std::string model, tokenizer, prompt, promptIds;
+  int64_t maxNew = 64;
+  double temperature = 0, topP = 1.0;
+  uint64_t seed = 1;
+  bool printIds = false, noBos = false;
+  Common common;
+};
+
 /// Runs shear-spm (beside this binary) and returns its stdout.
-static llvm::Expected<std::string> runSpm(const char *argv0, std::vector<std::string> args) {
-  std::string self = llvm::sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&fail));
-  std::string cmd = "'" + (llvm::sys::path::parent_path(self) + "/shear-spm").str() + "'";
+Result<std::string> runSpm(std::vector<std::string> args) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0)
+    return runFailure("cannot locate shear-spm");
+  self[n] = '\0';
+  std::string cmd = "'" + joinPath(parentDirectory(self), "shear-spm") + "'";
   for (const std::string &a : args) {
     std::string quoted;
     for (char c : a)
@@ -350,174 +385,277 @@ static llvm::Expected<std::string> runSpm(const char *argv0, std::vector<std::st
   }
   FILE *p = popen(cmd.c_str(), "r");
   if (!p)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot run shear-spm");
+    return runFailure("cannot run shear-spm");
   std::string out;
   char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-    out.append(buf, n);
-  if (pclose(p) != 0)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "the tokenizer failed (see above)");
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, got);
+  int status = pclose(p);
+  if (status != 0)
+    return Status(WIFEXITED(status) && WEXITSTATUS(status) == 2 ? ErrorKind::InvalidInput
+                                                                 : ErrorKind::Failed,
+                  "the tokenizer failed (see above)");
   return out;
 }
 
-static int generate(const char *argv0) {
-  rt::setNumThreads(genThreads);
+int runGenerate(GenerateOptions &o) {
   std::vector<int64_t> prompt;
   int64_t eos = -1, bos = 1;
-  if (!genTokenizer.empty()) {
-    auto info = runSpm(argv0, {"info", "--model", genTokenizer});
-    if (!info)
+  if (!o.tokenizer.empty()) {
+    auto info = runSpm({"info", "--model", o.tokenizer});
+    if (!info.ok())
       return 2;
-    auto json = llvm::json::parse(*info);
-    if (!json)
-      return fail(2, genTokenizer + ": unexpected tokenizer info");
-    bos = json->getAsObject()->getInteger("bos_id").value_or(-1);
-    eos = json->getAsObject()->getInteger("eos_id").value_or(-1);
+    auto parsed = json::parse(*info);
+    if (!parsed.ok())
+      return report(invalidInput(o.tokenizer + ": unexpected tokenizer info"));
+    bos = parsed->getInteger("bos_id").value_or(-1);
+    eos = parsed->getInteger("eos_id").value_or(-1);
   }
-  if (!genPromptIds.empty()) {
-    llvm::SmallVector<llvm::StringRef> parts;
-    llvm::StringRef(genPromptIds).split(parts, ',', -1, false);
-    for (llvm::StringRef p : parts) {
-      int64_t id;
-      if (p.trim().getAsInteger(10, id))
-        return fail(2, "--prompt-ids: '" + p + "' is not a token id");
+  if (!o.promptIds.empty()) {
+    size_t begin = 0;
+    while (begin < o.promptIds.size()) {
+      size_t comma = o.promptIds.find(',', begin);
+      std::string part = o.promptIds.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+      begin = comma == std::string::npos ? o.promptIds.size() : comma + 1;
+      if (part.empty())
+        continue;
+      char *end = nullptr;
+      errno = 0;
+      long long id = std::strtoll(part.c_str(), &end, 10);
+      if (*end || errno || part.find_first_not_of(" -0123456789") != std::string::npos)
+        return report(invalidInput("--prompt-ids: '" + part + "' is not a token id"));
       prompt.push_back(id);
     }
   } else {
-    if (genTokenizer.empty())
-      return fail(2, "generate needs --tokenizer TOK with --prompt, or --prompt-ids");
-    auto ids = runSpm(argv0, {"encode", "--model", genTokenizer, "--text", genPrompt});
-    if (!ids)
+    if (o.tokenizer.empty())
+      return report(invalidInput("generate needs --tokenizer TOK with --prompt, or --prompt-ids"));
+    auto ids = runSpm({"encode", "--model", o.tokenizer, "--text", o.prompt});
+    if (!ids.ok())
       return 2;
-    if (!genNoBos && bos >= 0)
+    if (!o.noBos && bos >= 0)
       prompt.push_back(bos);
-    llvm::SmallVector<llvm::StringRef> parts;
-    llvm::StringRef(*ids).trim().split(parts, ' ', -1, false);
-    for (llvm::StringRef p : parts)
-      prompt.push_back(std::stoll(p.str()));
+    size_t begin = 0;
+    const std::string &text = *ids;
+    while (begin < text.size()) {
+      size_t end = text.find_first_of(" \n", begin);
+      std::string part = text.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+      begin = end == std::string::npos ? text.size() : end + 1;
+      if (!part.empty())
+        prompt.push_back(std::stoll(part));
+    }
   }
   if (prompt.empty())
-    return fail(2, "the prompt is empty");
-
-  mlir::MLIRContext context;
-  auto module = loadModule(context, genModel, [&](mlir::PassManager &pm) {
-    pm.addPass(createBuildDecodeStep());
-    LowerToRuntimeOptions lo;
-    lo.evalMasks = "target";
-    pm.addPass(createLowerToRuntime(lo));
-  });
-  if (!module)
-    return 2;
-  auto fn = module->lookupSymbol<mlir::func::FuncOp>("decode");
-  auto program = rt::compileForCpu(fn, moduleDir(genModel));
-  if (mlir::failed(program))
-    return 2;
-  int64_t vocab = llvm::cast<mlir::RankedTensorType>(fn.getResultTypes()[0]).getDimSize(2);
-  for (int64_t id : prompt)
-    if (id < 0 || id >= vocab)
-      return fail(2, "prompt token " + llvm::Twine(id) + " is outside the vocabulary [0, " +
-                         llvm::Twine(vocab) + ")");
-  if (auto model = (*module)->getAttrOfType<mlir::DictionaryAttr>("shear.model"))
-    if (auto e = model.getAs<mlir::IntegerAttr>("eos_token_id"); e && eos < 0)
-      eos = e.getInt();
-
-  // Caches sized for the whole generation.
-  int64_t total = prompt.size() + genMaxNew;
-  std::vector<rt::Tensor> caches;
-  for (size_t i = 2; i < fn.getNumArguments(); ++i) {
-    auto t = llvm::cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i]);
-    caches.push_back(rt::Tensor::zeros({1, t.getDimSize(1), total, t.getDimSize(3)}));
+    return report(invalidInput("the prompt is empty"));
+  CompileRequest request;
+  request.mode = "generate";
+  auto program = loadProgram(o.model, request);
+  if (!program.ok())
+    return report(program.status());
+  if (eos < 0)
+    eos = program->model.eosTokenId;
+  auto backend = backendFor(o.common);
+  if (!backend.ok())
+    return report(backend.status());
+  rt::SamplingOptions sampling{o.temperature, o.topP, o.seed};
+  auto g = rt::generate(*program, **backend, prompt, o.maxNew, eos, sampling);
+  if (!g.ok())
+    return report(g.status());
+  if (o.printIds) {
+    std::string line = "ids:";
+    for (int64_t id : g->tokens)
+      line += " " + std::to_string(id);
+    printLine(line);
   }
-  rt::ParamStore store;
-  std::vector<int64_t> generated;
-  std::vector<int64_t> input = prompt;
-  int64_t pos = 0;
-  auto t0 = std::chrono::steady_clock::now();
-  for (int64_t step = 0; step < genMaxNew; ++step) {
-    rt::Tensor ids = rt::Tensor::empty({1, static_cast<int64_t>(input.size())}, rt::ElemType::I64);
-    std::copy(input.begin(), input.end(), ids.i64());
-    std::vector<rt::Tensor> args = {ids, rt::Tensor::scalarI64(pos)};
-    args.insert(args.end(), caches.begin(), caches.end());
-    auto out = program->run(args, store);
-    if (!out)
-      return fail(2, llvm::toString(out.takeError()));
-    for (size_t i = 0; i < caches.size(); ++i)
-      caches[i] = (*out)[1 + i];
-    pos += input.size();
-    const float *last = (*out)[0].f32() + (input.size() - 1) * vocab;
-    int64_t next = 0;
-    if (genTemperature <= 0) {
-      next = std::max_element(last, last + vocab) - last;
-    } else {
-      std::vector<std::pair<double, int64_t>> probs;
-      double mx = *std::max_element(last, last + vocab), sum = 0;
-      for (int64_t v = 0; v < vocab; ++v) {
-        double p = std::exp((last[v] - mx) / genTemperature);
-        probs.push_back({p, v});
-        sum += p;
-      }
-      std::sort(probs.begin(), probs.end(), std::greater<>());
-      double mass = 0;
-      size_t keep = 0;
-      while (keep < probs.size() && (keep == 0 || mass < genTopP * sum))
-        mass += probs[keep++].first;
-      double u = rt::philoxUniform(genSeed, step, 2000, 0) * mass;
-      next = probs[keep - 1].second;
-      for (size_t i = 0; i < keep; ++i) {
-        if (u < probs[i].first) {
-          next = probs[i].second;
-          break;
-        }
-        u -= probs[i].first;
-      }
-    }
-    generated.push_back(next);
-    if (next == eos)
-      break;
-    input = {next};
-  }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (genPrintIds) {
-    llvm::outs() << "ids:";
-    for (int64_t id : generated)
-      llvm::outs() << " " << id;
-    llvm::outs() << "\n";
-  }
-  if (!genTokenizer.empty()) {
+  if (!o.tokenizer.empty()) {
     std::string list;
-    for (int64_t id : generated)
+    for (int64_t id : g->tokens)
       if (id != eos)
         list += (list.empty() ? "" : ",") + std::to_string(id);
     std::string text;
     if (!list.empty()) {
-      auto decoded = runSpm(argv0, {"decode", "--model", genTokenizer, "--ids", list});
-      if (!decoded)
+      auto decoded = runSpm({"decode", "--model", o.tokenizer, "--ids", list});
+      if (!decoded.ok())
         return 2;
       text = *decoded;
     }
-    llvm::outs() << genPrompt << text << "\n";
+    printLine(o.prompt + text);
   }
-  llvm::errs() << llvm::format("[%zu tokens in %.2f s: %.1f tokens/s]\n", generated.size(), seconds,
-                               generated.size() / seconds);
+  std::fprintf(stderr, "[%zu tokens in %.2f s: %.1f tokens/s]\n", g->tokens.size(), g->seconds,
+               g->tokens.size() / g->seconds);
   return 0;
 }
 
+//===----------------------------------------------------------------------===//
+// compile
+//===----------------------------------------------------------------------===//
+
+struct CompileCommandOptions {
+  std::string model, mode, output, evalMasks = "expected", gradientsOf = "prune";
+  uint64_t seed = 1;
+  int64_t steps = 3200;
+  double targetWarmup = 0.2, maxNorm = 1.0;
+};
+
+int runCompile(CompileCommandOptions &o) {
+  if (!hasCompiler())
+    return report(compileModule(o.model, CompileRequest{o.mode}).status());
+  if (o.mode.empty() || o.output.empty())
+    return report(invalidInput("compile needs --mode prune|train|eval|generate|gradients and -o PROGRAM"));
+  CompileRequest r;
+  r.mode = o.mode;
+  r.gradientsOf = o.gradientsOf;
+  r.evalMasks = o.evalMasks;
+  r.seed = o.seed;
+  r.steps = o.steps;
+  r.targetWarmup = o.targetWarmup;
+  r.targetWarmupSteps = static_cast<int64_t>(std::llround(o.targetWarmup * o.steps));
+  r.maxNorm = o.maxNorm;
+  auto program = compileModule(o.model, r);
+  if (!program.ok())
+    return report(program.status());
+  std::string dir = parentDirectory(absolutePath(o.output, "."));
+  if (!isDirectory(dir)) {
+    Status made = createDirectories(dir);
+    if (!made.ok())
+      return report(made);
+  }
+  Status written = writeProgramFile(o.output, *program);
+  if (!written.ok())
+    return report(written);
+  size_t calls = 0;
+  std::string names;
+  for (const ProgramFunction &f : program->functions) {
+    calls += f.body.size();
+    names += (names.empty() ? "" : ", ") + f.name;
+  }
+  printLine("wrote " + o.output + ": " + o.mode + " program (" + names + "; " +
+            std::to_string(calls) + " instructions, " + std::to_string(program->weights.size()) +
+            " weights)");
+  return 0;
+}
+
+} // namespace
+
 int main(int argc, char **argv) {
-  llvm::InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "shear-run: run shear models (prune, train, eval, generate, gradients)\n");
-  if (evalCommand)
-    return evalTokens();
-  if (gradientsCommand)
-    return gradients();
-  if (pruneCommand)
-    return runCommand("prune");
-  if (trainCommand)
-    return runCommand("train");
-  if (generateCommand)
-    return generate(argv[0]);
-  return fail(2, "give a command: eval (see --help)");
+  cli::CommandLine cl("shear-run", "run shear models and programs (prune, train, eval, generate)");
+  const char *modelHelp = "a model module (.mlir) or a program file (shear-run compile)";
+
+  EvalOptions eval;
+  cli::Command &evalCmd = cl.command("eval", "evaluate a model: per-domain losses, or logits of token arrays");
+  evalCmd.positional("MODEL", modelHelp, &eval.model)
+      .group("inputs and outputs")
+      .option("data", "DATA_DIR", "data directory: mean held-out loss per domain, as JSON", &eval.data)
+      .option("tokens", "T.npy", "int token array [batch, seq]", &eval.tokens)
+      .option("logits-out", "L.npy", "write float32 logits [batch, seq, vocab]", &eval.logitsOut)
+      .group("evaluation")
+      .option("eval-masks", "WHICH",
+              "masked models: deterministic masks keep the expected number of entries per row "
+              "(expected, as while pruning), the target number (target), or all (none)",
+              &eval.evalMasks)
+      .option("eval-seqs", "N", "held-out sequences per domain (0: all)", &eval.evalSeqs, 0)
+      .option("batch", "N", "sequences per batch", &eval.batch, 1, 1 << 20);
+  commonOptions(evalCmd, eval.common, true);
+
+  TrainCommandOptions prune, train;
+  for (auto [name, o] : {std::pair{"prune", &prune}, std::pair{"train", &train}}) {
+    bool isPrune = std::string(name) == "prune";
+    cli::Command &c = cl.command(name, isPrune ? "prune a masked model: learn weights, gates and multipliers"
+                                               : "continue pre-training a dense model");
+    c.positional("MODEL", modelHelp, &o->model)
+        .group("data and outputs")
+        .option("data", "DATA_DIR", "data directory (shear-data)", &o->data)
+        .option("out", "RUN_DIR", "run directory (checkpoints, metrics.jsonl, final/)", &o->out)
+        .flag("resume", "continue from the newest complete checkpoint in --out", &o->resume)
+        .option("save-every", "N", "checkpoint every N steps (0: only final/)", &o->saveEvery, 0)
+        .option("log-every", "N", "print a progress line every N steps (0: only evaluations)", &o->logEvery, 0)
+        .group("schedule")
+        .option("steps", "N", isPrune ? "optimizer steps (paper: 3200)" : "optimizer steps", &o->steps, 1)
+        .option("batch", "N", "sequences per step (paper: 32)", &o->batch, 1, 1 << 20)
+        .option("seq", "N", "sequence length: must equal the data's (0: the data's)", &o->seq, 0)
+        .option("lr", "LR", "peak learning rate of the weights (cosine, warm-up, decay to 0.1x)", &o->lr)
+        .option("warmup", "FRACTION", "fraction of steps warming up the learning rate", &o->warmup, 0, 1)
+        .option("max-norm", "NORM", "gradient clipping norm (compiled into the step)", &o->maxNorm, 0);
+    if (isPrune)
+      c.option("lr-gate", "LR", "learning rate of the gate parameters", &o->lrGate)
+          .option("lr-lambda", "LR", "learning rate of the Lagrange multipliers (negative: ascent)", &o->lrLambda)
+          .option("target-warmup", "FRACTION",
+                  "fraction of steps over which the target sparsity grows from 0 (compiled in)",
+                  &o->targetWarmup, 0, 1);
+    c.group("evaluation and data mix")
+        .option("eval-every", "N",
+                std::string("evaluate (and update domain weights) every N steps; 0: never (default: ") +
+                    (isPrune ? "50" : "400") + ", as in the paper)",
+                &o->evalEvery, -1)
+        .option("eval-seqs", "N", "held-out sequences per domain to evaluate (0: all)", &o->evalSeqs, 0)
+        .option("dbl", "MODE", "dynamic batch loading: paper, code or off", &o->dbl)
+        .option("ref-loss", "SOURCE",
+                "reference losses for dynamic batch loading: 'source' (evaluate the unpruned "
+                "model first) or a JSON file {domain: loss}",
+                &o->refLoss)
+        .option("weights", "NAME=W,...", "initial domain weights (default: the data mix)", &o->weights)
+        .option("seed", "N", "seed of gate noise and domain draws", &o->seed);
+    c.option("stop-after", "N", "testing: exit abruptly after N steps", &o->stopAfter, -1).hidden();
+    commonOptions(c, o->common, true);
+  }
+
+  GenerateOptions gen;
+  cli::Command &genCmd = cl.command("generate", "generate text with a KV cache");
+  genCmd.positional("MODEL", modelHelp, &gen.model)
+      .group("prompt")
+      .option("tokenizer", "TOK", "SentencePiece tokenizer.model", &gen.tokenizer)
+      .option("prompt", "TEXT", "prompt text (needs --tokenizer)", &gen.prompt)
+      .option("prompt-ids", "A,B,C", "prompt as token ids", &gen.promptIds)
+      .flag("no-bos", "do not start the prompt with BOS", &gen.noBos)
+      .group("decoding")
+      .option("max-new-tokens", "N", "tokens to generate", &gen.maxNew, 0, 1 << 24)
+      .option("temperature", "T", "0: greedy; > 0: sample", &gen.temperature, 0)
+      .option("top-p", "P", "nucleus sampling: smallest set with this mass", &gen.topP, 0, 1)
+      .option("seed", "N", "seed of sampling", &gen.seed)
+      .flag("print-ids", "also print the generated token ids", &gen.printIds);
+  commonOptions(genCmd, gen.common, false);
+
+  GradientOptions grad;
+  cli::Command &gradCmd =
+      cl.command("gradients", "one training step's loss, metrics and gradients (for checking)");
+  gradCmd.positional("MODEL", modelHelp, &grad.model)
+      .option("tokens", "T.npy", "int token array [batch, seq+1]: inputs [:, :-1], labels [:, 1:]", &grad.tokens)
+      .option("out", "G.safetensors", "write metrics and gradients", &grad.out)
+      .option("mode", "MODE", "prune or train", &grad.mode)
+      .option("step", "N", "step number (gate noise, warm-up)", &grad.step, 0)
+      .option("seed", "N", "seed of the gate noise", &grad.seed)
+      .option("warmup-steps", "N", "target-sparsity warm-up steps", &grad.warmupSteps, 0);
+  commonOptions(gradCmd, grad.common, false);
+
+  CompileCommandOptions comp;
+  cli::Command &compCmd = cl.command("compile", "compile a model module into a program file");
+  compCmd.positional("MODEL", "a model module (.mlir)", &comp.model)
+      .option("mode", "MODE", "prune, train, eval, generate or gradients", &comp.mode)
+      .option("o", "PROGRAM", "the program file to write", &comp.output)
+      .group("compiled into training programs")
+      .option("seed", "N", "seed of the gate noise", &comp.seed)
+      .option("steps", "N", "steps of the run (with --target-warmup: the warm-up steps)", &comp.steps, 1)
+      .option("target-warmup", "FRACTION", "fraction of steps over which the target sparsity grows", &comp.targetWarmup, 0, 1)
+      .option("max-norm", "NORM", "gradient clipping norm", &comp.maxNorm, 0)
+      .option("gradients-of", "MODE", "gradients programs: the step of prune or train", &comp.gradientsOf)
+      .group("compiled into evaluation programs")
+      .option("eval-masks", "WHICH", "masked models: expected, target or none", &comp.evalMasks);
+
+  auto command = cl.parse(argc, argv);
+  if (!command.ok())
+    return report(command.status());
+  if (!*command)
+    return 0;
+  const std::string &name = (*command)->name();
+  if (name == "eval")
+    return runEval(**command, eval);
+  if (name == "prune")
+    return runTrainCommand(**command, "prune", prune);
+  if (name == "train")
+    return runTrainCommand(**command, "train", train);
+  if (name == "generate")
+    return runGenerate(gen);
+  if (name == "gradients")
+    return runGradients(grad);
+  return runCompile(comp);
 }

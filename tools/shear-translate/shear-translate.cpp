@@ -80,7 +80,7 @@ static int importHFCommand() {
     llvm::outs() << text;
     return 0;
   }
-  if (llvm::Error e = writeFileAtomically(outputPath, text))
+  if (llvm::Error e = toLlvm(writeFileAtomically(outputPath, text)))
     return fail(2, llvm::toString(std::move(e)));
   return 0;
 }
@@ -157,7 +157,7 @@ static int exportOnnxCommand() {
 }
 
 static int inspectCommand() {
-  auto file = SafetensorsFile::open(inspectFile);
+  auto file = toLlvm(SafetensorsFile::open(inspectFile));
   if (!file)
     return fail(2, llvm::toString(file.takeError()));
   for (const TensorInfo &t : (*file)->tensors()) {

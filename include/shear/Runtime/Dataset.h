@@ -10,7 +10,7 @@
 #ifndef SHEAR_RUNTIME_DATASET_H
 #define SHEAR_RUNTIME_DATASET_H
 
-#include "llvm/Support/Error.h"
+#include "shear/Support/Status.h"
 
 #include <cstdint>
 #include <memory>
@@ -37,7 +37,7 @@ class Dataset {
 public:
   /// Opens and validates DATA_DIR: manifest fields, every domain file present
   /// with exactly the size its sequence count implies. Errors name the file.
-  static llvm::Expected<std::unique_ptr<Dataset>> open(const std::string &dir);
+  static Result<std::unique_ptr<Dataset>> open(const std::string &dir);
   ~Dataset();
 
   const Manifest &manifest() const { return manifest_; }
@@ -59,7 +59,7 @@ private:
 };
 
 /// Writes a manifest atomically.
-llvm::Error writeManifest(const std::string &dir, const Manifest &m);
+Status writeManifest(const std::string &dir, const Manifest &m);
 
 } // namespace shear::rt
 

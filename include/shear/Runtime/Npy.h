@@ -4,15 +4,15 @@
 
 #include "shear/Runtime/Tensor.h"
 
-#include "llvm/Support/Error.h"
+#include "shear/Support/Status.h"
 
 namespace shear::rt {
 
 /// Reads an integer array (int8..int64, uint8..uint64, little-endian, C order)
 /// as int64. Errors name the file and the problem.
-llvm::Expected<Tensor> readNpyInt(const std::string &path);
+Result<Tensor> readNpyInt(const std::string &path);
 /// Writes a float32 array, atomically.
-llvm::Error writeNpyF32(const std::string &path, const Tensor &t);
+Status writeNpyF32(const std::string &path, const Tensor &t);
 
 } // namespace shear::rt
 

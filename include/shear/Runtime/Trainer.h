@@ -1,50 +1,51 @@
 //===- Trainer.h - the training loop of shear-run prune and train ---------===//
 //
-// The host side of training: it builds the step program with shear's passes
-// (build-train-step, lower-to-runtime, differentiate, build-optimizer), feeds
-// it batches chosen by dynamic batch loading, keeps the parameters and
-// optimizer state in a ParamStore, evaluates, logs, and writes checkpoints
-// from which a run resumes exactly. The model computation itself is only the
-// compiled program.
+// The host side of training: it feeds a program's train_step batches chosen
+// by dynamic batch loading, keeps parameters and optimizer state in a
+// ParamStore, evaluates, logs progress and metrics.jsonl, and writes
+// checkpoints from which a run resumes exactly. The model computation itself
+// is only the compiled program; no compiler is involved.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SHEAR_RUNTIME_TRAINER_H
 #define SHEAR_RUNTIME_TRAINER_H
 
+#include "shear/Runtime/Backend.h"
 #include "shear/Runtime/BatchLoader.h"
+#include "shear/Support/Program.h"
 
+#include <functional>
 #include <map>
 #include <string>
 
 namespace shear::rt {
 
 struct TrainOptions {
-  std::string mode = "prune"; // prune or train
-  std::string modelPath, dataDir, outDir;
+  std::string modelPath; // what the user gave (module or program), for messages and run.json
+  std::string dataDir, outDir;
   int64_t steps = 3200, batch = 32;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0;
-  double warmupFraction = 0.1, minLrRatio = 0.1, targetWarmupFraction = 0.2;
-  double maxNorm = 1.0;
+  double warmupFraction = 0.1, minLrRatio = 0.1;
   int64_t evalEvery = 50, saveEvery = 0, logEvery = 1;
   int64_t evalSequences = 0; // per domain; 0: all
-  uint64_t seed = 1;
+  uint64_t seed = 1;         // domain draws (the gate noise's seed is compiled in)
   DblMode dbl = DblMode::Paper;
   std::string refLoss = "source"; // "source" or a JSON file {domain: loss}
   std::map<std::string, double> initialWeights; // empty: the data mix
   bool resume = false;
-  int threads = 2;
-  int64_t stopAfter = -1; // testing: exit after this many steps of this process
+  bool planOnly = false;  // print the memory plan and stop
+  int64_t stopAfter = -1; // testing: exit abruptly after this many steps of this process
 };
 
-/// Runs prune or train; returns the process exit code (0, 1 failed run,
-/// 2 bad input), having printed what went wrong.
-int runTraining(const TrainOptions &options);
+/// Runs a prune or train program. Progress goes to `log` (one line per call).
+Status runTraining(const ProgramFile &program, const TrainOptions &options, Backend &backend,
+                   const std::function<void(const std::string &)> &log);
 
-/// shear-run eval --data: per-domain mean losses of a model on the held-out
-/// sets, as JSON on stdout.
-int evaluateOnData(const std::string &modelPath, const std::string &dataDir,
-                   const std::string &evalMasks, int64_t evalSequences, int64_t batch,
-                   int threads);
+/// Per-domain mean losses of a program's eval_loss on the held-out sets.
+Result<std::map<std::string, double>> evaluateOnData(const ProgramFile &program,
+                                                     const std::string &dataDir,
+                                                     int64_t evalSequences, int64_t batch,
+                                                     Backend &backend);
 
 } // namespace shear::rt
 

@@ -11,7 +11,8 @@
 #ifndef SHEAR_TARGET_MODELVIEW_H
 #define SHEAR_TARGET_MODELVIEW_H
 
-#include "shear/Target/Safetensors.h"
+#include "shear/Support/Safetensors.h"
+#include "shear/Target/Errors.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"

@@ -152,6 +152,18 @@ def BuildOptimizer : Pass<"build-optimizer", "mlir::ModuleOp"> {
   ];
 }
 
+def BuildEvalStep : Pass<"build-eval-step", "mlir::ModuleOp"> {
+  let summary = "build the evaluation loss of a batch";
+  let description = [{
+    Adds `@eval_loss(%ids [batch, seq], %labels [batch, seq]) -> loss`: a
+    copy of @forward followed by the mean cross-entropy of its logits against
+    the labels (positions labelled -100 are ignored). Evaluation then moves
+    one number off the device per batch rather than the [batch, seq, vocab]
+    logits. Replaces an existing @eval_loss. Lower it with lower-to-runtime
+    (gates take deterministic masks, as `eval-masks` says).
+  }];
+}
+
 def BuildDecodeStep : Pass<"build-decode-step", "mlir::ModuleOp"> {
   let summary = "build an incremental decoding step with a KV cache";
   let description = [{

@@ -1,25 +1,30 @@
 //===- Embed.cpp - token embedding (× hidden mask) ------------------------===//
-#include "CpuKernels.h"
-#include "shear/Runtime/Parallel.h"
+#include "CpuBackend.h"
 
 #include <cstring>
 
+using namespace shear;
 using namespace shear::rt;
+using namespace shear::rt::cpu;
 
-// embed(table [V, D], ids [B, T] [, hidden [D]]) -> x [B, T, D]
-static void embed(KernelCall &c) {
-  const Tensor &table = c.arg(0), &ids = c.arg(1);
-  const Tensor *z = c.mask("hidden", 2);
-  int64_t V = table.dim(0), D = table.dim(1), B = ids.dim(0), T = ids.dim(1);
-  Tensor x = Tensor::empty({B, T, D});
-  for (int64_t i = 0; i < B * T; ++i)
+namespace {
+enum { Table, Ids, Hidden, Y, DY };
+
+// embed(table [V, D], ids [B, T] [, hidden [D]]) -> y [B, T, D]
+Status embed(ExecContext &context, const KernelParams &, KernelIO &io) {
+  const Tensor &table = io.input(Table), &ids = io.input(Ids);
+  const Tensor *z = io.optional(Hidden);
+  Tensor &y = io.output(0);
+  int64_t V = table.dim(0), D = table.dim(1), n = ids.numel();
+  for (int64_t i = 0; i < n; ++i)
     if (ids.i64()[i] < 0 || ids.i64()[i] >= V)
-      kernelFailure(c, "token id " + std::to_string(ids.i64()[i]) + " outside [0, " +
-                           std::to_string(V) + ")");
-  parallelFor(B * T, [&](int64_t begin, int64_t end) {
+      return invalidInput("token id " + std::to_string(ids.i64()[i]) + " at position " +
+                          std::to_string(i) + " is outside the vocabulary [0, " +
+                          std::to_string(V) + ")");
+  cpuContext(context).parallelFor(n, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float *row = table.f32() + ids.i64()[i] * D;
-      float *out = x.f32() + i * D;
+      float *out = y.f32() + i * D;
       if (z)
         for (int64_t d = 0; d < D; ++d)
           out[d] = row[d] * z->f32()[d];
@@ -27,24 +32,22 @@ static void embed(KernelCall &c) {
         std::memcpy(out, row, D * sizeof(float));
     }
   });
-  c.results.push_back(std::move(x));
+  return Status();
 }
 
-
-// embed.bwd(table, ids [, hidden], x, dx) -> (dtable [, dhidden])
-static void embedBwd(KernelCall &c) {
-  const Tensor &table = c.arg(0), &ids = c.arg(1);
-  const Tensor *z = c.mask("hidden", 2);
-  size_t nArgs = 2 + (z ? 1 : 0);
-  const Tensor &dx = c.arg(nArgs + 1);
-  int64_t V = table.dim(0), D = table.dim(1), rows = ids.numel();
-  Tensor dtable = Tensor::zeros({V, D});
-  Tensor dz;
-  if (z)
-    dz = Tensor::zeros({D});
+// embed.bwd(table, ids [, hidden], y, dy) -> (dtable [, dhidden])
+Status embedBwd(ExecContext &context, const KernelParams &, KernelIO &io) {
+  const Tensor &table = io.input(Table), &ids = io.input(Ids), &dx = io.input(DY);
+  const Tensor *z = io.optional(Hidden);
+  Tensor &dtable = io.output(0);
+  Tensor *dz = io.optionalOutput(1);
+  int64_t D = table.dim(1), rows = ids.numel();
+  std::memset(dtable.data(), 0, dtable.bytes());
+  if (dz)
+    std::memset(dz->data(), 0, dz->bytes());
   // Rows of the table are shared by repeated ids: one thread owns the table,
   // the other (if any) computes the mask gradient.
-  parallelFor(z ? 2 : 1, [&](int64_t begin, int64_t end) {
+  cpuContext(context).parallelFor(z ? 2 : 1, [&](int64_t begin, int64_t end) {
     for (int64_t part = begin; part < end; ++part) {
       if (part == 0) {
         for (int64_t i = 0; i < rows; ++i) {
@@ -58,18 +61,16 @@ static void embedBwd(KernelCall &c) {
           const float *row = table.f32() + ids.i64()[i] * D;
           const float *g = dx.f32() + i * D;
           for (int64_t d = 0; d < D; ++d)
-            dz.f32()[d] += g[d] * row[d];
+            dz->f32()[d] += g[d] * row[d];
         }
       }
     }
   });
-  c.results.push_back(std::move(dtable));
-  if (z)
-    c.results.push_back(std::move(dz));
+  return Status();
 }
+} // namespace
 
-
-void shear::rt::cpu::registerEmbed(KernelRegistry &r) {
-  r.add("embed", embed);
-  r.add("embed.bwd", embedBwd);
+void shear::rt::cpu::registerEmbed(const Define &define) {
+  define(KernelId::Embed, {embed});
+  define(KernelId::EmbedBwd, {embedBwd});
 }

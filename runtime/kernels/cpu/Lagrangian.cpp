@@ -1,24 +1,25 @@
 //===- Lagrangian.cpp - the target-sparsity constraint (METHOD.md §3) -----===//
-#include "CpuKernels.h"
-#include "shear/Runtime/GateMath.h"
+#include "CpuBackend.h"
+#include "shear/Support/GateMath.h"
 
 #include <algorithm>
 #include <vector>
 
+using namespace shear;
 using namespace shear::rt;
-namespace gate = shear::gate;
+using namespace shear::rt::cpu;
 
 // For one mask family with log_alpha [R, n] (or [n]): expected sparsity per
 // row ŝ_r = 1 − Σ_i P(z_ri ≠ 0) / n, target t = t_final · min(1, step / warmup),
 //   term = mean_r( λ1 (ŝ_r − t) + λ2 (ŝ_r − t)² ).
 
-static double targetAt(const KernelCall &c, int64_t step) {
-  double t = c.attrs->number("target_sparsity");
-  double warmup = c.attrs->number("warmup_steps", 0);
-  return warmup > 0 ? t * std::min(1.0, step / warmup) : t;
+namespace {
+double targetAt(const LagrangianParams &p, int64_t step) {
+  double warmup = static_cast<double>(p.warmupSteps);
+  return warmup > 0 ? p.targetSparsity * std::min(1.0, step / warmup) : p.targetSparsity;
 }
 
-static std::vector<double> rowSparsity(const Tensor &la) {
+std::vector<double> rowSparsity(const Tensor &la) {
   int64_t n = la.dim(-1), rows = la.numel() / n;
   std::vector<double> s(rows);
   for (int64_t r = 0; r < rows; ++r) {
@@ -32,31 +33,32 @@ static std::vector<double> rowSparsity(const Tensor &la) {
 
 // lagrangian(log_alpha, lambda1 [], lambda2 [], step []) {target_sparsity,
 //   warmup_steps} -> (term [], expected_sparsity [], target [])
-static void lagrangian(KernelCall &c) {
-  const Tensor &la = c.arg(0);
-  double l1 = c.arg(1).f32()[0], l2 = c.arg(2).f32()[0];
-  double t = targetAt(c, c.arg(3).i64()[0]);
+Status lagrangian(ExecContext &, const KernelParams &params, KernelIO &io) {
+  const Tensor &la = io.input(0);
+  double l1 = io.input(1).f32()[0], l2 = io.input(2).f32()[0];
+  double t = targetAt(std::get<LagrangianParams>(params), io.input(3).i64()[0]);
   std::vector<double> s = rowSparsity(la);
   double term = 0, mean = 0;
   for (double sr : s) {
     term += l1 * (sr - t) + l2 * (sr - t) * (sr - t);
     mean += sr;
   }
-  c.results.push_back(Tensor::scalar(static_cast<float>(term / s.size())));
-  c.results.push_back(Tensor::scalar(static_cast<float>(mean / s.size())));
-  c.results.push_back(Tensor::scalar(static_cast<float>(t)));
+  io.output(0).f32()[0] = static_cast<float>(term / s.size());
+  io.output(1).f32()[0] = static_cast<float>(mean / s.size());
+  io.output(2).f32()[0] = static_cast<float>(t);
+  return Status();
 }
 
 // lagrangian.bwd(log_alpha, lambda1, lambda2, step, term, sparsity, target, dterm)
 //   -> (dlog_alpha, dlambda1, dlambda2)
-static void lagrangianBwd(KernelCall &c) {
-  const Tensor &la = c.arg(0);
-  double l1 = c.arg(1).f32()[0], l2 = c.arg(2).f32()[0];
-  double t = targetAt(c, c.arg(3).i64()[0]);
-  double dterm = c.arg(7).f32()[0];
+Status lagrangianBwd(ExecContext &, const KernelParams &params, KernelIO &io) {
+  const Tensor &la = io.input(0);
+  double l1 = io.input(1).f32()[0], l2 = io.input(2).f32()[0];
+  double t = targetAt(std::get<LagrangianParams>(params), io.input(3).i64()[0]);
+  double dterm = io.input(7).f32()[0];
   int64_t n = la.dim(-1), rows = la.numel() / n;
   std::vector<double> s = rowSparsity(la);
-  Tensor dla = Tensor::empty(la.shape());
+  Tensor &dla = io.output(0);
   double d1 = 0, d2 = 0;
   for (int64_t r = 0; r < rows; ++r) {
     double d = s[r] - t;
@@ -69,12 +71,13 @@ static void lagrangianBwd(KernelCall &c) {
       dla.f32()[r * n + i] = static_cast<float>(-dS * p * (1 - p) / n);
     }
   }
-  c.results.push_back(std::move(dla));
-  c.results.push_back(Tensor::scalar(static_cast<float>(dterm * d1 / rows)));
-  c.results.push_back(Tensor::scalar(static_cast<float>(dterm * d2 / rows)));
+  io.output(1).f32()[0] = static_cast<float>(dterm * d1 / rows);
+  io.output(2).f32()[0] = static_cast<float>(dterm * d2 / rows);
+  return Status();
 }
+} // namespace
 
-void shear::rt::cpu::registerLagrangian(KernelRegistry &r) {
-  r.add("lagrangian", lagrangian);
-  r.add("lagrangian.bwd", lagrangianBwd);
+void shear::rt::cpu::registerLagrangian(const Define &define) {
+  define(KernelId::Lagrangian, {lagrangian});
+  define(KernelId::LagrangianBwd, {lagrangianBwd});
 }

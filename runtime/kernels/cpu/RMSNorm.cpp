@@ -1,14 +1,18 @@
 //===- RMSNorm.cpp - RMSNorm over kept hidden dims ------------------------===//
-#include "CpuKernels.h"
-#include "shear/Runtime/Parallel.h"
+#include "CpuBackend.h"
 
 #include <cmath>
 #include <vector>
 
+using namespace shear;
 using namespace shear::rt;
+using namespace shear::rt::cpu;
+
+namespace {
+enum { X, W, Hidden, Y, DY };
 
 /// The number of hidden dims a mask keeps (all without one).
-static int64_t keptDims(const Tensor *z, int64_t D) {
+int64_t keptDims(const Tensor *z, int64_t D) {
   if (!z)
     return D;
   int64_t kept = 0;
@@ -20,14 +24,14 @@ static int64_t keptDims(const Tensor *z, int64_t D) {
 // rms_norm(x [B, T, D], w [D] [, hidden [D]]) {eps} -> y
 // With a hidden mask the mean of squares runs over the dims where the mask is
 // non-zero, and the output is multiplied by the mask (METHOD.md §2).
-static void rmsNorm(KernelCall &c) {
-  const Tensor &x = c.arg(0), &w = c.arg(1);
-  const Tensor *z = c.mask("hidden", 2);
-  double eps = c.attrs->number("eps");
+Status rmsNorm(ExecContext &context, const KernelParams &params, KernelIO &io) {
+  const Tensor &x = io.input(X), &w = io.input(W);
+  const Tensor *z = io.optional(Hidden);
+  Tensor &y = io.output(0);
+  double eps = std::get<NormParams>(params).eps;
   int64_t D = x.dim(-1), rows = x.numel() / D;
   int64_t kept = keptDims(z, D);
-  Tensor y = Tensor::empty(x.shape());
-  parallelFor(rows, [&](int64_t begin, int64_t end) {
+  cpuContext(context).parallelFor(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float *in = x.f32() + r * D;
       float *out = y.f32() + r * D;
@@ -40,28 +44,27 @@ static void rmsNorm(KernelCall &c) {
         out[d] = in[d] * rstd * w.f32()[d] * (z ? z->f32()[d] : 1.0f);
     }
   });
-  c.results.push_back(std::move(y));
+  return Status();
 }
-
 
 // rms_norm.bwd(x, w [, hidden], y, dy) -> (dx, dw [, dhidden])
 // y_d = x_d r w_d z_d with r = (Σ_K x²/n + eps)^-1/2 over the kept dims K:
 //   dx_i = r w_i z_i dy_i − [i∈K] (r³/n) x_i Σ_j dy_j x_j w_j z_j
 //   dw_d = Σ dy_d x_d r z_d,   dz_d = Σ dy_d x_d r w_d
-static void rmsNormBwd(KernelCall &c) {
-  const Tensor &x = c.arg(0), &w = c.arg(1);
-  const Tensor *z = c.mask("hidden", 2);
-  size_t nArgs = 2 + (z ? 1 : 0);
-  const Tensor &dy = c.arg(nArgs + 1);
-  double eps = c.attrs->number("eps");
+Status rmsNormBwd(ExecContext &context, const KernelParams &params, KernelIO &io) {
+  const Tensor &x = io.input(X), &w = io.input(W), &dy = io.input(DY);
+  const Tensor *z = io.optional(Hidden);
+  Tensor &dx = io.output(0), &dw = io.output(1);
+  Tensor *dz = io.optionalOutput(2);
+  double eps = std::get<NormParams>(params).eps;
   int64_t D = x.dim(-1), rows = x.numel() / D;
   int64_t kept = keptDims(z, D);
   auto zAt = [&](int64_t d) { return z ? z->f32()[d] : 1.0f; };
-  Tensor dx = Tensor::empty(x.shape());
-  int parts = numThreads();
+  CpuContext &ctx = cpuContext(context);
+  int parts = ctx.threads();
   std::vector<std::vector<double>> dwPart(parts, std::vector<double>(D, 0.0)),
       dzPart(parts, std::vector<double>(D, 0.0));
-  parallelFor(parts, [&](int64_t pBegin, int64_t pEnd) {
+  ctx.parallelFor(parts, [&](int64_t pBegin, int64_t pEnd) {
     for (int64_t part = pBegin; part < pEnd; ++part) {
       int64_t begin = rows * part / parts, end = rows * (part + 1) / parts;
       for (int64_t r = begin; r < end; ++r) {
@@ -84,9 +87,6 @@ static void rmsNormBwd(KernelCall &c) {
       }
     }
   });
-  Tensor dw = Tensor::empty({D}), dz;
-  if (z)
-    dz = Tensor::empty({D});
   for (int64_t d = 0; d < D; ++d) {
     double sw = 0, sz = 0;
     for (int p = 0; p < parts; ++p) {
@@ -94,17 +94,14 @@ static void rmsNormBwd(KernelCall &c) {
       sz += dzPart[p][d];
     }
     dw.f32()[d] = static_cast<float>(sw);
-    if (z)
-      dz.f32()[d] = static_cast<float>(sz);
+    if (dz)
+      dz->f32()[d] = static_cast<float>(sz);
   }
-  c.results.push_back(std::move(dx));
-  c.results.push_back(std::move(dw));
-  if (z)
-    c.results.push_back(std::move(dz));
+  return Status();
 }
+} // namespace
 
-
-void shear::rt::cpu::registerRMSNorm(KernelRegistry &r) {
-  r.add("rms_norm", rmsNorm);
-  r.add("rms_norm.bwd", rmsNormBwd);
+void shear::rt::cpu::registerRMSNorm(const Define &define) {
+  define(KernelId::RMSNorm, {rmsNorm});
+  define(KernelId::RMSNormBwd, {rmsNormBwd});
 }

@@ -1,32 +1,27 @@
 //===- Rope.cpp - rotary position embeddings ------------------------------===//
 #include "Rope.h"
-#include "shear/Runtime/Parallel.h"
 
 #include <cmath>
 
 using namespace shear::rt;
 using namespace shear::rt::cpu;
 
-RopeTables shear::rt::cpu::ropeTables(const KernelAttrs &a, int64_t T) {
-  int64_t hd = a.integer("head_dim");
-  double theta = a.number("rope_theta");
-  std::string type = a.string("rope_scaling.rope_type");
+RopeTables shear::rt::cpu::ropeTables(const RopeParams &r, int64_t T) {
+  int64_t hd = r.headDim;
+  double theta = r.theta;
   RopeTables t;
   t.half = hd / 2;
   std::vector<double> inv(t.half);
   for (int64_t i = 0; i < t.half; ++i)
     inv[i] = 1.0 / std::pow(theta, static_cast<double>(2 * i) / hd);
-  if (type == "linear") {
-    double factor = a.number("rope_scaling.factor");
+  if (r.scaling == RopeParams::Scaling::Linear) {
     for (double &f : inv)
-      f /= factor;
-  } else if (type == "llama3") {
+      f /= r.factor;
+  } else if (r.scaling == RopeParams::Scaling::Llama3) {
     // HF's _compute_llama3_parameters: low frequencies are divided by the
     // factor, high ones kept, the band between interpolated smoothly.
-    double factor = a.number("rope_scaling.factor");
-    double low = a.number("rope_scaling.low_freq_factor");
-    double high = a.number("rope_scaling.high_freq_factor");
-    double orig = a.number("rope_scaling.original_max_position_embeddings");
+    double factor = r.factor, low = r.lowFreqFactor, high = r.highFreqFactor;
+    double orig = r.originalMaxPositions;
     double lowWavelen = orig / low, highWavelen = orig / high;
     for (double &f : inv) {
       double wavelen = 2 * M_PI / f;
@@ -51,12 +46,12 @@ RopeTables shear::rt::cpu::ropeTables(const KernelAttrs &a, int64_t T) {
   return t;
 }
 
-void shear::rt::cpu::applyRope(float *x, int64_t B, int64_t T, int64_t heads, int64_t hd,
+void shear::rt::cpu::applyRope(CpuContext &ctx, float *x, int64_t B, int64_t T, int64_t heads, int64_t hd,
                                int64_t stride, const RopeTables &t, bool inverse,
                                int64_t offset) {
   int64_t half = hd / 2;
   float sign = inverse ? -1.0f : 1.0f;
-  parallelFor(B * T, [&](int64_t begin, int64_t end) {
+  ctx.parallelFor(B * T, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       int64_t p = offset + r % T;
       const float *c = t.cos.data() + p * half, *s = t.sin.data() + p * half;

@@ -7,39 +7,20 @@
 // (temporary file, fsync, rename), so a 7B model is never held in memory twice.
 //
 //===----------------------------------------------------------------------===//
-#ifndef SHEAR_TARGET_SAFETENSORS_H
-#define SHEAR_TARGET_SAFETENSORS_H
+#ifndef SHEAR_SUPPORT_SAFETENSORS_H
+#define SHEAR_SUPPORT_SAFETENSORS_H
 
-#include "llvm/ADT/ArrayRef.h"
-#include "llvm/ADT/StringRef.h"
-#include "llvm/Support/Error.h"
+#include "shear/Support/DType.h"
+#include "shear/Support/Status.h"
 
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shear {
-
-enum class DType : uint8_t { F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL };
-
-llvm::StringRef dtypeName(DType dtype);
-std::optional<DType> parseDType(llvm::StringRef name);
-size_t dtypeBytes(DType dtype);
-bool isFloatDType(DType dtype);
-
-/// Conversions between float32 and the stored float types (round to nearest even).
-void convertToF32(DType dtype, const uint8_t *src, size_t count, float *dst);
-void convertFromF32(DType dtype, const float *src, size_t count, uint8_t *dst);
-float bf16ToF32(uint16_t bits);
-uint16_t f32ToBf16(float value);
-float f16ToF32(uint16_t bits);
-uint16_t f32ToF16(float value);
-
-int64_t numElements(llvm::ArrayRef<int64_t> shape);
-std::string shapeToString(llvm::ArrayRef<int64_t> shape);
 
 struct TensorInfo {
   std::string name;
@@ -57,18 +38,18 @@ public:
   /// invalid JSON, unknown dtype, offsets out of range, overlapping or
   /// non-contiguous data, a shape that does not match its byte count, duplicate
   /// names) is an error naming the file, the tensor and the problem.
-  static llvm::Expected<std::unique_ptr<SafetensorsFile>> open(llvm::StringRef path);
+  static Result<std::unique_ptr<SafetensorsFile>> open(std::string_view path);
   /// Validates an in-memory image (used by open and by tests).
-  static llvm::Expected<std::vector<TensorInfo>>
-  parseHeader(llvm::StringRef path, const uint8_t *data, uint64_t size,
-              uint64_t &dataStart, std::map<std::string, std::string> &metadata);
+  static Result<std::vector<TensorInfo>>
+  parseHeader(std::string_view path, const uint8_t *data, uint64_t size, uint64_t &dataStart,
+              std::map<std::string, std::string> &metadata);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile &) = delete;
   SafetensorsFile &operator=(const SafetensorsFile &) = delete;
 
   const std::string &path() const { return path_; }
-  llvm::ArrayRef<TensorInfo> tensors() const { return tensors_; }
-  const TensorInfo *find(llvm::StringRef name) const;
+  const std::vector<TensorInfo> &tensors() const { return tensors_; }
+  const TensorInfo *find(std::string_view name) const;
   const std::map<std::string, std::string> &metadata() const { return metadata_; }
   const uint8_t *data(const TensorInfo &t) const { return base_ + dataStart_ + t.begin; }
   /// The tensor converted to float32 (floating dtypes only).
@@ -99,22 +80,24 @@ struct TensorSpec {
 /// temporary file, so an existing file at `path` is never damaged.
 class SafetensorsWriter {
 public:
-  static llvm::Expected<std::unique_ptr<SafetensorsWriter>>
-  create(llvm::StringRef path, std::vector<TensorSpec> specs,
+  static Result<std::unique_ptr<SafetensorsWriter>>
+  create(std::string_view path, std::vector<TensorSpec> specs,
          const std::map<std::string, std::string> &metadata = {});
   ~SafetensorsWriter();
 
   /// Writes the next tensor's raw bytes (its dtype, its byte size).
-  llvm::Error write(llvm::ArrayRef<uint8_t> bytes);
+  Status write(const uint8_t *bytes, size_t size);
   /// Writes the next tensor from float32 values, converting to its dtype.
-  llvm::Error writeF32(llvm::ArrayRef<float> values);
+  Status writeF32(const float *values, size_t count);
+  Status writeF32(const std::vector<float> &values) {
+    return writeF32(values.data(), values.size());
+  }
   /// fsync, rename into place, fsync the directory.
-  llvm::Error commit();
+  Status commit();
   const std::string &path() const { return path_; }
 
 private:
   SafetensorsWriter() = default;
-  llvm::Error writeAll(const void *data, size_t size);
   std::string path_, tmpPath_;
   int fd_ = -1;
   std::vector<TensorSpec> specs_;
@@ -123,27 +106,23 @@ private:
 };
 
 /// Writes a whole file of float32 tensors at once (small files: gates, masks).
-llvm::Error writeF32Tensors(
-    llvm::StringRef path,
-    const std::vector<std::pair<TensorSpec, std::vector<float>>> &tensors);
+Status writeF32Tensors(std::string_view path,
+                       const std::vector<std::pair<TensorSpec, std::vector<float>>> &tensors);
 
 /// Opens each file once and keeps it mapped.
 class WeightStore {
 public:
-  llvm::Expected<const SafetensorsFile *> file(llvm::StringRef path);
+  Result<const SafetensorsFile *> file(std::string_view path);
   /// The named tensor of `path`, or an error naming both.
-  llvm::Expected<std::pair<const SafetensorsFile *, const TensorInfo *>>
-  tensor(llvm::StringRef path, llvm::StringRef name);
+  Result<std::pair<const SafetensorsFile *, const TensorInfo *>> tensor(std::string_view path,
+                                                                        std::string_view name);
 
 private:
-  std::map<std::string, std::unique_ptr<SafetensorsFile>> files_;
+  std::map<std::string, std::unique_ptr<SafetensorsFile>, std::less<>> files_;
 };
 
 /// Reads a `model.safetensors.index.json`: tensor name -> shard file name.
-llvm::Expected<std::map<std::string, std::string>> readShardIndex(llvm::StringRef path);
-
-/// An error whose message is "<file>: <what>".
-llvm::Error fileError(llvm::StringRef file, const llvm::Twine &what);
+Result<std::map<std::string, std::string>> readShardIndex(std::string_view path);
 
 } // namespace shear
 

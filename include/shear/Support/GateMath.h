@@ -1,8 +1,9 @@
 //===- GateMath.h - hard-concrete gates (METHOD.md §2) --------------------===//
-#ifndef SHEAR_RUNTIME_GATEMATH_H
-#define SHEAR_RUNTIME_GATEMATH_H
+#ifndef SHEAR_SUPPORT_GATEMATH_H
+#define SHEAR_SUPPORT_GATEMATH_H
 
-#include "llvm/ADT/ArrayRef.h"
+#include "shear/Support/Span.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -24,18 +25,18 @@ double sample(double logAlpha, double u);
 
 /// Indices of the k largest values, ties broken towards the lower index,
 /// returned in increasing index order.
-std::vector<int64_t> topK(llvm::ArrayRef<float> values, int64_t k);
+std::vector<int64_t> topK(Span<const float> values, int64_t k);
 
 /// Deterministic mask of one row: the `keep` largest log_alpha take their soft
 /// value, the others 0.
-std::vector<float> deterministicRow(llvm::ArrayRef<float> logAlpha, int64_t keep);
+std::vector<float> deterministicRow(Span<const float> logAlpha, int64_t keep);
 
 /// Deterministic masks of one layer of a grouped-query model: the `keepGroups`
 /// groups with the largest kv_group log_alpha, and in each kept group the
 /// `headsPerGroup` heads with the largest head log_alpha. Heads of dropped
 /// groups are 0.
-void deterministicGqaRow(llvm::ArrayRef<float> headLogAlpha,
-                         llvm::ArrayRef<float> groupLogAlpha, int64_t keepGroups,
+void deterministicGqaRow(Span<const float> headLogAlpha,
+                         Span<const float> groupLogAlpha, int64_t keepGroups,
                          int64_t headsPerGroup, std::vector<float> &headMask,
                          std::vector<float> &groupMask);
 

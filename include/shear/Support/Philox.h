@@ -6,13 +6,13 @@
 // computes identically.
 //
 //===----------------------------------------------------------------------===//
-#ifndef SHEAR_RUNTIME_PHILOX_H
-#define SHEAR_RUNTIME_PHILOX_H
+#ifndef SHEAR_SUPPORT_PHILOX_H
+#define SHEAR_SUPPORT_PHILOX_H
 
 #include <array>
 #include <cstdint>
 
-namespace shear::rt {
+namespace shear {
 
 inline std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {
   const uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
@@ -37,6 +37,6 @@ inline double philoxUniform(uint64_t seed, uint64_t step, uint32_t stream, uint6
   return (static_cast<double>(word) + 0.5) / 4294967296.0;
 }
 
-} // namespace shear::rt
+} // namespace shear
 
 #endif

@@ -1,5 +1,5 @@
 //===- GateMath.cpp - hard-concrete gates (METHOD.md §2) ------------------===//
-#include "shear/Runtime/GateMath.h"
+#include "shear/Support/GateMath.h"
 
 #include <algorithm>
 #include <cmath>
@@ -27,7 +27,7 @@ double gate::sample(double la, double u) {
   return std::clamp(s * (kZeta - kGamma) + kGamma, 0.0, 1.0);
 }
 
-std::vector<int64_t> gate::topK(llvm::ArrayRef<float> values, int64_t k) {
+std::vector<int64_t> gate::topK(Span<const float> values, int64_t k) {
   std::vector<int64_t> idx(values.size());
   std::iota(idx.begin(), idx.end(), 0);
   std::sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
@@ -38,18 +38,18 @@ std::vector<int64_t> gate::topK(llvm::ArrayRef<float> values, int64_t k) {
   return idx;
 }
 
-std::vector<float> gate::deterministicRow(llvm::ArrayRef<float> logAlpha, int64_t keep) {
+std::vector<float> gate::deterministicRow(Span<const float> logAlpha, int64_t keep) {
   // Rank on clamped values: entries beyond ±ln 100 tie, and the lower index wins.
   std::vector<float> clamped(logAlpha.size());
   for (size_t i = 0; i < logAlpha.size(); ++i)
     clamped[i] = static_cast<float>(clampLogAlpha(logAlpha[i]));
   std::vector<float> mask(logAlpha.size(), 0.0f);
-  for (int64_t i : topK(clamped, keep))
+  for (int64_t i : topK(Span<const float>(clamped), keep))
     mask[i] = static_cast<float>(softValue(clamped[i]));
   return mask;
 }
 
-void gate::deterministicGqaRow(llvm::ArrayRef<float> headLA, llvm::ArrayRef<float> groupLA,
+void gate::deterministicGqaRow(Span<const float> headLA, Span<const float> groupLA,
                                int64_t keepGroups, int64_t headsPerGroup,
                                std::vector<float> &headMask, std::vector<float> &groupMask) {
   int64_t groups = groupLA.size();

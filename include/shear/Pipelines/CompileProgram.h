@@ -1,0 +1,46 @@
+//===- CompileProgram.h - a model module to a program file ----------------===//
+//
+// The compiler's last step: run the pass pipeline a command needs on the
+// model (build-train-step, lower-to-runtime, differentiate, build-optimizer;
+// build-eval-step; build-decode-step) and translate the lowered functions
+// into a ProgramFile, which the runtime executes without the compiler.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SHEAR_PIPELINES_COMPILEPROGRAM_H
+#define SHEAR_PIPELINES_COMPILEPROGRAM_H
+
+#include "shear/Support/Program.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+namespace shear {
+
+struct CompileOptions {
+  /// eval (forward, eval_loss), prune or train (train_step, eval_loss,
+  /// source_eval_loss), generate (decode), gradients (train_step without the
+  /// optimizer).
+  std::string mode = "eval";
+  std::string gradientsOf = "prune"; // gradients: the step of prune or train
+  uint64_t seed = 1;                 // gate noise
+  int64_t targetWarmupSteps = 0;     // target sparsity warm-up
+  double maxNorm = 1.0;              // gradient clipping
+  std::string evalMasks = "expected"; // masked models in eval mode: expected, target, none
+};
+
+/// Compiles `module` (a model: @forward), whose relative weight files resolve
+/// against `moduleDir`. Pass diagnostics go to MLIR's handler; the error
+/// names `sourcePath`.
+llvm::Expected<ProgramFile> compileProgram(mlir::ModuleOp module, llvm::StringRef moduleDir,
+                                           llvm::StringRef sourcePath,
+                                           const CompileOptions &options);
+
+/// Translates the lowered function `fn` into `program` under the name `as`,
+/// adding the weights it reads.
+llvm::Error emitProgramFunction(mlir::func::FuncOp fn, llvm::StringRef moduleDir,
+                                ProgramFile &program, llvm::StringRef as);
+
+} // namespace shear
+
+#endif

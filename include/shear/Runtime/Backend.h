@@ -1,0 +1,89 @@
+//===- Backend.h - a device's kernels, memory and execution context -------===//
+//
+// A backend implements every entry of the kernel table for one device, owns
+// the allocator its buffers come from and the execution context its kernels
+// share (the CPU backend's thread pool; a CUDA backend's stream, library
+// handles and workspace). Kernels write into outputs the executor allocated
+// and report failure as a Status: a precondition the input broke (a token id
+// outside the vocabulary) is InvalidInput, never an abort.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SHEAR_RUNTIME_BACKEND_H
+#define SHEAR_RUNTIME_BACKEND_H
+
+#include "shear/Runtime/KernelParams.h"
+#include "shear/Runtime/Tensor.h"
+
+#include <array>
+
+namespace shear::rt {
+
+/// What a backend's kernels share; each backend derives its own.
+class ExecContext {
+public:
+  virtual ~ExecContext() = default;
+};
+
+/// One call's operands and results, by declared slot. Outputs are allocated
+/// with their inferred shapes; an output that updates an operand in place
+/// (KernelDecl::results[i].updates) already holds that operand's contents and
+/// may be the very same memory.
+struct KernelIO {
+  std::vector<const Tensor *> in; // per operand slot (nullptr: absent), then the variadic tail
+  std::vector<Tensor *> out;      // per result slot (nullptr: absent)
+  void *workspace = nullptr;      // scratch of the size the kernel asked for
+  size_t workspaceBytes = 0;
+
+  const Tensor &input(size_t i) const { return *in[i]; }
+  const Tensor *optional(size_t i) const { return in[i]; }
+  Tensor &output(size_t i) const { return *out[i]; }
+  Tensor *optionalOutput(size_t i) const { return out[i]; }
+};
+
+using KernelFn = Status (*)(ExecContext &context, const KernelParams &params, KernelIO &io);
+/// Scratch bytes a call needs (operand shapes as for inferShapes).
+using WorkspaceFn = size_t (*)(const KernelParams &params, const std::vector<const Shape *> &operands);
+
+struct KernelImpl {
+  KernelFn run = nullptr;
+  WorkspaceFn workspace = nullptr; // nullptr: none
+};
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+  /// "cpu (2 threads)".
+  virtual std::string describe() const = 0;
+  virtual Device device() const = 0;
+  virtual Allocator &allocator() = 0;
+  virtual ExecContext &context() = 0;
+  /// The element type weights and activations are held in.
+  virtual DType computeDType() const = 0;
+  /// Copies `src` into `dst` (same shape and dtype, either device).
+  virtual Status copy(const Tensor &dst, const Tensor &src) = 0;
+  /// Sets every byte of `t` to zero.
+  virtual Status zero(const Tensor &t) = 0;
+  /// A tensor's values on the host (the tensor itself on the CPU).
+  virtual Result<Tensor> toHost(const Tensor &t) = 0;
+  /// Measured peak FLOP/s of a matrix multiply, against which MFU is given.
+  virtual double peakFlops() = 0;
+
+  const KernelImpl *kernel(KernelId id) const;
+  /// Table entries this backend has no implementation for.
+  std::vector<std::string> missingKernels() const;
+
+protected:
+  void add(KernelId id, KernelImpl impl) { kernels_[static_cast<size_t>(id)] = impl; }
+
+private:
+  std::array<KernelImpl, static_cast<size_t>(KernelId::NumKernels)> kernels_{};
+};
+
+/// The CPU backend: float32, OpenBLAS, `threads` threads.
+std::unique_ptr<Backend> createCpuBackend(int threads);
+/// `device` is cpu, cuda or auto (the best available).
+Result<std::unique_ptr<Backend>> createBackend(const std::string &device, int threads);
+
+} // namespace shear::rt
+
+#endif

@@ -1,0 +1,105 @@
+//===- Executable.h - one program function, loaded for a backend ----------===//
+//
+// Loading resolves every call to the backend's kernel, decodes its
+// attributes and computes each value's last use. Before the first run with
+// inputs of given shapes, plan() infers every value's shape and places every
+// intermediate in one arena: values whose lifetimes do not overlap share
+// memory, and a result the kernel table declares in-place takes its
+// operand's storage when nothing reads that operand afterwards (AdamW's
+// parameters and moments, updated in the ParamStore itself; the decode
+// step's KV caches, updated in the caller's tensors). Plans are kept per
+// input shapes, so a training step allocates nothing after the first.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SHEAR_RUNTIME_EXECUTABLE_H
+#define SHEAR_RUNTIME_EXECUTABLE_H
+
+#include "shear/Runtime/Backend.h"
+#include "shear/Runtime/ParamStore.h"
+
+#include <map>
+
+namespace shear::rt {
+
+struct MemoryPlan {
+  enum class Storage : uint8_t {
+    Input,  // the caller's tensor (an in-out argument is updated in place)
+    Weight, // a ParamStore tensor (an in-place update writes it directly)
+    Arena,  // an intermediate in the program's arena
+    Output, // a result handed to the caller, allocated per run
+  };
+  struct Value {
+    Storage storage = Storage::Arena;
+    Shape shape;
+    DType dtype = DType::F32;
+    size_t offset = 0, bytes = 0; // Arena placement (shared storage: the root's)
+    int sharesWith = -1;          // Arena: the value whose storage this one updates in place
+    int aliasOf = -1;             // Weight / Input: the operand updated in place
+    int copyFrom = -1;            // gets this value's contents before its kernel runs
+  };
+  std::vector<Shape> inputShapes;
+  std::vector<Value> values;
+  size_t arenaBytes = 0;     // the arena's size
+  size_t peakLiveBytes = 0;  // live intermediates at the busiest instruction
+  int peakInstruction = -1;
+  size_t workspaceBytes = 0; // the largest scratch any kernel asks for
+  size_t outputBytes = 0;    // results allocated per run
+  size_t inputBytes = 0;
+  size_t weightBytes = 0;    // the weights this function reads
+  int inPlaceUpdates = 0;    // results that reuse their operand's storage
+};
+
+class Executable {
+public:
+  static Result<std::unique_ptr<Executable>> load(const ProgramFile &program,
+                                                  const std::string &function, Backend &backend);
+  const ProgramFunction &function() const { return *fn_; }
+  /// The plan for inputs of these shapes (made once per distinct shapes).
+  Result<const MemoryPlan *> plan(const std::vector<Shape> &inputShapes);
+  /// Runs the function. Results are the caller's; in-place updates act on
+  /// `store`'s tensors and on in-out arguments.
+  Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs, ParamStore &store);
+  /// "instruction 12 ('attention.bwd' from model.mlir:20:10)".
+  std::string describe(int instruction) const;
+
+private:
+  struct Instr {
+    const ProgramInstr *source = nullptr;
+    const KernelImpl *impl = nullptr;
+    KernelParams params;
+  };
+  struct Prepared {
+    std::unique_ptr<MemoryPlan> plan;
+    std::shared_ptr<Buffer> arena, workspace;
+    std::vector<Tensor> views; // per value: its arena view (Arena values)
+    uint64_t lastUsed = 0;
+  };
+  Executable(const ProgramFile &program, const ProgramFunction &fn, Backend &backend)
+      : program_(program), fn_(&fn), backend_(backend) {}
+  Result<std::unique_ptr<MemoryPlan>> makePlan(const std::vector<Shape> &inputShapes) const;
+  Result<Prepared *> prepare(const std::vector<Shape> &inputShapes);
+
+  const ProgramFile &program_;
+  const ProgramFunction *fn_;
+  Backend &backend_;
+  std::vector<Instr> instrs_;
+  std::vector<int> lastUse_;   // per value: the last instruction reading it (body size: returned)
+  std::vector<int> returnIndex_; // per value: its index among the returns, or -1
+  std::map<std::vector<Shape>, Prepared> prepared_;
+  uint64_t runs_ = 0;
+};
+
+/// A human-readable summary of a plan (sizes in MiB).
+std::string formatPlan(const std::string &function, const MemoryPlan &plan);
+/// The memory of a program's weights by kind (parameters, gates, masks,
+/// multipliers, optimizer state) in `dtype`; `total` receives the bytes.
+std::string formatWeightMemory(const ProgramFile &program, DType dtype, size_t &total);
+/// The whole picture: weights, then each function's plan, then the total.
+std::string formatMemoryReport(const ProgramFile &program, const Backend &backend,
+                               const std::vector<std::pair<std::string, const MemoryPlan *>> &plans);
+/// "12.3 MiB".
+std::string formatBytes(double bytes);
+
+} // namespace shear::rt
+
+#endif

@@ -1,0 +1,49 @@
+//===- ParamStore.h - the tensors programs read through weight references -===//
+//
+// Keyed by weight name (a program names every weight once). A tensor is
+// loaded on first use from its safetensors file, converted to the backend's
+// compute dtype and placed in its memory; zero_init state (AdamW moments,
+// Lagrange multipliers) starts as zeros. Training updates the tensors in
+// place (or replaces them with set); checkpoints write them out and a resumed
+// run puts a checkpoint's tensors back before the first step.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SHEAR_RUNTIME_PARAMSTORE_H
+#define SHEAR_RUNTIME_PARAMSTORE_H
+
+#include "shear/Runtime/Backend.h"
+#include "shear/Support/Program.h"
+#include "shear/Support/Safetensors.h"
+
+#include <map>
+
+namespace shear::rt {
+
+class ParamStore {
+public:
+  explicit ParamStore(Backend &backend) : backend_(backend) {}
+
+  /// The tensor for `ref` (files resolve against `baseDir`). A file tensor of
+  /// another shape or a non-float dtype is an error naming the file, the
+  /// tensor and both shapes: the weights do not belong to the program.
+  Result<Tensor> get(const ProgramWeight &ref, const std::string &baseDir);
+  /// Holds `value` (host float32) under `name`, converted for the backend.
+  Status put(const std::string &name, const Tensor &hostValue);
+  void set(const std::string &name, Tensor value) { held_[name] = std::move(value); }
+  const Tensor *find(const std::string &name) const;
+  const std::map<std::string, Tensor> &tensors() const { return held_; }
+  Backend &backend() { return backend_; }
+
+private:
+  Backend &backend_;
+  WeightStore files_;
+  std::map<std::string, Tensor> held_;
+};
+
+/// Checks, without reading tensor data, that every file weight of `program`
+/// exists with its name, a float dtype and its shape.
+Status validateProgramWeights(const ProgramFile &program);
+
+} // namespace shear::rt
+
+#endif

@@ -1,0 +1,430 @@
+//===- Executable.cpp - planning and running one program function ---------===//
+#include "shear/Runtime/Executable.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+using namespace shear;
+using namespace shear::rt;
+
+Result<std::unique_ptr<Executable>> Executable::load(const ProgramFile &program,
+                                                     const std::string &function,
+                                                     Backend &backend) {
+  const ProgramFunction *fn = program.function(function);
+  if (!fn)
+    return invalidInput("the program (compiled for '" + program.mode + "') has no function '" +
+                        function + "'");
+  std::unique_ptr<Executable> e(new Executable(program, *fn, backend));
+  size_t n = fn->values.size();
+  e->lastUse_.assign(n, -1);
+  e->returnIndex_.assign(n, -1);
+  for (size_t i = 0; i < fn->body.size(); ++i) {
+    const ProgramInstr &in = fn->body[i];
+    Instr instr;
+    instr.source = &in;
+    if (in.kind == ProgramInstr::Kind::Kernel) {
+      instr.impl = backend.kernel(in.kernel);
+      if (!instr.impl)
+        return internalError("the " + backend.describe() + " backend has no kernel '" +
+                             kernelDecl(in.kernel).name + "'");
+      auto params = decodeParams(in.kernel, in.attrs);
+      if (!params.ok())
+        return params.status().prefixed(e->describe(static_cast<int>(i)) + ": ");
+      instr.params = params.take();
+      for (int v : in.operands)
+        if (v >= 0)
+          e->lastUse_[v] = static_cast<int>(i);
+    }
+    e->instrs_.push_back(std::move(instr));
+  }
+  for (size_t r = 0; r < fn->returns.size(); ++r) {
+    e->lastUse_[fn->returns[r]] = static_cast<int>(fn->body.size());
+    if (e->returnIndex_[fn->returns[r]] < 0)
+      e->returnIndex_[fn->returns[r]] = static_cast<int>(r);
+  }
+  return e;
+}
+
+std::string Executable::describe(int i) const {
+  const ProgramInstr &in = fn_->body[i];
+  std::string what = in.kind == ProgramInstr::Kind::Weight
+                         ? "weight '" + program_.weights[in.weight].name + "'"
+                         : "'" + kernelDecl(in.kernel).name + "'";
+  return "instruction " + std::to_string(i) + " of " + fn_->name + " (" + what +
+         (in.loc.empty() ? "" : " from " + in.loc) + ")";
+}
+
+Result<std::unique_ptr<MemoryPlan>> Executable::makePlan(const std::vector<Shape> &inputShapes) const {
+  const ProgramFunction &f = *fn_;
+  auto plan = std::make_unique<MemoryPlan>();
+  plan->inputShapes = inputShapes;
+  std::vector<MemoryPlan::Value> &values = plan->values;
+  values.resize(f.values.size());
+  std::vector<int> def(f.values.size(), -1);
+
+  // Arguments: shapes from the caller, checked against the declared types.
+  if (inputShapes.size() != f.args.size())
+    return internalError(f.name + " takes " + std::to_string(f.args.size()) + " inputs, " +
+                         std::to_string(inputShapes.size()) + " given");
+  for (size_t a = 0; a < f.args.size(); ++a) {
+    const ValueType &declared = f.values[f.args[a]];
+    const Shape &given = inputShapes[a];
+    bool ok = given.size() == declared.shape.size();
+    for (size_t d = 0; ok && d < given.size(); ++d)
+      ok = given[d] >= 0 && (declared.shape[d] < 0 || declared.shape[d] == given[d]);
+    if (!ok)
+      return invalidInput("input " + std::to_string(a) + " of " + f.name + " must be " +
+                          typeToString(declared) + ", got shape " + shapeToString(given));
+    MemoryPlan::Value &v = values[f.args[a]];
+    v.storage = MemoryPlan::Storage::Input;
+    v.shape = given;
+    v.dtype = declared.dtype;
+    plan->inputBytes += static_cast<size_t>(numElements(given)) * dtypeBytes(v.dtype);
+  }
+
+  // Shapes of every value, and where each lives.
+  std::map<std::string, int> lastWeightRead; // weight name -> last instruction reading it
+  std::vector<const ProgramWeight *> weightOf(f.values.size(), nullptr);
+  std::set<std::string> weightsRead;
+  for (size_t i = 0; i < f.body.size(); ++i) {
+    const ProgramInstr &in = f.body[i];
+    if (in.kind != ProgramInstr::Kind::Weight)
+      continue;
+    const ProgramWeight &w = program_.weights[in.weight];
+    int v = in.results[0];
+    weightOf[v] = &w;
+    int &last = lastWeightRead[w.name];
+    last = std::max(last, lastUse_[v]);
+    if (weightsRead.insert(w.name).second)
+      plan->weightBytes += static_cast<size_t>(numElements(w.shape)) * dtypeBytes(backend_.computeDType());
+  }
+  std::vector<int> rootEnd(f.values.size(), -1); // Arena roots: last instruction using the storage
+  auto isUpdateOf = [&](int value, const std::string &weight) {
+    int r = returnIndex_[value];
+    int k = r - static_cast<int>(f.metrics.size());
+    return r >= 0 && k >= 0 && static_cast<size_t>(k) < f.updates.size() && f.updates[k] == weight;
+  };
+  auto isInoutOf = [&](int value, int argValue) {
+    for (auto [arg, ret] : f.inouts)
+      if (f.args[arg] == argValue && f.returns[ret] == value)
+        return true;
+    return false;
+  };
+  for (size_t i = 0; i < f.body.size(); ++i) {
+    const ProgramInstr &in = f.body[i];
+    int at = static_cast<int>(i);
+    if (in.kind == ProgramInstr::Kind::Weight) {
+      MemoryPlan::Value &v = values[in.results[0]];
+      v.storage = MemoryPlan::Storage::Weight;
+      v.shape = program_.weights[in.weight].shape;
+      v.dtype = backend_.computeDType();
+      def[in.results[0]] = at;
+      continue;
+    }
+    std::vector<const Shape *> operandShapes;
+    for (int o : in.operands)
+      operandShapes.push_back(o < 0 ? nullptr : &values[o].shape);
+    std::vector<Shape> resultShapes;
+    Status inferred = inferShapes(in.kernel, instrs_[i].params, operandShapes, resultShapes);
+    if (!inferred.ok())
+      return inferred.prefixed(describe(at) + ": ");
+    const KernelDecl &decl = kernelDecl(in.kernel);
+    for (size_t r = 0; r < in.results.size(); ++r) {
+      int id = in.results[r];
+      if (id < 0)
+        continue;
+      MemoryPlan::Value &v = values[id];
+      def[id] = at;
+      v.shape = resultShapes[r];
+      const ValueType &declared = f.values[id];
+      // The compiler's static dimensions and the runtime's inference agree,
+      // or a kernel would write outside its output.
+      bool agrees = v.shape.size() == declared.shape.size();
+      for (size_t d = 0; agrees && d < v.shape.size(); ++d)
+        agrees = declared.shape[d] < 0 || declared.shape[d] == v.shape[d];
+      if (!agrees)
+        return internalError(describe(at) + ": result '" + decl.results[r].name + "' is " +
+                             typeToString(declared) + " in the program but inferred as " +
+                             shapeToString(v.shape));
+      v.dtype = isFloatDType(declared.dtype) ? backend_.computeDType() : declared.dtype;
+      v.bytes = static_cast<size_t>(numElements(v.shape)) * dtypeBytes(v.dtype);
+      bool returned = returnIndex_[id] >= 0;
+      v.storage = returned ? MemoryPlan::Storage::Output : MemoryPlan::Storage::Arena;
+      int updated = decl.results[r].updates >= 0 ? in.operands[decl.results[r].updates] : -1;
+      if (updated < 0)
+        continue;
+      MemoryPlan::Value &u = values[updated];
+      if (u.shape != v.shape)
+        return internalError(describe(at) + ": in-place result '" + decl.results[r].name +
+                             "' has another shape than its operand");
+      if (u.storage == MemoryPlan::Storage::Arena && !returned) {
+        int root = u.sharesWith >= 0 ? u.sharesWith : updated;
+        if (rootEnd[root] <= at) { // nothing reads the operand's storage after this call
+          v.sharesWith = root;
+          rootEnd[root] = std::max(rootEnd[root], lastUse_[id]);
+          ++plan->inPlaceUpdates;
+          continue;
+        }
+      } else if (u.storage == MemoryPlan::Storage::Weight && weightOf[updated] &&
+                 isUpdateOf(id, weightOf[updated]->name) &&
+                 lastWeightRead[weightOf[updated]->name] <= at) {
+        v.storage = MemoryPlan::Storage::Weight;
+        v.aliasOf = updated;
+        ++plan->inPlaceUpdates;
+        continue;
+      } else if (u.storage == MemoryPlan::Storage::Input && isInoutOf(id, updated) &&
+                 lastUse_[updated] <= at) {
+        v.storage = MemoryPlan::Storage::Input;
+        v.aliasOf = updated;
+        ++plan->inPlaceUpdates;
+        continue;
+      }
+      v.copyFrom = updated;
+    }
+    for (int id : in.results)
+      if (id >= 0 && values[id].storage == MemoryPlan::Storage::Arena && values[id].sharesWith < 0)
+        rootEnd[id] = std::max(at, lastUse_[id]);
+  }
+
+  // Place the arena's roots: largest first, each at the lowest offset that
+  // overlaps no placed root whose lifetime overlaps its own.
+  std::vector<int> roots;
+  for (size_t id = 0; id < values.size(); ++id)
+    if (values[id].storage == MemoryPlan::Storage::Arena && values[id].sharesWith < 0 && def[id] >= 0)
+      roots.push_back(static_cast<int>(id));
+  std::sort(roots.begin(), roots.end(), [&](int a, int b) {
+    return values[a].bytes != values[b].bytes ? values[a].bytes > values[b].bytes : def[a] < def[b];
+  });
+  std::vector<int> placed;
+  for (int id : roots) {
+    size_t size = alignedBytes(values[id].bytes);
+    std::vector<std::pair<size_t, size_t>> busy; // [offset, end) of overlapping roots
+    for (int other : placed)
+      if (def[other] <= rootEnd[id] && def[id] <= rootEnd[other])
+        busy.push_back({values[other].offset, values[other].offset + alignedBytes(values[other].bytes)});
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (auto [begin, end] : busy) {
+      if (begin >= offset + size)
+        break;
+      offset = std::max(offset, end);
+    }
+    values[id].offset = offset;
+    plan->arenaBytes = std::max(plan->arenaBytes, offset + size);
+    placed.push_back(id);
+  }
+  for (MemoryPlan::Value &v : values)
+    if (v.storage == MemoryPlan::Storage::Arena && v.sharesWith >= 0)
+      v.offset = values[v.sharesWith].offset;
+    else if (v.storage == MemoryPlan::Storage::Output)
+      plan->outputBytes += v.bytes;
+
+  // The busiest instruction, and the largest workspace.
+  for (size_t i = 0; i < f.body.size(); ++i) {
+    size_t live = 0;
+    for (int id : roots)
+      if (def[id] <= static_cast<int>(i) && static_cast<int>(i) <= rootEnd[id])
+        live += alignedBytes(values[id].bytes);
+    if (live > plan->peakLiveBytes) {
+      plan->peakLiveBytes = live;
+      plan->peakInstruction = static_cast<int>(i);
+    }
+    const Instr &instr = instrs_[i];
+    if (instr.impl && instr.impl->workspace) {
+      std::vector<const Shape *> operandShapes;
+      for (int o : instr.source->operands)
+        operandShapes.push_back(o < 0 ? nullptr : &values[o].shape);
+      plan->workspaceBytes =
+          std::max(plan->workspaceBytes, instr.impl->workspace(instr.params, operandShapes));
+    }
+  }
+  return plan;
+}
+
+Result<const MemoryPlan *> Executable::plan(const std::vector<Shape> &inputShapes) {
+  auto p = prepare(inputShapes);
+  if (!p.ok())
+    return p.status();
+  return static_cast<const MemoryPlan *>((*p)->plan.get());
+}
+
+Result<Executable::Prepared *> Executable::prepare(const std::vector<Shape> &inputShapes) {
+  auto it = prepared_.find(inputShapes);
+  if (it != prepared_.end()) {
+    it->second.lastUsed = ++runs_;
+    return &it->second;
+  }
+  auto plan = makePlan(inputShapes);
+  if (!plan.ok())
+    return plan.status();
+  // Keep the arenas of a few recent shapes (a last, shorter batch; a prompt
+  // and then single tokens), not of every shape ever seen.
+  if (prepared_.size() >= 4) {
+    auto oldest = prepared_.begin();
+    for (auto i = prepared_.begin(); i != prepared_.end(); ++i)
+      if (i->second.lastUsed < oldest->second.lastUsed)
+        oldest = i;
+    prepared_.erase(oldest);
+  }
+  Prepared p;
+  p.plan = plan.take();
+  Allocator &allocator = backend_.allocator();
+  auto arena = allocator.allocate(p.plan->arenaBytes);
+  if (!arena.ok())
+    return arena.status().prefixed(fn_->name + ": the activations arena (" +
+                                   formatBytes(static_cast<double>(p.plan->arenaBytes)) + "): ");
+  p.arena = arena.take();
+  auto workspace = allocator.allocate(p.plan->workspaceBytes);
+  if (!workspace.ok())
+    return workspace.status();
+  p.workspace = workspace.take();
+  p.views.resize(p.plan->values.size());
+  for (size_t id = 0; id < p.plan->values.size(); ++id) {
+    const MemoryPlan::Value &v = p.plan->values[id];
+    if (v.storage == MemoryPlan::Storage::Arena)
+      p.views[id] = Tensor::view(p.arena, v.offset, v.shape, v.dtype);
+  }
+  p.lastUsed = ++runs_;
+  auto [inserted, ok] = prepared_.emplace(inputShapes, std::move(p));
+  return &inserted->second;
+}
+
+Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, ParamStore &store) {
+  const ProgramFunction &f = *fn_;
+  std::vector<Shape> shapes;
+  for (const Tensor &t : inputs)
+    shapes.push_back(t.shape());
+  auto prepared = prepare(shapes);
+  if (!prepared.ok())
+    return prepared.status();
+  Prepared &p = **prepared;
+  const MemoryPlan &plan = *p.plan;
+  for (size_t a = 0; a < inputs.size(); ++a)
+    if (inputs[a].dtype() != plan.values[f.args[a]].dtype)
+      return invalidInput("input " + std::to_string(a) + " of " + f.name + " must be " +
+                          typeToString(f.values[f.args[a]]) + ", got " +
+                          dtypeName(inputs[a].dtype()));
+
+  std::vector<Tensor> slots(plan.values.size());
+  for (size_t a = 0; a < inputs.size(); ++a)
+    slots[f.args[a]] = inputs[a];
+  for (size_t id = 0; id < plan.values.size(); ++id) {
+    const MemoryPlan::Value &v = plan.values[id];
+    if (v.storage == MemoryPlan::Storage::Arena) {
+      slots[id] = p.views[id];
+    } else if (v.storage == MemoryPlan::Storage::Output && v.aliasOf < 0) {
+      auto t = Tensor::allocate(backend_.allocator(), v.shape, v.dtype);
+      if (!t.ok())
+        return t.status();
+      slots[id] = t.take();
+    }
+  }
+
+  ExecContext &context = backend_.context();
+  KernelIO io;
+  for (size_t i = 0; i < instrs_.size(); ++i) {
+    const Instr &instr = instrs_[i];
+    const ProgramInstr &in = *instr.source;
+    if (in.kind == ProgramInstr::Kind::Weight) {
+      auto w = store.get(program_.weights[in.weight], program_.baseDir);
+      if (!w.ok())
+        return w.status();
+      slots[in.results[0]] = w.take();
+      continue;
+    }
+    for (int id : in.results) {
+      if (id < 0)
+        continue;
+      const MemoryPlan::Value &v = plan.values[id];
+      if (v.aliasOf >= 0)
+        slots[id] = slots[v.aliasOf];
+      else if (v.copyFrom >= 0)
+        SHEAR_RETURN_IF_ERROR(backend_.copy(slots[id], slots[v.copyFrom]));
+    }
+    io.in.clear();
+    io.out.clear();
+    for (int id : in.operands)
+      io.in.push_back(id < 0 ? nullptr : &slots[id]);
+    for (int id : in.results)
+      io.out.push_back(id < 0 ? nullptr : &slots[id]);
+    io.workspace = p.workspace->data();
+    io.workspaceBytes = plan.workspaceBytes;
+    Status s = instr.impl->run(context, instr.params, io);
+    if (!s.ok())
+      return s.prefixed(describe(static_cast<int>(i)) + ": ");
+  }
+  std::vector<Tensor> out;
+  for (int r : f.returns)
+    out.push_back(slots[r]);
+  return out;
+}
+
+std::string shear::rt::formatBytes(double bytes) {
+  char buf[32];
+  if (bytes >= 1024.0 * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / (1024.0 * 1024));
+  return buf;
+}
+
+std::string shear::rt::formatPlan(const std::string &function, const MemoryPlan &plan) {
+  std::string inputs;
+  for (const Shape &s : plan.inputShapes)
+    inputs += (inputs.empty() ? "" : ", ") + shapeToString(s);
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "  %s (inputs %s):\n"
+                "    activations   %12s  arena (peak live %s at instruction %d)\n"
+                "    workspace     %12s  largest kernel scratch\n"
+                "    results       %12s  allocated per run\n"
+                "    in place      %12d  results written into their operand's memory\n",
+                function.c_str(), inputs.c_str(), formatBytes(double(plan.arenaBytes)).c_str(),
+                formatBytes(double(plan.peakLiveBytes)).c_str(), plan.peakInstruction,
+                formatBytes(double(plan.workspaceBytes)).c_str(),
+                formatBytes(double(plan.outputBytes)).c_str(), plan.inPlaceUpdates);
+  return buf;
+}
+
+std::string shear::rt::formatWeightMemory(const ProgramFile &program, DType dtype, size_t &total) {
+  struct Kind {
+    const char *file, *label;
+    int64_t elements = 0;
+  } kinds[] = {{"model.safetensors", "parameters"},
+               {"gates.safetensors", "gate parameters"},
+               {"masks.safetensors", "final masks"},
+               {"lambdas.safetensors", "Lagrange multipliers"},
+               {"optimizer.safetensors", "optimizer state (AdamW m, v)"}};
+  for (const ProgramWeight &w : program.weights)
+    for (Kind &k : kinds)
+      if (std::string(checkpointFileFor(w.name)) == k.file)
+        k.elements += numElements(w.shape);
+  std::string out;
+  total = 0;
+  for (const Kind &k : kinds) {
+    if (k.elements == 0)
+      continue;
+    size_t bytes = static_cast<size_t>(k.elements) * dtypeBytes(dtype);
+    total += bytes;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "  %-30s %12s  (%.2f M values)\n", k.label,
+                  formatBytes(double(bytes)).c_str(), k.elements / 1e6);
+    out += buf;
+  }
+  return out;
+}
+
+std::string shear::rt::formatMemoryReport(
+    const ProgramFile &program, const Backend &backend,
+    const std::vector<std::pair<std::string, const MemoryPlan *>> &plans) {
+  size_t total = 0;
+  std::string out = "memory plan on " + backend.describe() + ":\n";
+  out += formatWeightMemory(program, backend.computeDType(), total);
+  for (const auto &[name, plan] : plans) {
+    out += formatPlan(name, *plan);
+    total += plan->arenaBytes + plan->workspaceBytes + plan->outputBytes + plan->inputBytes;
+  }
+  out += "  total                          " + formatBytes(double(total)) + "\n";
+  return out;
+}

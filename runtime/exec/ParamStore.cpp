@@ -1,0 +1,94 @@
+//===- ParamStore.cpp - the tensors programs read -------------------------===//
+#include "shear/Runtime/ParamStore.h"
+
+#include "shear/Support/Files.h"
+
+#include <cstring>
+
+using namespace shear;
+using namespace shear::rt;
+
+namespace {
+Status mismatch(const std::string &file, const std::string &name, const TensorInfo &info,
+                const std::vector<int64_t> &shape) {
+  return fileError(file, "tensor '" + name + "' is " + dtypeName(info.dtype) + " " +
+                             shapeToString(info.shape) + " but the model expects " +
+                             shapeToString(shape) + " (the weights do not belong to this model)");
+}
+} // namespace
+
+const Tensor *ParamStore::find(const std::string &name) const {
+  auto it = held_.find(name);
+  return it == held_.end() ? nullptr : &it->second;
+}
+
+Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &baseDir) {
+  auto it = held_.find(ref.name);
+  if (it != held_.end()) {
+    if (it->second.shape() != ref.shape)
+      return invalidInput("weight '" + ref.name + "' is held with shape " +
+                          it->second.shapeString() + " but the program expects " +
+                          shapeToString(ref.shape) + " (a checkpoint of another model?)");
+    return it->second;
+  }
+  Allocator &allocator = backend_.allocator();
+  std::string file = ref.file.empty() ? "" : absolutePath(ref.file, baseDir);
+  bool fromFile = !ref.zeroInit;
+  if (ref.zeroInit && !file.empty() && pathExists(file)) {
+    auto f = files_.file(file);
+    if (!f.ok())
+      return f.status();
+    fromFile = (*f)->find(ref.name) != nullptr;
+  }
+  if (!fromFile) {
+    auto t = Tensor::allocate(allocator, ref.shape, backend_.computeDType());
+    if (!t.ok())
+      return t.status();
+    SHEAR_RETURN_IF_ERROR(backend_.zero(*t));
+    held_[ref.name] = *t;
+    return t;
+  }
+  auto found = files_.tensor(file, ref.name);
+  if (!found.ok())
+    return found.status();
+  auto [f, info] = *found;
+  if (!isFloatDType(info->dtype) || info->shape != ref.shape)
+    return mismatch(file, ref.name, *info, ref.shape);
+  // Converted to float32 on the host, then placed for the backend.
+  auto t = Tensor::allocate(hostAllocator(), ref.shape, DType::F32);
+  if (!t.ok())
+    return t.status();
+  convertToF32(info->dtype, f->data(*info), static_cast<size_t>(t->numel()), t->f32());
+  f->release(*info);
+  SHEAR_RETURN_IF_ERROR(put(ref.name, *t));
+  return held_[ref.name];
+}
+
+Status ParamStore::put(const std::string &name, const Tensor &host) {
+  if (backend_.device().kind == DeviceKind::Cpu && backend_.computeDType() == host.dtype()) {
+    held_[name] = host;
+    return Status();
+  }
+  auto t = Tensor::allocate(backend_.allocator(), host.shape(), backend_.computeDType());
+  if (!t.ok())
+    return t.status();
+  SHEAR_RETURN_IF_ERROR(backend_.copy(*t, host));
+  held_[name] = *t;
+  return Status();
+}
+
+Status shear::rt::validateProgramWeights(const ProgramFile &program) {
+  WeightStore files;
+  for (const ProgramWeight &w : program.weights) {
+    if (w.zeroInit)
+      continue;
+    std::string file = absolutePath(w.file, program.baseDir);
+    auto found = files.tensor(file, w.name);
+    if (!found.ok())
+      return found.status();
+    const TensorInfo &info = *found->second;
+    if (!isFloatDType(info.dtype) || info.shape != w.shape)
+      return mismatch(file, w.name, info, w.shape);
+  }
+  return Status();
+}

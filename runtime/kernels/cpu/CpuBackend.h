@@ -1,0 +1,86 @@
+//===- CpuBackend.h - the CPU backend's context and kernel registration ---===//
+#ifndef SHEAR_RUNTIME_KERNELS_CPU_CPUBACKEND_H
+#define SHEAR_RUNTIME_KERNELS_CPU_CPUBACKEND_H
+
+#include "shear/Runtime/Backend.h"
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace shear::rt::cpu {
+
+/// A small persistent pool: parallelFor splits [0, n) into one chunk per
+/// thread (the caller is one of them) and returns when all are done.
+class ThreadPool {
+public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  int size() const { return size_; }
+  void parallelFor(int64_t n, const std::function<void(int64_t, int64_t)> &fn);
+
+private:
+  void chunk(int part);
+  void loop(int index);
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_;
+  const std::function<void(int64_t, int64_t)> *fn_ = nullptr;
+  int64_t n_ = 0;
+  int parts_ = 0, pending_ = 0, size_ = 1;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+/// What the CPU kernels share: the thread pool (OpenBLAS uses as many threads).
+class CpuContext : public ExecContext {
+public:
+  explicit CpuContext(int threads) : pool_(threads) {}
+  int threads() const { return pool_.size(); }
+  void parallelFor(int64_t n, const std::function<void(int64_t, int64_t)> &fn) {
+    pool_.parallelFor(n, fn);
+  }
+
+private:
+  ThreadPool pool_;
+};
+
+inline CpuContext &cpuContext(ExecContext &c) { return static_cast<CpuContext &>(c); }
+
+/// Carves float arrays out of a kernel's workspace, 64-byte aligned.
+class Scratch {
+public:
+  explicit Scratch(const KernelIO &io) : next_(static_cast<char *>(io.workspace)), end_(next_ + io.workspaceBytes) {}
+  float *floats(int64_t count) {
+    char *p = next_;
+    next_ += alignedBytes(static_cast<size_t>(count) * sizeof(float));
+    return next_ <= end_ ? reinterpret_cast<float *>(p) : nullptr;
+  }
+  /// The bytes `floats` takes for these counts, in order.
+  static size_t bytesFor(std::initializer_list<int64_t> counts) {
+    size_t n = 0;
+    for (int64_t c : counts)
+      n += alignedBytes(static_cast<size_t>(c) * sizeof(float));
+    return n;
+  }
+
+private:
+  char *next_, *end_;
+};
+
+using Define = std::function<void(KernelId, KernelImpl)>;
+void registerEmbed(const Define &define);
+void registerRMSNorm(const Define &define);
+void registerAttention(const Define &define);
+void registerMLP(const Define &define);
+void registerResidual(const Define &define);
+void registerLMHead(const Define &define);
+void registerGate(const Define &define);
+void registerCrossEntropy(const Define &define);
+void registerLagrangian(const Define &define);
+void registerOptimizer(const Define &define);
+
+} // namespace shear::rt::cpu
+
+#endif

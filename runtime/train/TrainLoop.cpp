@@ -1,0 +1,395 @@
+//===- TrainLoop.cpp - the training loop of shear-run prune and train -----===//
+#include "shear/Runtime/Trainer.h"
+
+#include "Checkpoint.h"
+#include "Evaluation.h"
+#include "Progress.h"
+#include "Schedule.h"
+#include "shear/Runtime/Dataset.h"
+#include "shear/Runtime/Executable.h"
+#include "shear/Support/Files.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+
+using namespace shear;
+using namespace shear::rt;
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+template <typename T> std::vector<T> jsonArray(const json::Value &o, std::string_view key) {
+  std::vector<T> out;
+  if (const json::Array *a = o.getArray(key))
+    for (const json::Value &v : *a) {
+      if constexpr (std::is_same_v<T, double>)
+        out.push_back(v.asNumber().value_or(NAN));
+      else if constexpr (std::is_same_v<T, int64_t>)
+        out.push_back(v.asInteger().value_or(0));
+      else
+        out.push_back(v.asString() ? *v.asString() : "");
+    }
+  return out;
+}
+
+const char *dblName(DblMode m) {
+  return m == DblMode::Paper ? "paper" : m == DblMode::Code ? "code" : "off";
+}
+
+/// Reference losses for dynamic batch loading: the source model's (the
+/// unpruned model, or the dense model itself) or a JSON file's.
+Result<std::vector<double>> referenceLosses(const ProgramFile &program, const TrainOptions &o,
+                                            const Dataset &data, ParamStore &store,
+                                            Backend &backend) {
+  const Manifest &m = data.manifest();
+  if (o.refLoss == "source") {
+    auto source = Executable::load(program, program.function("source_eval_loss") ? "source_eval_loss" : "eval_loss", backend);
+    if (!source.ok())
+      return source.status();
+    return evaluateDomains(**source, store, data, o.evalSequences, o.batch);
+  }
+  auto json = readJsonFile(o.refLoss);
+  if (!json.ok())
+    return json.status();
+  std::vector<double> ref;
+  for (const DomainInfo &d : m.domains) {
+    auto v = json->getNumber(d.name);
+    if (!v)
+      return fileError(o.refLoss, "no reference loss for domain '" + d.name + "'");
+    ref.push_back(*v);
+  }
+  return ref;
+}
+
+} // namespace
+
+Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o, Backend &backend,
+                              const std::function<void(const std::string &)> &log) {
+  const std::string &mode = program.mode;
+  if (mode != "prune" && mode != "train")
+    return invalidInput(o.modelPath + ": the program was compiled for '" + mode +
+                        "', not for prune or train");
+  if (o.steps <= 0 || o.batch <= 0)
+    return invalidInput("--steps and --batch must be positive");
+  auto dataOr = Dataset::open(o.dataDir);
+  if (!dataOr.ok())
+    return dataOr.status();
+  const Dataset &data = **dataOr;
+  const Manifest &manifest = data.manifest();
+  size_t k = manifest.domains.size();
+  if (manifest.vocabSize > program.model.vocab)
+    return invalidInput(joinPath(o.dataDir, "manifest.json") + ": tokens go up to " +
+                        std::to_string(manifest.vocabSize - 1) + " but the model's vocabulary has " +
+                        std::to_string(program.model.vocab) + " entries");
+  bool needEval = o.evalEvery > 0 || o.dbl != DblMode::Off;
+  for (const DomainInfo &d : manifest.domains)
+    if (needEval && d.evalSequences == 0)
+      return invalidInput(joinPath(o.dataDir, "manifest.json") + ": domain '" + d.name +
+                          "' has no held-out sequences, which evaluation needs");
+
+  // Resume or start.
+  std::string resumeDir;
+  if (pathExists(o.outDir)) {
+    std::string latest = latestCheckpoint(o.outDir);
+    bool hasFinal = pathExists(joinPath(o.outDir, "final/state.json"));
+    if (o.resume)
+      resumeDir = latest;
+    else if (!latest.empty() || hasFinal)
+      return invalidInput(o.outDir + " already holds a run (checkpoints or final/): pass --resume "
+                                     "to continue it, or choose another --out");
+  }
+
+  SHEAR_RETURN_IF_ERROR(validateProgramWeights(program));
+  ParamStore store(backend);
+  auto train = Executable::load(program, "train_step", backend);
+  if (!train.ok())
+    return train.status();
+  auto evalLoss = Executable::load(program, "eval_loss", backend);
+  if (!evalLoss.ok())
+    return evalLoss.status();
+  const ProgramFunction &step = (*train)->function();
+  size_t numLr = step.lrArgs.size();
+
+  // Plan the memory before touching any data: --plan stops here.
+  int64_t seq = manifest.seqLen;
+  std::vector<Shape> stepShapes = {{o.batch, seq}, {o.batch, seq}, {}};
+  for (size_t i = 0; i < numLr; ++i)
+    stepShapes.push_back({});
+  auto stepPlan = (*train)->plan(stepShapes);
+  if (!stepPlan.ok())
+    return stepPlan.status();
+  std::vector<std::pair<std::string, const MemoryPlan *>> plans = {{"train_step", *stepPlan}};
+  if (needEval) {
+    int64_t evalBatch = o.batch;
+    auto evalPlan = (*evalLoss)->plan({{evalBatch, seq}, {evalBatch, seq}});
+    if (!evalPlan.ok())
+      return evalPlan.status();
+    plans.push_back({"eval_loss", *evalPlan});
+  }
+  if (o.planOnly) {
+    log(formatMemoryReport(program, backend, plans));
+    return Status();
+  }
+  SHEAR_RETURN_IF_ERROR(createDirectories(o.outDir));
+
+  LoaderState loader;
+  std::vector<double> refLoss;
+  int64_t start = 0;
+  if (!resumeDir.empty()) {
+    auto stateJson = readJsonFile(joinPath(resumeDir, "state.json"));
+    if (!stateJson.ok())
+      return stateJson.status();
+    const json::Value &s = *stateJson;
+    if (const std::string *sig = s.getString("signature"); sig && *sig != program.model.signature)
+      return invalidInput(resumeDir + " does not belong to " + o.modelPath + ": the checkpoint is " +
+                          *sig + ", the model " + program.model.signature);
+    std::vector<std::string> names = jsonArray<std::string>(s, "domains"), want;
+    for (const DomainInfo &d : manifest.domains)
+      want.push_back(d.name);
+    if (names != want)
+      return invalidInput(joinPath(resumeDir, "state.json") + ": its domains do not match " + o.dataDir);
+    start = s.getInteger("step").value_or(0);
+    loader.position = jsonArray<int64_t>(s, "positions");
+    loader.epoch = jsonArray<int64_t>(s, "epochs");
+    loader.weights = jsonArray<double>(s, "weights");
+    refLoss = jsonArray<double>(s, "ref_loss");
+    if (loader.position.size() != k || loader.epoch.size() != k || loader.weights.size() != k)
+      return invalidInput(joinPath(resumeDir, "state.json") + ": data positions or weights missing");
+    SHEAR_RETURN_IF_ERROR(loadCheckpointTensors(resumeDir, program, store));
+    log("resuming " + o.outDir + " from " + resumeDir + " at step " + std::to_string(start));
+  } else {
+    loader.position.assign(k, 0);
+    loader.epoch.assign(k, 0);
+    for (const DomainInfo &d : manifest.domains) {
+      auto it = o.initialWeights.find(d.name);
+      loader.weights.push_back(o.initialWeights.empty() ? d.weight
+                                                        : (it == o.initialWeights.end() ? 0 : it->second));
+    }
+    double total = 0;
+    for (double w : loader.weights)
+      total += w;
+    if (!(total > 0))
+      return invalidInput("--weights: the initial domain weights must have a positive sum");
+    for (double &w : loader.weights)
+      w /= total;
+    if (o.dbl != DblMode::Off) {
+      auto ref = referenceLosses(program, o, data, store, backend);
+      if (!ref.ok())
+        return ref.status();
+      refLoss = ref.take();
+      std::string line = "reference losses:";
+      for (size_t d = 0; d < k; ++d)
+        line += format(" %s %.4f", manifest.domains[d].name.c_str(), refLoss[d]);
+      log(line);
+    }
+    // run.json: what this run is, for people and plots.
+    json::Object ref, initial;
+    for (size_t d = 0; d < k; ++d) {
+      if (d < refLoss.size())
+        ref[manifest.domains[d].name] = refLoss[d];
+      initial[manifest.domains[d].name] = loader.weights[d];
+    }
+    json::Object run{{"mode", mode},
+                     {"model", o.modelPath},
+                     {"data", o.dataDir},
+                     {"steps", o.steps},
+                     {"batch", o.batch},
+                     {"seq_len", manifest.seqLen},
+                     {"lr", o.lr},
+                     {"lr_gate", o.lrGate},
+                     {"lr_lambda", o.lrLambda},
+                     {"seed", static_cast<int64_t>(o.seed)},
+                     {"eval_every", o.evalEvery},
+                     {"dbl", dblName(o.dbl)},
+                     {"ref_loss", std::move(ref)},
+                     {"initial_weights", std::move(initial)},
+                     {"compiled_with", json::Object(program.compiledWith)},
+                     {"signature", program.model.signature}};
+    SHEAR_RETURN_IF_ERROR(writeJsonFileAtomically(joinPath(o.outDir, "run.json"), json::Value(std::move(run))));
+  }
+
+  MetricsLog metrics;
+  SHEAR_RETURN_IF_ERROR(metrics.open(joinPath(o.outDir, "metrics.jsonl"), start));
+
+  double peak = backend.peakFlops();
+  double flopsTok = flopsPerToken(program.model, manifest.seqLen);
+  int64_t tokensPerStep = o.batch * manifest.seqLen;
+  log(format("%s %lld steps of %lld x %lld tokens on %s; measured sgemm peak %.1f GFLOP/s",
+             mode.c_str(), (long long)o.steps, (long long)o.batch, (long long)manifest.seqLen,
+             backend.describe().c_str(), peak / 1e9));
+
+  BatchLoader batches(data, o.seed, loader);
+  auto stateObject = [&](int64_t at) {
+    json::Array domains, weights, positions, epochs, ref;
+    for (size_t d = 0; d < k; ++d) {
+      domains.push_back(manifest.domains[d].name);
+      weights.push_back(batches.state().weights[d]);
+      positions.push_back(batches.state().position[d]);
+      epochs.push_back(batches.state().epoch[d]);
+      if (d < refLoss.size())
+        ref.push_back(refLoss[d]);
+    }
+    return json::Value(json::Object{{"step", at},
+                                    {"steps", o.steps},
+                                    {"mode", mode},
+                                    {"seed", static_cast<int64_t>(o.seed)},
+                                    {"domains", std::move(domains)},
+                                    {"weights", std::move(weights)},
+                                    {"positions", std::move(positions)},
+                                    {"epochs", std::move(epochs)},
+                                    {"ref_loss", std::move(ref)},
+                                    {"model", o.modelPath},
+                                    {"data", o.dataDir},
+                                    {"signature", program.model.signature}});
+  };
+  auto lrAt = [&](int64_t s) { return learningRate(o.lr, o.steps, o.warmupFraction, o.minLrRatio, s); };
+
+  double trainSeconds = 0;
+  int64_t timedSteps = 0;
+  size_t nm = step.metrics.size();
+  for (int64_t at = start; at < o.steps; ++at) {
+    if (o.stopAfter >= 0 && at - start >= o.stopAfter) {
+      log("stopping after " + std::to_string(o.stopAfter) + " steps (--stop-after)");
+      std::_Exit(3);
+    }
+    double t0 = now();
+    std::vector<int64_t> domains;
+    Tensor tokens = batches.next(at, o.batch, domains, log);
+    auto [ids, labels] = splitInputsAndLabels(tokens);
+    std::vector<Tensor> inputs = {ids, labels, Tensor::scalarI64(at)};
+    for (const std::string &which : step.lrArgs)
+      inputs.push_back(Tensor::scalar(static_cast<float>(
+          which == "lr" ? lrAt(at) : which == "lr_gate" ? o.lrGate : o.lrLambda)));
+    auto out = (*train)->run(inputs, store);
+    if (!out.ok())
+      return out.status();
+    // Updates were written in place; set() keeps the store right if a
+    // backend returned them elsewhere.
+    for (size_t i = 0; i < step.updates.size(); ++i)
+      store.set(step.updates[i], (*out)[nm + i]);
+    double dt = now() - t0;
+    trainSeconds += dt;
+    ++timedSteps;
+    std::map<std::string, double> metric;
+    for (size_t i = 0; i < nm; ++i) {
+      auto host = backend.toHost((*out)[i]);
+      if (!host.ok())
+        return host.status();
+      metric[step.metrics[i]] = host->f32()[0];
+    }
+    if (!std::isfinite(metric["loss"]))
+      return runFailure("the loss is " + std::to_string(metric["loss"]) + " at step " +
+                        std::to_string(at + 1) + ": stopping (last checkpoint kept)");
+
+    // Evaluation and dynamic batch loading.
+    std::vector<double> evalLossValues;
+    if (o.evalEvery > 0 && (at + 1) % o.evalEvery == 0) {
+      auto losses = evaluateDomains(**evalLoss, store, data, o.evalSequences, o.batch);
+      if (!losses.ok())
+        return losses.status();
+      evalLossValues = losses.take();
+      if (o.dbl != DblMode::Off)
+        batches.state().weights =
+            updateDomainWeights(o.dbl, batches.state().weights, evalLossValues, refLoss);
+    }
+
+    double tokPerS = tokensPerStep / dt;
+    double mfu = peak > 0 ? flopsTok * tokPerS / peak : 0;
+    double eta = (o.steps - at - 1) * (trainSeconds / timedSteps);
+    json::Object record{{"step", at + 1},
+                        {"loss", metric["loss"]},
+                        {"lm_loss", metric["lm_loss"]},
+                        {"lr", lrAt(at)},
+                        {"grad_norm", metric["grad_norm"]},
+                        {"tokens_per_s", tokPerS},
+                        {"mfu", mfu}};
+    std::string line = format("step %5lld/%lld  loss %.4f  lm %.4f", (long long)(at + 1),
+                              (long long)o.steps, metric["loss"], metric["lm_loss"]);
+    if (mode == "prune") {
+      record["lagrangian"] = metric["lagrangian"];
+      line += format("  lag %.4f  sparsity", metric["lagrangian"]);
+      json::Object expected, target, l1, l2;
+      for (const char *f : {"layer", "head", "kv_group", "intermediate", "hidden"}) {
+        auto e = metric.find(std::string("expected_sparsity.") + f);
+        if (e == metric.end())
+          continue;
+        double t = metric[std::string("target_sparsity.") + f];
+        expected[f] = e->second;
+        target[f] = t;
+        line += format(" %s %.3f/%.3f", f, e->second, t);
+        for (auto [which, obj] : {std::make_pair("lambda1", &l1), std::make_pair("lambda2", &l2)}) {
+          const Tensor *v = store.find(std::string("shear.") + which + "." + f);
+          if (!v)
+            continue;
+          auto host = backend.toHost(*v);
+          if (host.ok())
+            (*obj)[f] = static_cast<double>(host->f32()[0]);
+        }
+      }
+      record["expected_sparsity"] = std::move(expected);
+      record["target_sparsity"] = std::move(target);
+      record["lambda1"] = std::move(l1);
+      record["lambda2"] = std::move(l2);
+    }
+    json::Object weights;
+    for (size_t d = 0; d < k; ++d)
+      weights[manifest.domains[d].name] = batches.state().weights[d];
+    record["domain_weights"] = std::move(weights);
+    line += format("  | %.0f tok/s  MFU %.1f%%  ETA %s", tokPerS, mfu * 100,
+                   formatDuration(eta).c_str());
+    if (!evalLossValues.empty()) {
+      json::Object el;
+      std::string evalLine = "  eval:";
+      for (size_t d = 0; d < k; ++d) {
+        el[manifest.domains[d].name] = evalLossValues[d];
+        evalLine += format(" %s %.4f (w %.3f)", manifest.domains[d].name.c_str(),
+                           evalLossValues[d], batches.state().weights[d]);
+      }
+      record["eval_loss"] = std::move(el);
+      line += "\n" + evalLine;
+    }
+    SHEAR_RETURN_IF_ERROR(metrics.append(json::Value(std::move(record))));
+    if (o.logEvery > 0 &&
+        ((at + 1) % o.logEvery == 0 || !evalLossValues.empty() || at + 1 == o.steps))
+      log(line);
+
+    if (o.saveEvery > 0 && (at + 1) % o.saveEvery == 0 && at + 1 < o.steps) {
+      std::string name = "ckpt-" + std::to_string(at + 1);
+      SHEAR_RETURN_IF_ERROR(writeCheckpoint(o.outDir, name, program, store, stateObject(at + 1)));
+      log("saved " + joinPath(o.outDir, name));
+    }
+  }
+  SHEAR_RETURN_IF_ERROR(writeCheckpoint(o.outDir, "final", program, store, stateObject(o.steps)));
+  log("saved " + joinPath(o.outDir, "final") + " (model.mlir)");
+  return Status();
+}
+
+Result<std::map<std::string, double>> shear::rt::evaluateOnData(const ProgramFile &program,
+                                                                const std::string &dataDir,
+                                                                int64_t evalSequences,
+                                                                int64_t batch, Backend &backend) {
+  auto data = Dataset::open(dataDir);
+  if (!data.ok())
+    return data.status();
+  if ((*data)->manifest().vocabSize > program.model.vocab)
+    return invalidInput(joinPath(dataDir, "manifest.json") + ": tokens go up to " +
+                        std::to_string((*data)->manifest().vocabSize - 1) +
+                        " but the model's vocabulary has " + std::to_string(program.model.vocab) +
+                        " entries");
+  SHEAR_RETURN_IF_ERROR(validateProgramWeights(program));
+  auto evalLoss = Executable::load(program, "eval_loss", backend);
+  if (!evalLoss.ok())
+    return evalLoss.status();
+  ParamStore store(backend);
+  auto losses = evaluateDomains(**evalLoss, store, **data, evalSequences, batch);
+  if (!losses.ok())
+    return losses.status();
+  std::map<std::string, double> out;
+  for (size_t d = 0; d < losses->size(); ++d)
+    out[(*data)->manifest().domains[d].name] = (*losses)[d];
+  return out;
+}

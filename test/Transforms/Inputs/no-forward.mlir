@@ -1,0 +1,6 @@
+// A module without @forward.
+module {
+  func.func @other() {
+    return
+  }
+}

@@ -1,0 +1,13 @@
+//===- NoCompiler.cpp - a runtime-only shear-run runs programs only -------===//
+#include "ModelCompiler.h"
+
+using namespace shear;
+
+bool shear::hasCompiler() { return false; }
+
+Result<ProgramFile> shear::compileModule(const std::string &path, const CompileRequest &request) {
+  return invalidInput(path + ": this shear-run was built without the compiler "
+                             "(SHEAR_BUILD_COMPILER=OFF) and runs program files only; compile "
+                             "the model where shear is fully built: shear-run compile " +
+                      path + " --mode " + request.mode + " -o PROGRAM");
+}
