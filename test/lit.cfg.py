@@ -10,7 +10,7 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.shear_obj_root, "test")
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "reference", "unit", "Inputs"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "reference", "unit", "Inputs", "check_layering.py"]
 
 config.environment["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
@@ -21,5 +21,6 @@ llvm_config.with_environment("PATH", config.shear_tools_dir, append_path=True)  
 # whatever python3 is first on PATH.
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%shear_build", config.shear_obj_root))
+config.substitutions.append(("%shear_src", config.shear_src_root))
 config.substitutions.append(("%ref", os.path.join(config.test_source_root, "reference")))
 config.environment["OMP_NUM_THREADS"] = "2"

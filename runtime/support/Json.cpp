@@ -105,13 +105,16 @@ public:
     if (!parseValue(v, 0))
       return error_;
     skipSpace();
-    if (pos_ != text_.size())
-      return fail("unexpected text after the value");
+    if (pos_ != text_.size()) {
+      fail("unexpected text after the value");
+      return error_;
+    }
     return v;
   }
 
 private:
-  Status fail(const std::string &what) {
+  /// Records the error (with its position) and returns false.
+  bool fail(const std::string &what) {
     size_t line = 1, column = 1;
     for (size_t i = 0; i < pos_ && i < text_.size(); ++i) {
       if (text_[i] == '\n') {
@@ -123,7 +126,7 @@ private:
     }
     error_ = invalidInput("invalid JSON at line " + std::to_string(line) + ", column " +
                           std::to_string(column) + ": " + what);
-    return error_;
+    return false;
   }
 
   void skipSpace() {
@@ -141,11 +144,11 @@ private:
 
   bool parseValue(Value &out, int depth) {
     if (pos_ >= text_.size())
-      return fail("unexpected end of input"), false;
+      return fail("unexpected end of input");
     char c = text_[pos_];
     if (c == '{' || c == '[') {
       if (depth >= options_.maxDepth)
-        return fail("nested deeper than " + std::to_string(options_.maxDepth) + " levels"), false;
+        return fail("nested deeper than " + std::to_string(options_.maxDepth) + " levels");
       return c == '{' ? parseObject(out, depth + 1) : parseArray(out, depth + 1);
     }
     if (c == '"') {
@@ -163,7 +166,7 @@ private:
       return out = Value(), true;
     if (c == '-' || (c >= '0' && c <= '9'))
       return parseNumber(out);
-    return fail(std::string("unexpected character '") + c + "'"), false;
+    return fail(std::string("unexpected character '") + c + "'");
   }
 
   bool parseObject(Value &out, int depth) {
@@ -178,14 +181,14 @@ private:
     while (true) {
       skipSpace();
       if (pos_ >= text_.size() || text_[pos_] != '"')
-        return fail("expected a string key"), false;
+        return fail("expected a string key");
       size_t keyPos = pos_;
       std::string key;
       if (!parseString(key))
         return false;
       skipSpace();
       if (pos_ >= text_.size() || text_[pos_] != ':')
-        return fail("expected ':' after a key"), false;
+        return fail("expected ':' after a key");
       ++pos_;
       skipSpace();
       Value v;
@@ -196,7 +199,7 @@ private:
           pos_ = keyPos;
           if (options_.duplicateKey)
             *options_.duplicateKey = key;
-          return fail("duplicate key \"" + key + "\""), false;
+          return fail("duplicate key \"" + key + "\"");
         }
         object[key] = std::move(v);
       } else {
@@ -212,7 +215,7 @@ private:
         out = Value(std::move(object));
         return true;
       }
-      return fail("expected ',' or '}' in an object"), false;
+      return fail("expected ',' or '}' in an object");
     }
   }
 
@@ -241,7 +244,7 @@ private:
         out = Value(std::move(array));
         return true;
       }
-      return fail("expected ',' or ']' in an array"), false;
+      return fail("expected ',' or ']' in an array");
     }
   }
 
@@ -265,7 +268,7 @@ private:
 
   bool hex4(uint32_t &out) {
     if (pos_ + 4 > text_.size())
-      return fail("truncated \\u escape"), false;
+      return fail("truncated \\u escape");
     out = 0;
     for (int i = 0; i < 4; ++i) {
       char c = text_[pos_++];
@@ -277,7 +280,7 @@ private:
       else if (c >= 'A' && c <= 'F')
         out |= c - 'A' + 10;
       else
-        return fail("invalid \\u escape"), false;
+        return fail("invalid \\u escape");
     }
     return true;
   }
@@ -287,12 +290,12 @@ private:
     unsigned char c = text_[pos_];
     int extra = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c <= 0xDF ? 1 : -1;
     if (c >= 0xF5 || extra < 0)
-      return fail("invalid UTF-8 in a string"), false;
+      return fail("invalid UTF-8 in a string");
     if (pos_ + extra >= text_.size())
-      return fail("truncated UTF-8 in a string"), false;
+      return fail("truncated UTF-8 in a string");
     for (int i = 1; i <= extra; ++i)
       if ((static_cast<unsigned char>(text_[pos_ + i]) & 0xC0) != 0x80)
-        return fail("invalid UTF-8 in a string"), false;
+        return fail("invalid UTF-8 in a string");
     s.append(text_.substr(pos_, extra + 1));
     pos_ += extra + 1;
     return true;
@@ -302,14 +305,14 @@ private:
     ++pos_; // "
     while (true) {
       if (pos_ >= text_.size())
-        return fail("unterminated string"), false;
+        return fail("unterminated string");
       unsigned char c = text_[pos_];
       if (c == '"') {
         ++pos_;
         return true;
       }
       if (c < 0x20)
-        return fail("control character in a string"), false;
+        return fail("control character in a string");
       if (c >= 0x80) {
         if (!copyUtf8(s))
           return false;
@@ -321,7 +324,7 @@ private:
         continue;
       }
       if (pos_ >= text_.size())
-        return fail("unterminated string"), false;
+        return fail("unterminated string");
       char e = text_[pos_++];
       switch (e) {
       case '"': s += '"'; break;
@@ -339,16 +342,16 @@ private:
         if (cp >= 0xD800 && cp <= 0xDBFF) { // a surrogate pair
           uint32_t low;
           if (!literal("\\u") || !hex4(low) || low < 0xDC00 || low > 0xDFFF)
-            return fail("unpaired surrogate in a \\u escape"), false;
+            return fail("unpaired surrogate in a \\u escape");
           cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          return fail("unpaired surrogate in a \\u escape"), false;
+          return fail("unpaired surrogate in a \\u escape");
         }
         appendUtf8(s, cp);
         break;
       }
       default:
-        return fail(std::string("invalid escape '\\") + e + "'"), false;
+        return fail(std::string("invalid escape '\\") + e + "'");
       }
     }
   }
@@ -367,13 +370,13 @@ private:
     if (pos_ < text_.size() && text_[pos_] == '0') {
       ++pos_;
     } else if (digits() == 0) {
-      return fail("invalid number"), false;
+      return fail("invalid number");
     }
     if (pos_ < text_.size() && text_[pos_] == '.') {
       ++pos_;
       integral = false;
       if (digits() == 0)
-        return fail("invalid number: no digits after '.'"), false;
+        return fail("invalid number: no digits after '.'");
     }
     if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
       ++pos_;
@@ -381,7 +384,7 @@ private:
       if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-'))
         ++pos_;
       if (digits() == 0)
-        return fail("invalid number: no digits in the exponent"), false;
+        return fail("invalid number: no digits in the exponent");
     }
     std::string token(text_.substr(start, pos_ - start));
     if (integral) {
@@ -396,7 +399,7 @@ private:
     errno = 0;
     double d = std::strtod(token.c_str(), nullptr);
     if (!std::isfinite(d))
-      return fail("number out of range"), false;
+      return fail("number out of range");
     out = Value(d);
     return true;
   }
@@ -420,6 +423,10 @@ std::string json::formatNumber(double d) {
   if (!std::isfinite(d))
     return "null";
   char buf[40];
+  if (std::nearbyint(d) == d && std::fabs(d) < 1e15) { // 10000, not 1e+04
+    std::snprintf(buf, sizeof buf, "%.0f", d);
+    return buf;
+  }
   for (int precision = 1; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof buf, "%.*g", precision, d);
     if (std::strtod(buf, nullptr) == d)

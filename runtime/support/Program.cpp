@@ -193,32 +193,29 @@ std::string shear::printProgram(const ProgramFile &p) {
     ffield("num_values", static_cast<int64_t>(f.values.size()));
     out += "      \"body\": [\n";
     for (size_t i = 0; i < f.body.size(); ++i) {
+      // One line per instruction, the callee first.
       const ProgramInstr &in = f.body[i];
-      json::Object o;
       json::Array types;
       for (int r : in.results)
         types.push_back(r < 0 ? json::Value() : json::Value(typeToString(f.values[r])));
+      std::string line;
       if (in.kind == ProgramInstr::Kind::Weight) {
-        o["weight"] = in.weight;
-        o["name"] = p.weights[in.weight].name;
-        o["results"] = ids(in.results);
-        o["types"] = std::move(types);
+        line = "{\"weight\":" + std::to_string(in.weight) + ",\"name\":" +
+               json::quote(p.weights[in.weight].name);
       } else {
-        o["kernel"] = kernelDecl(in.kernel).name;
-        o["operands"] = ids(in.operands);
-        o["results"] = ids(in.results);
-        o["types"] = std::move(types);
-        if (!in.attrs.empty()) {
-          json::Object attrs;
-          for (const auto &[k, v] : in.attrs)
-            attrs[k] = attrJson(v);
-          o["attrs"] = std::move(attrs);
-        }
+        line = "{\"kernel\":" + json::quote(kernelDecl(in.kernel).name) +
+               ",\"operands\":" + json::write(ids(in.operands));
+      }
+      line += ",\"results\":" + json::write(ids(in.results)) + ",\"types\":" + json::write(types);
+      if (!in.attrs.empty()) {
+        json::Object attrs;
+        for (const auto &[k, v] : in.attrs)
+          attrs[k] = attrJson(v);
+        line += ",\"attrs\":" + json::write(json::Value(std::move(attrs)));
       }
       if (!in.loc.empty())
-        o["loc"] = in.loc;
-      out += "        " + json::write(json::Value(std::move(o))) +
-             (i + 1 < f.body.size() ? ",\n" : "\n");
+        line += ",\"loc\":" + json::quote(in.loc);
+      out += "        " + line + "}" + (i + 1 < f.body.size() ? ",\n" : "\n");
     }
     out += "      ]\n";
     out += fi + 1 < p.functions.size() ? "    },\n" : "    }\n";
@@ -423,6 +420,9 @@ public:
         if (*w < 0 || static_cast<size_t>(*w) >= p.weights.size())
           return fail(at, "weight index " + std::to_string(*w) + " is out of range");
         in.weight = static_cast<int>(*w);
+        if (const std::string *name = e.getString("name"); name && *name != p.weights[in.weight].name)
+          return fail(at, "names weight '" + *name + "' but weight " + std::to_string(*w) + " is '" +
+                              p.weights[in.weight].name + "'");
       } else if (const std::string *k = e.getString("kernel")) {
         const KernelDecl *decl = findKernel(*k);
         if (!decl)
@@ -539,6 +539,8 @@ Status shear::writeProgramFile(const std::string &path, ProgramFile program) {
   for (ProgramWeight &w : program.weights)
     if (!w.file.empty())
       w.file = relativePath(absolutePath(w.file, program.baseDir), dir);
+  if (!program.source.empty())
+    program.source = relativePath(absolutePath(program.source, "."), dir);
   return writeFileAtomically(path, printProgram(program));
 }
 

@@ -423,3 +423,77 @@ func.func @case52(%v: tensor<2x3x10xf32>, %t: tensor<2x3xi64>) {
   %l = shear.cross_entropy %v, %t : (tensor<2x3x10xf32>, tensor<2x3xi64>) -> tensor<1xf32>
   return
 }
+
+// -----
+// shear.kernel calls are checked against the kernel table: the lowering
+// passes cannot emit a call the runtime does not implement.
+
+func.func @kernel_unknown(%x: tensor<4xf32>) {
+  // expected-error @+1 {{calls 'softmax', which the kernel table does not declare}}
+  %y = shear.kernel "softmax"(%x) : (tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @kernel_missing_operand(%x: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'residual_add' takes operand 'u' (operand 2) but has only 1 operands}}
+  %y = shear.kernel "residual_add"(%x) : (tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @kernel_mask_out_of_order(%x: tensor<?x?x8xf32>, %l: tensor<f32>, %h: tensor<8xf32>) {
+  // expected-error @+1 {{'residual_add': optional operand 'layer' is listed twice or out of declaration order}}
+  %y = shear.kernel "residual_add"(%x, %x, %h, %l) {masks = ["hidden", "layer"]} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<8xf32>, tensor<f32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @kernel_unknown_mask(%x: tensor<?x?x8xf32>, %h: tensor<8xf32>) {
+  // expected-error @+1 {{'residual_add' has no optional operand 'head'}}
+  %y = shear.kernel "residual_add"(%x, %x, %h) {masks = ["head"]} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @kernel_extra_result(%x: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'residual_add' returns 1 results here but has 2}}
+  %y:2 = shear.kernel "residual_add"(%x, %x) : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+  return
+}
+
+// -----
+
+func.func @kernel_float_ids(%t: tensor<10x8xf32>, %ids: tensor<?x?xf32>) {
+  // expected-error @+1 {{operand 'ids' must be an integer tensor, got 'tensor<?x?xf32>'}}
+  %y = shear.kernel "embed"(%t, %ids) : (tensor<10x8xf32>, tensor<?x?xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @kernel_missing_attribute(%x: tensor<?x?x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{'rms_norm' needs attribute 'eps' (float)}}
+  %y = shear.kernel "rms_norm"(%x, %w) : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @kernel_undeclared_attribute(%x: tensor<?x?x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{'rms_norm' has no attribute 'epsilon'}}
+  %y = shear.kernel "rms_norm"(%x, %w) {eps = 1.0e-05 : f64, epsilon = 1.0e-05 : f64} : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @kernel_attribute_type(%x: tensor<f32>) {
+  // expected-error @+1 {{attribute 'index' of 'mask_row' must be int, got "0"}}
+  %y = shear.kernel "mask_row"(%x) {index = "0"} : (tensor<f32>) -> tensor<f32>
+  return
+}

@@ -1,1 +1,201 @@
+// The executor's memory plan on small programs whose plans are computed by
+// hand: arena reuse between values whose lifetimes do not overlap, in-place
+// results (into the arena, into the ParamStore), and copies where in-place
+// would be wrong.
+#include "shear/Runtime/Executable.h"
+#include "shear/Support/Files.h"
+#include "shear/Support/Safetensors.h"
+
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <unistd.h>
+
+using namespace shear;
+using namespace shear::rt;
+
+namespace {
+ProgramInstr kernel(KernelId id, std::vector<int> operands, std::vector<int> results) {
+  ProgramInstr in;
+  in.kernel = id;
+  in.operands = std::move(operands);
+  in.results = std::move(results);
+  return in;
+}
+
+ProgramInstr weight(int index, int result) {
+  ProgramInstr in;
+  in.kind = ProgramInstr::Kind::Weight;
+  in.weight = index;
+  in.results = {result};
+  return in;
+}
+
+AttrValue number(double v) {
+  AttrValue a;
+  a.type = AttrType::Float;
+  a.f = v;
+  return a;
+}
+
+Tensor vec(std::vector<float> v) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())});
+  std::copy(v.begin(), v.end(), t.f32());
+  return t;
+}
+} // namespace
+
+// a = x + x; b = a + a; c = b + b; d = c + c; return d. The values live
+// [0, 1], [1, 2], [2, 3] (d is a result): a and c do not overlap and share
+// one 64-byte slot, b takes another: a 128-byte arena, not 192.
+TEST(Executable, ArenaReusesMemoryOfDeadValues) {
+  ProgramFile p;
+  p.mode = "eval";
+  ProgramFunction f;
+  f.name = "chain";
+  f.values.assign(5, ValueType{DType::F32, {4}});
+  f.args = {0};
+  f.body = {kernel(KernelId::Add, {0, 0}, {1}), kernel(KernelId::Add, {1, 1}, {2}),
+            kernel(KernelId::Add, {2, 2}, {3}), kernel(KernelId::Add, {3, 3}, {4})};
+  f.returns = {4};
+  p.functions.push_back(f);
+  ASSERT_TRUE(verifyProgram(p).ok());
+  auto cpu = createCpuBackend(1);
+  auto e = Executable::load(p, "chain", *cpu);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  auto plan = (*e)->plan({{4}});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ((*plan)->arenaBytes, 128u);
+  EXPECT_EQ((*plan)->values[1].offset, (*plan)->values[3].offset);
+  EXPECT_NE((*plan)->values[1].offset, (*plan)->values[2].offset);
+  EXPECT_EQ((*plan)->values[4].storage, MemoryPlan::Storage::Output);
+  ParamStore store(*cpu);
+  auto out = (*e)->run({vec({1, 2, 3, -4})}, store);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ((*out)[0].f32()[3], -64.0f); // 16x
+}
+
+// residual_add.bwd's dx is dy itself: when nothing reads dy afterwards, dx
+// shares dy's memory; e = dx + du = dy + dy.
+TEST(Executable, InPlaceResultSharesItsOperandsArenaSlot) {
+  ProgramFile p;
+  p.mode = "eval";
+  ProgramFunction f;
+  f.name = "bwd";
+  // 0 x, 1 u, 2 y, 3 dy0 | 4 dy | 5 dx, 6 du | 7 e
+  f.values.assign(8, ValueType{DType::F32, {1, 2, 4}});
+  f.args = {0, 1, 2, 3};
+  f.body = {kernel(KernelId::Add, {3, 3}, {4}),
+            kernel(KernelId::ResidualAddBwd, {0, 1, -1, -1, 2, 4}, {5, 6, -1, -1}),
+            kernel(KernelId::Add, {5, 6}, {7})};
+  f.returns = {7};
+  p.functions.push_back(f);
+  ASSERT_TRUE(verifyProgram(p).ok()) << verifyProgram(p).message();
+  auto cpu = createCpuBackend(1);
+  auto e = Executable::load(p, "bwd", *cpu);
+  ASSERT_TRUE(e.ok());
+  Tensor x = Tensor::zeros({1, 2, 4}), dy0 = Tensor::empty({1, 2, 4});
+  for (int i = 0; i < 8; ++i)
+    dy0.f32()[i] = static_cast<float>(i);
+  auto plan = (*e)->plan({x.shape(), x.shape(), x.shape(), x.shape()});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ((*plan)->values[5].sharesWith, 4);
+  EXPECT_EQ((*plan)->values[5].offset, (*plan)->values[4].offset);
+  EXPECT_EQ((*plan)->inPlaceUpdates, 1);
+  ParamStore store(*cpu);
+  auto out = (*e)->run({x, x, x, dy0}, store);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ((*out)[0].f32()[i], 4.0f * i);
+}
+
+// AdamW updates a ParamStore weight and its moments in place when the step
+// returns them as the weight's updates and nothing reads the weight later;
+// when something does, the update goes to a copy and the weight is intact.
+TEST(Executable, AdamWUpdatesTheStoreInPlaceOnlyWhenItMay) {
+  std::string dir = ::testing::TempDir() + "shear-exec-" + std::to_string(getpid());
+  ASSERT_TRUE(createDirectories(dir).ok());
+  ASSERT_TRUE(writeF32Tensors(joinPath(dir, "p.safetensors"),
+                              {{TensorSpec{"p", DType::F32, {3}}, {1.0f, -2.0f, 0.5f}}})
+                  .ok());
+  for (bool readAfter : {false, true}) {
+    ProgramFile prog;
+    prog.mode = "train";
+    prog.baseDir = dir;
+    prog.weights = {{"p", "p.safetensors", DType::F32, {3}, false},
+                    {"adam.m:p", "", DType::F32, {3}, true},
+                    {"adam.v:p", "", DType::F32, {3}, true}};
+    ProgramFunction f;
+    f.name = "step";
+    // 0 g, 1 norm, 2 lr, 3 step | 4 p, 5 m, 6 v | 7 p', 8 m', 9 v' | 10 p + p
+    f.values = {{DType::F32, {3}}, {DType::F32, {}}, {DType::F32, {}}, {DType::I64, {}},
+                {DType::F32, {3}}, {DType::F32, {3}}, {DType::F32, {3}}, {DType::F32, {3}},
+                {DType::F32, {3}}, {DType::F32, {3}}, {DType::F32, {3}}};
+    f.args = {0, 1, 2, 3};
+    ProgramInstr adam = kernel(KernelId::AdamW, {4, 0, 5, 6, 1, 2, 3}, {7, 8, 9});
+    for (auto [k, v] : {std::pair{"beta1", 0.9}, std::pair{"beta2", 0.95}, std::pair{"eps", 1e-8},
+                        std::pair{"weight_decay", 0.0}, std::pair{"max_norm", 0.0}})
+      adam.attrs[k] = number(v);
+    f.body = {weight(0, 4), weight(1, 5), weight(2, 6), adam};
+    f.returns = {7, 8, 9};
+    f.updates = {"p", "adam.m:p", "adam.v:p"};
+    if (readAfter) {
+      f.body.push_back(kernel(KernelId::Add, {4, 4}, {10}));
+      f.returns.push_back(10);
+    } else {
+      f.values.pop_back();
+    }
+    prog.functions.push_back(f);
+    ASSERT_TRUE(verifyProgram(prog).ok()) << verifyProgram(prog).message();
+    auto cpu = createCpuBackend(1);
+    auto e = Executable::load(prog, "step", *cpu);
+    ASSERT_TRUE(e.ok());
+    ParamStore store(*cpu);
+    std::vector<Tensor> inputs = {vec({0.5f, -3.0f, 0.0f}), Tensor::scalar(1.0f),
+                                  Tensor::scalar(0.1f), Tensor::scalarI64(0)};
+    auto out = (*e)->run(inputs, store);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    const MemoryPlan *plan = *(*e)->plan({{3}, {}, {}, {}});
+    // The first step moves each parameter by lr · sign(g) (0 for g = 0).
+    EXPECT_NEAR((*out)[0].f32()[0], 0.9f, 1e-6);
+    EXPECT_NEAR((*out)[0].f32()[1], -1.9f, 1e-6);
+    EXPECT_NEAR((*out)[0].f32()[2], 0.5f, 1e-6);
+    const Tensor *held = store.find("p");
+    ASSERT_NE(held, nullptr);
+    if (!readAfter) {
+      EXPECT_EQ(plan->inPlaceUpdates, 3);
+      EXPECT_EQ(plan->values[7].storage, MemoryPlan::Storage::Weight);
+      EXPECT_TRUE((*out)[0].sameStorage(*held)); // the store's tensor itself
+      EXPECT_TRUE((*out)[1].sameStorage(*store.find("adam.m:p")));
+    } else {
+      EXPECT_EQ(plan->values[7].copyFrom, 4); // p is read after the update: a copy
+      EXPECT_FALSE((*out)[0].sameStorage(*held));
+      EXPECT_EQ(held->f32()[0], 1.0f);       // the weight the later add read
+      EXPECT_EQ((*out)[3].f32()[1], -4.0f);  // p + p of the old p
+    }
+  }
+  ASSERT_TRUE(removeAll(dir).ok());
+}
+
+// An input of the wrong shape is an error naming the function and the input.
+TEST(Executable, InputsAreCheckedAgainstTheDeclaredTypes) {
+  ProgramFile p;
+  p.mode = "eval";
+  ProgramFunction f;
+  f.name = "f";
+  f.values = {{DType::F32, {-1, 4}}, {DType::F32, {-1, 4}}};
+  f.args = {0};
+  f.body = {kernel(KernelId::Add, {0, 0}, {1})};
+  f.returns = {1};
+  p.functions.push_back(f);
+  auto cpu = createCpuBackend(1);
+  auto e = Executable::load(p, "f", *cpu);
+  ASSERT_TRUE(e.ok());
+  ParamStore store(*cpu);
+  auto out = (*e)->run({Tensor::zeros({2, 5})}, store);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(), "input 0 of f must be f32[?,4], got shape [2, 5]");
+  auto ints = (*e)->run({Tensor::zeros({2, 4}, DType::I64)}, store);
+  ASSERT_FALSE(ints.ok());
+  EXPECT_EQ(ints.status().message(), "input 0 of f must be f32[?,4], got I64");
+}
