@@ -80,6 +80,11 @@ Command &Command::flag(const std::string &name, const std::string &help, bool *o
   return *this;
 }
 
+Command &Command::defaultInHelp() {
+  options_.back().defaultText.clear();
+  return *this;
+}
+
 Command &Command::hidden() {
   options_.back().hidden = true;
   return *this;

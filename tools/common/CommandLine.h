@@ -38,6 +38,8 @@ public:
   Command &flag(const std::string &name, const std::string &help, bool *out);
   /// The last option defined is left out of --help (testing hooks).
   Command &hidden();
+  /// The last option's help says its default itself.
+  Command &defaultInHelp();
 
   const std::string &name() const { return name_; }
   const std::string &summary() const { return summary_; }

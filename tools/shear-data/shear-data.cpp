@@ -25,38 +25,39 @@
 namespace cl = llvm::cl;
 using namespace shear;
 
+static cl::OptionCategory dataCategory("shear-data options");
 static cl::SubCommand packCommand("pack", "pack per-domain token arrays (.npy) into DATA_DIR");
-static cl::opt<int64_t> seqLen("seq", cl::desc("tokens per training input (sequences hold seq + 1)"),
-                               cl::init(0), cl::sub(packCommand));
+static cl::opt<int64_t> seqLen("seq", cl::desc("tokens per training input (sequences hold seq + 1; required)"),
+                               cl::init(0), cl::sub(packCommand), cl::cat(dataCategory));
 static cl::opt<int64_t> evalSeqs("eval-seqs",
-                                 cl::desc("held-out sequences per domain (taken first)"),
-                                 cl::init(0), cl::sub(packCommand));
+                                 cl::desc("held-out sequences per domain (taken first; default: 0)"),
+                                 cl::init(0), cl::sub(packCommand), cl::cat(dataCategory));
 static cl::opt<std::string> outDir("o", cl::desc("output data directory"),
-                                   cl::value_desc("DATA_DIR"), cl::sub(packCommand));
+                                   cl::value_desc("DATA_DIR"), cl::sub(packCommand), cl::cat(dataCategory));
 static cl::list<std::string> inputs(cl::Positional, cl::desc("name=tokens.npy ..."),
-                                    cl::sub(packCommand));
+                                    cl::sub(packCommand), cl::cat(dataCategory));
 
 static cl::SubCommand textCommand(
     "text", "build DATA_DIR from text: tokenizer, BOS/EOS per document, packed sequences");
-static cl::opt<int64_t> textSeq("seq", cl::desc("tokens per training input"), cl::init(0),
-                                cl::sub(textCommand));
-static cl::opt<int64_t> textEval("eval-seqs", cl::desc("held-out sequences per domain"),
-                                 cl::init(0), cl::sub(textCommand));
+static cl::opt<int64_t> textSeq("seq", cl::desc("tokens per training input (required)"), cl::init(0),
+                                cl::sub(textCommand), cl::cat(dataCategory));
+static cl::opt<int64_t> textEval("eval-seqs", cl::desc("held-out sequences per domain (default: 0)"),
+                                 cl::init(0), cl::sub(textCommand), cl::cat(dataCategory));
 static cl::opt<std::string> textOut("o", cl::desc("output data directory"),
-                                    cl::value_desc("DATA_DIR"), cl::sub(textCommand));
+                                    cl::value_desc("DATA_DIR"), cl::sub(textCommand), cl::cat(dataCategory));
 static cl::opt<std::string> textTokenizer(
     "tokenizer", cl::desc("an existing SentencePiece tokenizer.model (default: train one)"),
-    cl::sub(textCommand));
-static cl::opt<int64_t> textVocab("vocab-size", cl::desc("vocabulary of the trained tokenizer"),
-                                  cl::init(8000), cl::sub(textCommand));
+    cl::sub(textCommand), cl::cat(dataCategory));
+static cl::opt<int64_t> textVocab("vocab-size", cl::desc("vocabulary of the trained tokenizer (default: 8000)"),
+                                  cl::init(8000), cl::sub(textCommand), cl::cat(dataCategory));
 static cl::opt<int64_t> textSample("sample-bytes",
-                                   cl::desc("text per domain the tokenizer is trained on"),
-                                   cl::init(4 << 20), cl::sub(textCommand));
-static cl::opt<int64_t> textMax("max-bytes", cl::desc("text read per domain (0: all)"),
-                                cl::init(0), cl::sub(textCommand));
+                                   cl::desc("bytes of text per domain the tokenizer is trained on (default: 4194304)"),
+                                   cl::init(4 << 20), cl::sub(textCommand), cl::cat(dataCategory));
+static cl::opt<int64_t> textMax("max-bytes", cl::desc("bytes of text read per domain (default: 0, all)"),
+                                cl::init(0), cl::sub(textCommand), cl::cat(dataCategory));
 static cl::list<std::string> textInputs(cl::Positional,
                                         cl::desc("name=PATH[:GLOB,GLOB] ... (a domain may repeat)"),
-                                        cl::sub(textCommand));
+                                        cl::sub(textCommand), cl::cat(dataCategory));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "shear-data: error: " << msg << "\n";
@@ -207,6 +208,9 @@ static int text(const char *argv0) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // --help lists shear-data's own options, not LLVM's.
+  for (cl::SubCommand *sub : {&cl::SubCommand::getTopLevel(), &packCommand, &textCommand})
+    cl::HideUnrelatedOptions(dataCategory, *sub);
   cl::ParseCommandLineOptions(argc, argv, "shear-data: build shear's training data\n");
   if (packCommand)
     return pack();

@@ -14,12 +14,14 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Path.h"
 
 #include <cstdio>
+#include <cstring>
 #include <unistd.h>
 
 static llvm::cl::opt<std::string, /*ExternalStorage=*/true> targetShapeOption(
@@ -28,6 +30,26 @@ static llvm::cl::opt<std::string, /*ExternalStorage=*/true> targetShapeOption(
                    "layers=L,heads=H,kv-heads=G,hidden=D,intermediate=M"),
     llvm::cl::location(shear::toolTargetShape()));
 
+/// shear-opt's own help: its passes with their options and the few options
+/// a user needs (MlirOptMain's --help lists hundreds of LLVM's internals,
+/// which --help-hidden still shows).
+static void printHelp() {
+  std::printf("shear-opt: run shear's passes on a model module\n\n"
+              "usage: shear-opt MODEL.mlir --PASS[=OPTIONS] ... [-o OUTPUT.mlir]\n\n"
+              "options:\n"
+              "  -o OUTPUT.mlir        the module to write; passes that write tensors put them\n"
+              "                        beside it as OUTPUT.<kind>.safetensors (default: stdout)\n"
+              "  --target-shape=SPEC   target of --insert-masks: a preset (%s) or\n"
+              "                        layers=L,heads=H,kv-heads=G,hidden=D,intermediate=M\n"
+              "  --split-input-file, --verify-diagnostics   testing, as in mlir-opt\n"
+              "  --mlir-print-op-generic, --mlir-print-debuginfo   printing, as in mlir-opt\n"
+              "  --help-hidden         every option of MLIR and LLVM as well\n\n"
+              "passes (in the order given; options as --PASS=\"opt=value opt=value\"):\n",
+              shear::targetShapePresets().c_str());
+  std::fflush(stdout);
+  mlir::printRegisteredPasses();
+}
+
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registry.insert<shear::ShearDialect, mlir::func::FuncDialect>();
@@ -35,6 +57,12 @@ int main(int argc, char **argv) {
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-help") ||
+        !std::strcmp(argv[i], "-h")) {
+      printHelp();
+      return 0;
+    }
 
   auto [input, output] = mlir::registerAndParseCLIOptions(
       argc, argv, "shear-opt: shear's passes (presets for --target-shape: " +

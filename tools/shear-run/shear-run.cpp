@@ -587,6 +587,7 @@ int main(int argc, char **argv) {
                 std::string("evaluate (and update domain weights) every N steps; 0: never (default: ") +
                     (isPrune ? "50" : "400") + ", as in the paper)",
                 &o->evalEvery, -1)
+        .defaultInHelp()
         .option("eval-seqs", "N", "held-out sequences per domain to evaluate (0: all)", &o->evalSeqs, 0)
         .option("dbl", "MODE", "dynamic batch loading: paper, code or off", &o->dbl)
         .option("ref-loss", "SOURCE",

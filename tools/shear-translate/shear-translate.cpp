@@ -44,17 +44,17 @@ static cl::opt<std::string> onnxDtype(
     cl::init(""), cl::cat(category));
 static cl::opt<std::string> externalAbove(
     "external-data-above",
-    cl::desc("with --export-onnx: weights go to MODEL.onnx.data above this size"),
+    cl::desc("with --export-onnx: weights go to MODEL.onnx.data above this size (default: 2000MB)"),
     cl::init("2000MB"), cl::cat(category));
 static cl::opt<std::string> inspectFile("inspect",
                                         cl::desc("list the tensors of a safetensors file"),
                                         cl::value_desc("FILE.safetensors"), cl::cat(category));
-static cl::opt<std::string> outputPath("o", cl::desc("output file or directory"),
+static cl::opt<std::string> outputPath("o", cl::desc("output file or directory (default: stdout)"),
                                        cl::value_desc("PATH"), cl::init("-"), cl::cat(category));
 static cl::opt<bool> printValues("values", cl::desc("with --inspect: also print every value"),
                                  cl::cat(category));
 static cl::opt<std::string> maxShardSize("max-shard-size",
-                                         cl::desc("largest safetensors shard --export-hf writes"),
+                                         cl::desc("largest safetensors shard --export-hf writes (default: 5GB)"),
                                          cl::init("5GB"), cl::cat(category));
 
 static int fail(int code, const llvm::Twine &msg) {
