@@ -113,7 +113,7 @@ struct FinalizeMasksPass : shear::impl::FinalizeMasksBase<FinalizeMasksPass> {
       module.emitError() << "finalize-masks: " << llvm::toString(std::move(e));
       return signalPassFailure();
     }
-    emitModelView(module, *view, outputDir());
+    emitModelView(module, *view, namesRelativeTo());
     artifactPaths().moduleDir = outputDir();
   }
 };

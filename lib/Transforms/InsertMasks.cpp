@@ -33,7 +33,8 @@ struct InsertMasksPass : shear::impl::InsertMasksBase<InsertMasksPass> {
     }
     ShapeSpec source = view->shape();
     std::string spec = targetShape.empty() ? toolTargetShape() : std::string(targetShape);
-    auto target = parseTargetShape(spec, source, view->config.headDim);
+    TargetFamilies pruned;
+    auto target = parseTargetShape(spec, source, view->config.headDim, &pruned);
     if (!target) {
       module.emitError() << "insert-masks: " << llvm::toString(target.takeError());
       return signalPassFailure();
@@ -51,12 +52,17 @@ struct InsertMasksPass : shear::impl::InsertMasksBase<InsertMasksPass> {
       int64_t keep;
     };
     int64_t L = source.layers;
-    std::vector<Family> families = {
-        {MaskFamily::Layer, {L}, target->layers},
-        {MaskFamily::Head, {L, source.heads}, target->heads},
-        {MaskFamily::Intermediate, {L, source.intermediate}, target->intermediate},
-        {MaskFamily::Hidden, {source.hidden}, target->hidden}};
-    if (source.kvHeads != source.heads) // grouped-query source
+    // Only the families the target prunes get gates (and Lagrangian terms).
+    std::vector<Family> families;
+    if (pruned.layer)
+      families.push_back({MaskFamily::Layer, {L}, target->layers});
+    if (pruned.head)
+      families.push_back({MaskFamily::Head, {L, source.heads}, target->heads});
+    if (pruned.intermediate)
+      families.push_back({MaskFamily::Intermediate, {L, source.intermediate}, target->intermediate});
+    if (pruned.hidden)
+      families.push_back({MaskFamily::Hidden, {source.hidden}, target->hidden});
+    if (pruned.kvGroup)
       families.push_back({MaskFamily::KvGroup, {L, source.kvHeads}, target->kvHeads});
 
     std::vector<std::pair<TensorSpec, std::vector<float>>> tensors;
@@ -75,7 +81,7 @@ struct InsertMasksPass : shear::impl::InsertMasksBase<InsertMasksPass> {
     }
     view->sourceShape = source;
     view->targetShape = *target;
-    emitModelView(module, *view, outputDir());
+    emitModelView(module, *view, namesRelativeTo());
     artifactPaths().moduleDir = outputDir();
   }
 };

@@ -284,7 +284,7 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
                             n("mlp.gate_proj.weight"), n("mlp.up_proj.weight"),
                             n("mlp.down_proj.weight")});
     }
-    emitModelView(module, out, outputDir());
+    emitModelView(module, out, namesRelativeTo());
     artifactPaths().moduleDir = outputDir();
     return success();
   }

@@ -33,24 +33,28 @@ std::string shear::targetShapePresets() {
 }
 
 llvm::Expected<ShapeSpec> shear::parseTargetShape(llvm::StringRef spec,
-                                                  const ShapeSpec &source, int64_t headDim) {
+                                                  const ShapeSpec &source, int64_t headDim,
+                                                  TargetFamilies *families) {
   spec = spec.trim();
   if (spec.empty())
     return error("no target shape: give --target-shape=PRESET (" + targetShapePresets() +
                  ") or layers=L,heads=H,kv-heads=G,hidden=D,intermediate=M");
   ShapeSpec t;
   bool found = false;
+  // Which dimensions the target names: a preset all of them.
+  bool seen[5] = {};
   for (const Preset &p : kPresets)
     if (spec == p.name) {
       t = p.shape;
       found = true;
+      for (int i : {0, 1, 3, 4})
+        seen[i] = true;
     }
   if (!found) {
     if (!spec.contains('='))
       return error("unknown target-shape preset '" + spec + "' (presets: " +
                    targetShapePresets() +
                    "; or layers=L,heads=H,kv-heads=G,hidden=D,intermediate=M)");
-    bool seen[5] = {};
     llvm::SmallVector<llvm::StringRef> parts;
     spec.split(parts, ',');
     for (llvm::StringRef part : parts) {
@@ -77,11 +81,17 @@ llvm::Expected<ShapeSpec> shear::parseTargetShape(llvm::StringRef spec,
       if (v <= 0)
         return error("target " + key + " must be positive, got " + llvm::Twine(v));
     }
-    for (int i : {0, 1, 3, 4})
-      if (!seen[i])
-        return error("malformed target shape '" + spec + "': missing '" +
-                     llvm::StringRef(i == 0 ? "layers" : i == 1 ? "heads" : i == 3 ? "hidden" : "intermediate") +
-                     "'");
+    // A dimension the spec does not name stays at the source's size.
+    if (!seen[0])
+      t.layers = source.layers;
+    if (!seen[1])
+      t.heads = source.heads;
+    if (!seen[3])
+      t.hidden = source.hidden;
+    if (!seen[4])
+      t.intermediate = source.intermediate;
+    if (!seen[1] && !seen[2])
+      t.kvHeads = source.kvHeads;
   }
 
   bool gqaSource = source.kvHeads != source.heads;
@@ -123,10 +133,21 @@ llvm::Expected<ShapeSpec> shear::parseTargetShape(llvm::StringRef spec,
     return error("target heads per kv group (" + llvm::Twine(t.heads) + " / " +
                  llvm::Twine(t.kvHeads) + " = " + llvm::Twine(t.heads / t.kvHeads) +
                  ") exceeds the source's (" + llvm::Twine(sourceGroupSize) + ")");
-  if (source.hidden == source.heads * headDim && t.hidden != t.heads * headDim)
+  // LLaMA's convention hidden = heads x head_dim holds where the target
+  // names both (presets do); naming only one keeps head_dim explicit.
+  if (seen[1] && seen[3] && source.hidden == source.heads * headDim &&
+      t.hidden != t.heads * headDim)
     return error("target hidden (" + llvm::Twine(t.hidden) +
                  ") must equal target heads x head_dim (" + llvm::Twine(t.heads) + " x " +
                  llvm::Twine(headDim) + " = " + llvm::Twine(t.heads * headDim) +
                  "): head_dim is never pruned");
+  if (families) {
+    families->layer = seen[0];
+    families->head = seen[1] || seen[2];
+    // Grouped-query sources prune heads in whole kv groups (docs/masks.md).
+    families->kvGroup = gqaSource && (seen[1] || seen[2]);
+    families->hidden = seen[3];
+    families->intermediate = seen[4];
+  }
   return t;
 }

@@ -32,6 +32,17 @@ std::string shear::absolutePath(std::string_view path, std::string_view baseDir)
   return s;
 }
 
+std::string shear::canonicalPath(std::string_view path) {
+  std::error_code ec;
+  stdfs::path p = stdfs::weakly_canonical(stdfs::path(absolutePath(path, ".")), ec);
+  if (ec)
+    return absolutePath(path, ".");
+  std::string s = p.string();
+  while (s.size() > 1 && s.back() == '/')
+    s.pop_back();
+  return s;
+}
+
 std::string shear::relativePath(std::string_view path, std::string_view dir) {
   stdfs::path p(path), d(dir);
   if (!p.is_absolute() || !d.is_absolute())

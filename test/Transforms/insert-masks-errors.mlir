@@ -16,13 +16,15 @@
 // PRESET: unknown target-shape preset '7b' (presets: 2.7b, 1.3b, 370m, tiny, tiny-gqa;
 // RUN: %python %ref/expect_exit.py 2 shear-opt %S/Inputs/tiny-mha.mlir --insert-masks "--target-shape=layers=1;heads=1" -o %t/m.mlir 2>&1 | FileCheck %s --check-prefix=MALFORMED
 // MALFORMED: malformed target shape 'layers=1;heads=1': value of 'layers' is not an integer ('1;heads=1')
-// RUN: %python %ref/expect_exit.py 2 shear-opt %S/Inputs/tiny-mha.mlir --insert-masks --target-shape=layers=1,heads=1,hidden=4 -o %t/m.mlir 2>&1 | FileCheck %s --check-prefix=MISSING
-// MISSING: malformed target shape 'layers=1,heads=1,hidden=4': missing 'intermediate'
+// RUN: %python %ref/expect_exit.py 2 shear-opt %S/Inputs/tiny-mha.mlir --insert-masks --target-shape=layers=1,layers=2 -o %t/m.mlir 2>&1 | FileCheck %s --check-prefix=TWICEKEY
+// TWICEKEY: malformed target shape 'layers=1,layers=2': 'layers' given twice
+// RUN: %python %ref/expect_exit.py 2 shear-opt %S/Inputs/tiny-mha.mlir --insert-masks --target-shape=heads=1,hidden=8 -o %t/m.mlir 2>&1 | FileCheck %s --check-prefix=BOTH
+// BOTH: target hidden (8) must equal target heads x head_dim (1 x 4 = 4)
 // RUN: %python %ref/expect_exit.py 2 shear-opt %S/Inputs/tiny-mha.mlir --insert-masks -o %t/m.mlir 2>&1 | FileCheck %s --check-prefix=NONE
 // NONE: insert-masks: no target shape: give --target-shape=PRESET
-// The gate parameters go beside the output, so an output file is needed.
-// RUN: %python %ref/expect_exit.py 2 shear-opt %S/Inputs/tiny-mha.mlir --insert-masks --target-shape=layers=1,heads=1,hidden=4,intermediate=6 2>&1 | FileCheck %s --check-prefix=NOOUT
-// NOOUT: give an output file with -o
+// Errors are one line naming the file and the pass, without the module.
+// RUN: %python %ref/expect_exit.py 2 shear-opt %S/Inputs/tiny-mha.mlir --insert-masks --target-shape=layers=3 2>&1 | FileCheck %s --check-prefix=ONELINE --implicit-check-not=shear.weight --implicit-check-not=func.func --implicit-check-not=note:
+// ONELINE: tiny-mha.mlir:{{[0-9]+}}:{{[0-9]+}}: error: insert-masks: target layers (3) is larger than the source's (2)
 // A masked model cannot be masked again.
 // RUN: shear-opt %S/Inputs/tiny-mha.mlir --insert-masks --target-shape=layers=1,heads=1,hidden=4,intermediate=6 -o %t/masked.mlir
 // RUN: %python %ref/expect_exit.py 2 shear-opt %t/masked.mlir --insert-masks --target-shape=layers=1,heads=1,hidden=4,intermediate=6 -o %t/again.mlir 2>&1 | FileCheck %s --check-prefix=TWICE

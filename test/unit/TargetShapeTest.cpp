@@ -55,7 +55,8 @@ TEST(TargetShape, Errors) {
   EXPECT_NE(errorOf("layers=0,heads=20,hidden=2560,intermediate=6912", kLlama7B)
                 .find("target layers must be positive"),
             std::string::npos);
-  EXPECT_NE(errorOf("layers=8,heads=20,hidden=2560", kLlama7B).find("missing 'intermediate'"),
+  EXPECT_NE(errorOf("layers=8,layers=9", kLlama7B).find("'layers' given twice"), std::string::npos);
+  EXPECT_NE(errorOf("kv-heads=4", kLlama3_8B).find("heads per kv group (32 / 4 = 8) exceeds"),
             std::string::npos);
   EXPECT_NE(errorOf("layers=8,heads=x,hidden=2560,intermediate=5", kLlama7B)
                 .find("not an integer"),
@@ -70,4 +71,38 @@ TEST(TargetShape, Errors) {
                 .find("heads per kv group"),
             std::string::npos);
   EXPECT_NE(errorOf("", kLlama7B).find("no target shape"), std::string::npos);
+}
+
+// Dimensions a spec does not name keep the source's size, and only the named
+// families are pruned (a grouped-query source's heads bring their kv groups).
+TEST(TargetShape, PartialSpecs) {
+  TargetFamilies f;
+  auto t = parseTargetShape("layers=24", kLlama7B, 128, &f);
+  ASSERT_TRUE(!!t) << llvm::toString(t.takeError());
+  EXPECT_EQ(t->layers, 24);
+  EXPECT_EQ(t->heads, 32);
+  EXPECT_EQ(t->kvHeads, 32);
+  EXPECT_EQ(t->hidden, 4096);
+  EXPECT_EQ(t->intermediate, 11008);
+  EXPECT_TRUE(f.layer);
+  EXPECT_FALSE(f.head || f.kvGroup || f.hidden || f.intermediate);
+
+  auto g = parseTargetShape("heads=16,kv-heads=4", kLlama3_8B, 128, &f);
+  ASSERT_TRUE(!!g) << llvm::toString(g.takeError());
+  EXPECT_EQ(g->heads, 16);
+  EXPECT_EQ(g->kvHeads, 4);
+  EXPECT_EQ(g->hidden, 4096); // only heads named: head_dim stays 128, hidden stays
+  EXPECT_TRUE(f.head && f.kvGroup);
+  EXPECT_FALSE(f.layer || f.hidden || f.intermediate);
+
+  auto h = parseTargetShape("heads=16", kLlama3_8B, 128, &f);
+  ASSERT_TRUE(!!h);
+  EXPECT_EQ(h->kvHeads, 4); // the source's 4 heads per group
+  EXPECT_TRUE(f.kvGroup);
+
+  auto p = parseTargetShape("2.7b", kLlama3_8B, 128, &f);
+  ASSERT_TRUE(!!p);
+  EXPECT_TRUE(f.layer && f.head && f.kvGroup && f.hidden && f.intermediate);
+  ASSERT_TRUE(!!parseTargetShape("2.7b", kLlama7B, 128, &f));
+  EXPECT_FALSE(f.kvGroup); // multi-head source: no kv groups
 }

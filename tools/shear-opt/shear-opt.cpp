@@ -1,10 +1,12 @@
 //===- shear-opt.cpp - run shear's passes on a model module ---------------===//
 //
-//   shear-opt MODEL.mlir --insert-masks --target-shape=2.7b -o masked.mlir
-//   shear-opt MASKED.mlir --finalize-masks --materialize-shapes -o compact.mlir
+//   shear-opt --insert-masks --target-shape=2.7b MODEL.mlir > masked/masked.mlir
+//   shear-opt MASKED.mlir --finalize-masks --materialize-shapes -o compact/compact.mlir
 //
-// Passes that create weight files put them beside the output module. Exit
-// codes: 0 success, 2 bad input (with a diagnostic naming what is wrong).
+// Passes that create weight files put them beside the output module: the -o
+// file, or the file stdout is redirected to; through a pipe, beside the input
+// (named by absolute path in the printed module). Exit codes: 0 success,
+// 2 bad input (with a diagnostic naming what is wrong).
 //
 //===----------------------------------------------------------------------===//
 #include "shear/Dialect/ShearDialect.h"
@@ -18,7 +20,6 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/Path.h"
 
 #include <cstdio>
 #include <cstring>
@@ -64,15 +65,26 @@ int main(int argc, char **argv) {
       return 0;
     }
 
+  // Errors are one line (or a few), not followed by the module they concern:
+  // MLIR's printing of the op on a diagnostic is off unless asked for.
+  std::vector<char *> args(argv, argv + argc);
+  bool printOpChosen = false;
+  for (int i = 1; i < argc; ++i)
+    printOpChosen |= std::strstr(argv[i], "mlir-print-op-on-diagnostic") != nullptr;
+  static char quiet[] = "--mlir-print-op-on-diagnostic=false";
+  if (!printOpChosen)
+    args.insert(args.begin() + 1, quiet);
+  argc = static_cast<int>(args.size());
+  argv = args.data();
+
   auto [input, output] = mlir::registerAndParseCLIOptions(
       argc, argv, "shear-opt: shear's passes (presets for --target-shape: " +
                       shear::targetShapePresets() + ")\n",
       registry);
-  shear::artifactPaths().moduleDir =
-      input == "-" ? "." : llvm::sys::path::parent_path(input).str();
-  if (shear::artifactPaths().moduleDir.empty())
-    shear::artifactPaths().moduleDir = ".";
-  shear::artifactPaths().outputPath = output;
+  if (llvm::Error e = shear::configureArtifactPaths(input, output)) {
+    llvm::errs() << "shear-opt: error: " << llvm::toString(std::move(e)) << "\n";
+    return 2;
+  }
   // The module is written to a temporary file and renamed into place on
   // success, so a failed run never destroys an existing output.
   std::string written = output;

@@ -16,6 +16,7 @@ bool shear::hasCompiler() { return true; }
 
 Result<ProgramFile> shear::compileModule(const std::string &path, const CompileRequest &r) {
   mlir::MLIRContext context;
+  context.printOpOnDiagnostic(false); // one-line errors, not the op they concern
   context.loadDialect<ShearDialect, mlir::func::FuncDialect>();
   llvm::SourceMgr sources;
   mlir::SourceMgrDiagnosticHandler handler(sources, &context);

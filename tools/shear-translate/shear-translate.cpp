@@ -66,12 +66,14 @@ static int importHFCommand() {
   auto view = importHF(importHFDir);
   if (!view)
     return fail(2, llvm::toString(view.takeError()));
-  artifactPaths().outputPath = outputPath;
+  if (llvm::Error e = configureArtifactPaths("-", outputPath))
+    return fail(2, llvm::toString(std::move(e)));
   mlir::MLIRContext context;
+  context.printOpOnDiagnostic(false); // one-line errors, not the op they concern
   context.loadDialect<ShearDialect, mlir::func::FuncDialect>();
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::ModuleOp::create(mlir::UnknownLoc::get(&context));
-  emitModelView(*module, *view, outputDir());
+  emitModelView(*module, *view, namesRelativeTo());
   std::string text;
   llvm::raw_string_ostream os(text);
   module->print(os);
@@ -118,6 +120,7 @@ static int exportHFCommand() {
   if (!shardBytes)
     return fail(2, "--max-shard-size: '" + maxShardSize + "' is not a size (e.g. 5GB, 500MB)");
   mlir::MLIRContext context;
+  context.printOpOnDiagnostic(false); // one-line errors, not the op they concern
   auto view = readModelFile(context, exportHFModel);
   if (mlir::failed(view))
     return 2;
@@ -148,6 +151,7 @@ static int exportOnnxCommand() {
     return fail(2, "--external-data-above: '" + externalAbove + "' is not a size");
   options.externalDataAbove = *limit;
   mlir::MLIRContext context;
+  context.printOpOnDiagnostic(false); // one-line errors, not the op they concern
   auto view = readModelFile(context, exportOnnxModel);
   if (mlir::failed(view))
     return 2;

@@ -22,6 +22,10 @@ namespace shear {
 /// `path` made absolute (relative paths against `baseDir`, itself made
 /// absolute against the working directory) with `.` and `..` removed.
 std::string absolutePath(std::string_view path, std::string_view baseDir);
+/// `path` made absolute with symbolic links resolved (as far as it exists):
+/// the physical location, against which relative names stay right whatever
+/// link the user went through.
+std::string canonicalPath(std::string_view path);
 /// `path` relative to `dir` when both are absolute (lexically); `path` itself
 /// otherwise.
 std::string relativePath(std::string_view path, std::string_view dir);
