@@ -130,6 +130,8 @@ Error shear::exportHF(const ModelView &viewIn, StringRef dir, uint64_t maxShardB
                                            " " + shapeToString(info->shape) +
                                            " but the module declares " + dtypeName(w.dtype) +
                                            " " + shapeToString(w.shape));
+      if (Error e = toLlvm(checkFinite(*file, *info)))
+        return e;
       Error e = stored(w) == info->dtype
                     ? toLlvm((*writer)->write(file->data(*info), info->byteSize()))
                     : toLlvm((*writer)->writeF32(file->readF32(*info)));

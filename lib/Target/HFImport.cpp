@@ -281,6 +281,11 @@ Expected<ModelView> shear::importHF(StringRef dirIn) {
     if (t->dtype != DType::F32 && t->dtype != DType::BF16 && t->dtype != DType::F16)
       return llvmFileError(it->second, "tensor '" + name + "' has dtype " + dtypeName(t->dtype) +
                                        " (supported: F32, BF16, F16)");
+    // Every value is read once here (pages released after): a checkpoint with
+    // NaN or infinite weights is refused at the door.
+    if (Error e = toLlvm(checkFinite(**f, *t)))
+      return std::move(e);
+    (*f)->release(*t);
     used.insert(name);
     return WeightRef{name, it->second, t->dtype, shape};
   };

@@ -165,6 +165,8 @@ Error initializerBytes(const Initializer &init, WeightStore &store, std::string 
   if (info->shape != w.shape)
     return llvmFileError(file->path(), "tensor '" + w.name + "' is " + shapeToString(info->shape) +
                                        " but the module declares " + shapeToString(w.shape));
+  if (Error e = toLlvm(checkFinite(*file, *info)))
+    return e;
   std::vector<float> values = file->readF32(*info);
   file->release(*info);
   if (init.transpose) {

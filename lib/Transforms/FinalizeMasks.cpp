@@ -57,6 +57,10 @@ struct FinalizeMasksPass : shear::impl::FinalizeMasksBase<FinalizeMasksPass> {
                            << dtypeName(info->dtype) << " " << shapeToString(info->shape);
         return signalPassFailure();
       }
+      if (llvm::Error e = toLlvm(checkFinite(*file, *info))) {
+        module.emitError() << "finalize-masks: " << llvm::toString(std::move(e));
+        return signalPassFailure();
+      }
       logAlpha[i] = file->readF32(*info);
     }
 

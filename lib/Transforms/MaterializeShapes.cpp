@@ -9,6 +9,7 @@
 #include "shear/Target/ModelView.h"
 #include "shear/Transforms/Passes.h"
 
+#include <cmath>
 #include <functional>
 #include <thread>
 
@@ -126,6 +127,10 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
         return fail(module, t->first->path() + ": mask '" + m->tensor.name +
                                 "' must hold " + llvm::Twine(n) + " float values");
       out = t->first->readF32(*t->second);
+      for (float v : out)
+        if (!std::isfinite(v))
+          return fail(module, t->first->path() + ": mask '" + m->tensor.name +
+                                  "' holds a non-finite value");
       return success();
     };
     std::vector<float> zL, zH, zG, zI, zD;
@@ -265,6 +270,12 @@ struct MaterializeShapesPass : shear::impl::MaterializeShapesBase<MaterializeSha
                                 shapeToString(j.source->shape));
       std::vector<float> dst = fold(j, file->data(*info), *info);
       file->release(*info);
+      // The kept values (the rows pruned away do not matter) must be finite.
+      for (size_t k = 0; k < dst.size(); ++k)
+        if (!std::isfinite(dst[k]))
+          return fail(module, file->path() + ": tensor '" + info->name + "' holds " +
+                                  (std::isnan(dst[k]) ? "NaN" : "an infinity") +
+                                  " in a kept entry (non-finite weights are refused)");
       if (llvm::Error e = toLlvm((*writer)->writeF32(dst)))
         return fail(module, llvm::toString(std::move(e)));
       produced[j.name] = WeightRef{j.name, outPath, specs[i].dtype, specs[i].shape};

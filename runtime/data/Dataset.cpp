@@ -3,6 +3,7 @@
 #include "shear/Support/Files.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -28,14 +29,16 @@ Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
   ds->dir_ = dir;
   Manifest &m = ds->manifest_;
   auto seq = root->getInteger("seq_len");
-  if (!seq || *seq <= 0)
-    return dataError(path, "missing or non-positive 'seq_len'");
+  if (!seq || *seq <= 0 || *seq > (int64_t(1) << 30))
+    return dataError(path, "'seq_len' must be an integer in [1, 2^30]");
   m.seqLen = *seq;
   const std::string *dtype = root->getString("token_dtype");
   if (!dtype || (*dtype != "uint16" && *dtype != "uint32"))
     return dataError(path, "'token_dtype' must be \"uint16\" or \"uint32\"");
   m.tokenDtype = *dtype;
   m.vocabSize = root->getInteger("vocab_size").value_or(0);
+  if (m.vocabSize < 0)
+    return dataError(path, "'vocab_size' must not be negative");
   const json::Array *domains = root->getArray("domains");
   if (!domains || domains->empty())
     return dataError(path, "missing or empty 'domains'");
@@ -61,6 +64,13 @@ Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
     info.weight = d->getNumber("weight").value_or(0.0);
     if (info.trainSequences <= 0)
       return dataError(path, "domain '" + info.name + "' has no training sequences");
+    if (info.evalSequences < 0)
+      return dataError(path, "domain '" + info.name + "' has a negative eval_sequences");
+    if (!(info.weight >= 0) || !std::isfinite(info.weight))
+      return dataError(path, "domain '" + info.name + "' has a weight that is not a finite "
+                             "non-negative number");
+    if (info.name.empty() || info.trainFile.empty() || info.evalFile.empty())
+      return dataError(path, "a domain's name and files must not be empty");
     for (const DomainInfo &other : m.domains)
       if (other.name == info.name)
         return dataError(path, "domain '" + info.name + "' is listed twice");
@@ -68,13 +78,22 @@ Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
     for (int which = 0; which < 2; ++which) {
       std::string file = shear::joinPath(dir, which ? info.evalFile : info.trainFile);
       int64_t count = which ? info.evalSequences : info.trainSequences;
-      uint64_t expected = static_cast<uint64_t>(count) * (m.seqLen + 1) * width;
+      // Sizes come from the manifest: checked for overflow before use.
+      uint64_t perSequence = static_cast<uint64_t>(m.seqLen + 1) * width;
+      if (static_cast<uint64_t>(count) > UINT64_MAX / perSequence)
+        return dataError(path, "domain '" + info.name + "': " + std::to_string(count) +
+                                   " sequences of " + std::to_string(m.seqLen + 1) +
+                                   " tokens do not fit in 64 bits");
+      uint64_t expected = static_cast<uint64_t>(count) * perSequence;
       int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0)
         return dataError(file, std::string("cannot open: ") + std::strerror(errno) +
                                    " (domain '" + info.name + "' of " + path + ")");
       struct stat st;
-      fstat(fd, &st);
+      if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return dataError(file, "not a regular file (domain '" + info.name + "' of " + path + ")");
+      }
       if (static_cast<uint64_t>(st.st_size) != expected) {
         ::close(fd);
         return dataError(file, "holds " + std::to_string(st.st_size) + " bytes but " +

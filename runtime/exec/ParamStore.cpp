@@ -3,6 +3,7 @@
 
 #include "shear/Support/Files.h"
 
+#include <cmath>
 #include <cstring>
 
 using namespace shear;
@@ -60,6 +61,10 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
     return t.status();
   convertToF32(info->dtype, f->data(*info), static_cast<size_t>(t->numel()), t->f32());
   f->release(*info);
+  for (int64_t i = 0; i < t->numel(); ++i)
+    if (!std::isfinite(t->f32()[i]))
+      return fileError(file, "tensor '" + ref.name + "' holds a non-finite value at element " +
+                                 std::to_string(i) + " (non-finite weights are refused)");
   SHEAR_RETURN_IF_ERROR(put(ref.name, *t));
   return held_[ref.name];
 }

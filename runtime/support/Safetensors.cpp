@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -65,8 +66,9 @@ SafetensorsFile::parseHeader(std::string_view pathView, const uint8_t *data, uin
       }
       continue;
     }
+    const std::string &tensorName = name;
     auto tensorError = [&](const std::string &what) {
-      return fileError(path, "tensor '" + name + "': " + what);
+      return fileError(path, "tensor '" + tensorName + "': " + what);
     };
     if (!value.asObject())
       return tensorError("entry is not an object");
@@ -192,6 +194,25 @@ void SafetensorsFile::release(const TensorInfo &t) const {
   uintptr_t end = reinterpret_cast<uintptr_t>(data(t)) + t.byteSize();
   if (end > start)
     madvise(reinterpret_cast<void *>(start), end - start, MADV_DONTNEED);
+}
+
+Status shear::checkFinite(const SafetensorsFile &file, const TensorInfo &t) {
+  if (!isFloatDType(t.dtype))
+    return Status();
+  const uint8_t *data = file.data(t);
+  size_t n = static_cast<size_t>(t.numel());
+  float chunk[4096];
+  for (size_t begin = 0; begin < n; begin += 4096) {
+    size_t count = std::min<size_t>(4096, n - begin);
+    convertToF32(t.dtype, data + begin * dtypeBytes(t.dtype), count, chunk);
+    for (size_t i = 0; i < count; ++i)
+      if (!std::isfinite(chunk[i]))
+        return fileError(file.path(), "tensor '" + t.name + "' holds " +
+                                          (std::isnan(chunk[i]) ? "NaN" : "an infinity") +
+                                          " at element " + std::to_string(begin + i) +
+                                          " (non-finite weights are refused)");
+  }
+  return Status();
 }
 
 //===----------------------------------------------------------------------===//

@@ -9,6 +9,7 @@
 #include "shear/Runtime/Executable.h"
 #include "shear/Support/Files.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -65,6 +66,41 @@ Result<std::vector<double>> referenceLosses(const ProgramFile &program, const Tr
   return ref;
 }
 
+/// A resumed run continues the run it resumes only with the same options:
+/// anything that changes what the steps compute is refused.
+Status checkResumedOptions(const TrainOptions &o, const std::string &resumeDir) {
+  std::string runPath = joinPath(o.outDir, "run.json");
+  if (!pathExists(runPath))
+    return Status();
+  auto run = readJsonFile(runPath);
+  if (!run.ok())
+    return run.status();
+  std::string differences;
+  auto number = [&](const char *key, const char *option, double now) {
+    auto then = run->getNumber(key);
+    if (then && *then != now)
+      differences += format("%s--%s %s (the run: %s)", differences.empty() ? "" : ", ", option,
+                            json::formatNumber(now).c_str(), json::formatNumber(*then).c_str());
+  };
+  number("steps", "steps", static_cast<double>(o.steps));
+  number("batch", "batch", static_cast<double>(o.batch));
+  number("lr", "lr", o.lr);
+  number("lr_gate", "lr-gate", o.lrGate);
+  number("lr_lambda", "lr-lambda", o.lrLambda);
+  number("warmup", "warmup", o.warmupFraction);
+  number("seed", "seed", static_cast<double>(o.seed));
+  number("eval_every", "eval-every", static_cast<double>(o.evalEvery));
+  number("eval_seqs", "eval-seqs", static_cast<double>(o.evalSequences));
+  if (const std::string *dbl = run->getString("dbl"); dbl && *dbl != dblName(o.dbl))
+    differences += std::string(differences.empty() ? "" : ", ") + "--dbl " + dblName(o.dbl) +
+                   " (the run: " + *dbl + ")";
+  if (!differences.empty())
+    return invalidInput("resuming " + o.outDir + " from " + resumeDir + " with other options " +
+                        "would not continue the same run: " + differences +
+                        "; give the run's options, or start a new --out");
+  return Status();
+}
+
 } // namespace
 
 Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o, Backend &backend,
@@ -91,16 +127,21 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       return invalidInput(joinPath(o.dataDir, "manifest.json") + ": domain '" + d.name +
                           "' has no held-out sequences, which evaluation needs");
 
-  // Resume or start.
+  // Resume or start (docs/training.md, "Checkpoints and resume").
   std::string resumeDir;
+  bool restart = false;
   if (pathExists(o.outDir)) {
     std::string latest = latestCheckpoint(o.outDir);
     bool hasFinal = pathExists(joinPath(o.outDir, "final/state.json"));
-    if (o.resume)
-      resumeDir = latest;
-    else if (!latest.empty() || hasFinal)
+    if (!o.resume && (!latest.empty() || hasFinal))
       return invalidInput(o.outDir + " already holds a run (checkpoints or final/): pass --resume "
                                      "to continue it, or choose another --out");
+    if (o.resume && hasFinal)
+      return invalidInput(o.outDir + " holds a finished run (final/): nothing to resume; choose "
+                                     "another --out to train further from final/model.mlir");
+    if (o.resume)
+      resumeDir = latest;
+    restart = o.resume && latest.empty();
   }
 
   SHEAR_RETURN_IF_ERROR(validateProgramWeights(program));
@@ -144,6 +185,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     if (!stateJson.ok())
       return stateJson.status();
     const json::Value &s = *stateJson;
+    SHEAR_RETURN_IF_ERROR(checkResumedOptions(o, resumeDir));
     if (const std::string *sig = s.getString("signature"); sig && *sig != program.model.signature)
       return invalidInput(resumeDir + " does not belong to " + o.modelPath + ": the checkpoint is " +
                           *sig + ", the model " + program.model.signature);
@@ -157,11 +199,36 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     loader.epoch = jsonArray<int64_t>(s, "epochs");
     loader.weights = jsonArray<double>(s, "weights");
     refLoss = jsonArray<double>(s, "ref_loss");
+    std::string statePath = joinPath(resumeDir, "state.json");
     if (loader.position.size() != k || loader.epoch.size() != k || loader.weights.size() != k)
-      return invalidInput(joinPath(resumeDir, "state.json") + ": data positions or weights missing");
+      return invalidInput(statePath + ": data positions or weights missing");
+    // Everything read from the checkpoint is checked before it is used.
+    if (start <= 0 || start > o.steps)
+      return invalidInput(statePath + ": step " + std::to_string(start) + " is not in [1, " +
+                          std::to_string(o.steps) + "] (--steps)");
+    double weightSum = 0;
+    for (size_t d = 0; d < k; ++d) {
+      if (loader.position[d] < 0 || loader.position[d] > manifest.domains[d].trainSequences ||
+          loader.epoch[d] < 0)
+        return invalidInput(statePath + ": the position of domain '" + manifest.domains[d].name +
+                            "' is outside its " +
+                            std::to_string(manifest.domains[d].trainSequences) + " sequences");
+      if (!(loader.weights[d] >= 0) || !std::isfinite(loader.weights[d]))
+        return invalidInput(statePath + ": the weight of domain '" + manifest.domains[d].name +
+                            "' is not a finite non-negative number");
+      weightSum += loader.weights[d];
+    }
+    if (!(weightSum > 0))
+      return invalidInput(statePath + ": the domain weights sum to 0");
+    if (o.dbl != DblMode::Off &&
+        (refLoss.size() != k ||
+         std::any_of(refLoss.begin(), refLoss.end(), [](double l) { return !std::isfinite(l); })))
+      return invalidInput(statePath + ": reference losses missing or not finite");
     SHEAR_RETURN_IF_ERROR(loadCheckpointTensors(resumeDir, program, store));
     log("resuming " + o.outDir + " from " + resumeDir + " at step " + std::to_string(start));
   } else {
+    if (restart)
+      log("no complete checkpoint in " + o.outDir + ": starting at step 0");
     loader.position.assign(k, 0);
     loader.epoch.assign(k, 0);
     for (const DomainInfo &d : manifest.domains) {
@@ -204,6 +271,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                      {"lr_lambda", o.lrLambda},
                      {"seed", static_cast<int64_t>(o.seed)},
                      {"eval_every", o.evalEvery},
+                     {"eval_seqs", o.evalSequences},
+                     {"warmup", o.warmupFraction},
                      {"dbl", dblName(o.dbl)},
                      {"ref_loss", std::move(ref)},
                      {"initial_weights", std::move(initial)},
@@ -249,7 +318,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   auto lrAt = [&](int64_t s) { return learningRate(o.lr, o.steps, o.warmupFraction, o.minLrRatio, s); };
 
   double trainSeconds = 0;
-  int64_t timedSteps = 0;
+  int64_t timedSteps = 0, badInRow = 0, skipped = 0;
   size_t nm = step.metrics.size();
   for (int64_t at = start; at < o.steps; ++at) {
     if (o.stopAfter >= 0 && at - start >= o.stopAfter) {
@@ -281,9 +350,18 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
         return host.status();
       metric[step.metrics[i]] = host->f32()[0];
     }
-    if (!std::isfinite(metric["loss"]))
-      return runFailure("the loss is " + std::to_string(metric["loss"]) + " at step " +
-                        std::to_string(at + 1) + ": stopping (last checkpoint kept)");
+    // A step whose loss or gradients are not finite changed nothing (the
+    // optimizer skips it); too many in a row end the run with a checkpoint.
+    bool bad = !std::isfinite(metric["loss"]) ||
+               (metric.count("grad_norm") && !std::isfinite(metric["grad_norm"]));
+    badInRow = bad ? badInRow + 1 : 0;
+    skipped += bad;
+    if (bad) {
+      log(format("step %lld: the loss is %g, the gradient norm %g: step skipped (%lld in a row, "
+                 "%lld in all)",
+                 (long long)(at + 1), metric["loss"], metric["grad_norm"], (long long)badInRow,
+                 (long long)skipped));
+    }
 
     // Evaluation and dynamic batch loading.
     std::vector<double> evalLossValues;
@@ -292,7 +370,12 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       if (!losses.ok())
         return losses.status();
       evalLossValues = losses.take();
-      if (o.dbl != DblMode::Off)
+      bool finite = std::all_of(evalLossValues.begin(), evalLossValues.end(),
+                                [](double l) { return std::isfinite(l); });
+      if (!finite)
+        log("evaluation at step " + std::to_string(at + 1) +
+            " gave non-finite losses: the domain weights are not updated");
+      if (o.dbl != DblMode::Off && finite)
         batches.state().weights =
             updateDomainWeights(o.dbl, batches.state().weights, evalLossValues, refLoss);
     }
@@ -307,6 +390,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                         {"grad_norm", metric["grad_norm"]},
                         {"tokens_per_s", tokPerS},
                         {"mfu", mfu}};
+    if (bad)
+      record["skipped"] = true;
     std::string line = format("step %5lld/%lld  loss %.4f  lm %.4f", (long long)(at + 1),
                               (long long)o.steps, metric["loss"], metric["lm_loss"]);
     if (mode == "prune") {
@@ -356,6 +441,15 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     if (o.logEvery > 0 &&
         ((at + 1) % o.logEvery == 0 || !evalLossValues.empty() || at + 1 == o.steps))
       log(line);
+    if (badInRow >= o.maxBadSteps) {
+      std::string name = "ckpt-" + std::to_string(at + 1);
+      SHEAR_RETURN_IF_ERROR(writeCheckpoint(o.outDir, name, program, store, stateObject(at + 1)));
+      return runFailure(format("non-finite loss or gradients in %lld steps in a row (steps "
+                               "%lld-%lld): stopped; %s holds the state of the last good step "
+                               "(lower --lr, or check the data and the model)",
+                               (long long)badInRow, (long long)(at + 2 - badInRow),
+                               (long long)(at + 1), joinPath(o.outDir, name).c_str()));
+    }
 
     if (o.saveEvery > 0 && (at + 1) % o.saveEvery == 0 && at + 1 < o.steps) {
       std::string name = "ckpt-" + std::to_string(at + 1);

@@ -255,7 +255,7 @@ int runGradients(GradientOptions &o) {
 struct TrainCommandOptions {
   std::string model, data, out, dbl = "paper", refLoss = "source", weights;
   int64_t steps = 3200, batch = 32, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
-          logEvery = 1, stopAfter = -1;
+          logEvery = 1, stopAfter = -1, maxBadSteps = 5;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
   uint64_t seed = 1;
   bool resume = false;
@@ -282,6 +282,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   t.resume = o.resume;
   t.planOnly = o.common.plan;
   t.stopAfter = o.stopAfter;
+  t.maxBadSteps = o.maxBadSteps;
   if (o.dbl == "paper")
     t.dbl = rt::DblMode::Paper;
   else if (o.dbl == "code")
@@ -575,7 +576,11 @@ int main(int argc, char **argv) {
         .option("seq", "N", "sequence length: must equal the data's (0: the data's)", &o->seq, 0)
         .option("lr", "LR", "peak learning rate of the weights (cosine, warm-up, decay to 0.1x)", &o->lr)
         .option("warmup", "FRACTION", "fraction of steps warming up the learning rate", &o->warmup, 0, 1)
-        .option("max-norm", "NORM", "gradient clipping norm (compiled into the step)", &o->maxNorm, 0);
+        .option("max-norm", "NORM", "gradient clipping norm (compiled into the step)", &o->maxNorm, 0)
+        .option("max-bad-steps", "N",
+                "steps with non-finite loss or gradients are skipped; this many in a row stop "
+                "the run with a checkpoint",
+                &o->maxBadSteps, 1);
     if (isPrune)
       c.option("lr-gate", "LR", "learning rate of the gate parameters", &o->lrGate)
           .option("lr-lambda", "LR", "learning rate of the Lagrange multipliers (negative: ascent)", &o->lrLambda)

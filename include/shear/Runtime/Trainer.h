@@ -34,6 +34,7 @@ struct TrainOptions {
   std::map<std::string, double> initialWeights; // empty: the data mix
   bool resume = false;
   bool planOnly = false;  // print the memory plan and stop
+  int64_t maxBadSteps = 5; // non-finite loss or gradients this many steps in a row: stop
   int64_t stopAfter = -1; // testing: exit abruptly after this many steps of this process
 };
 

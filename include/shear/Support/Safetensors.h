@@ -109,6 +109,10 @@ private:
 Status writeF32Tensors(std::string_view path,
                        const std::vector<std::pair<TensorSpec, std::vector<float>>> &tensors);
 
+/// An error naming the file and the tensor when `t` holds a NaN or an
+/// infinity (the first one's index); weights like that are never used.
+Status checkFinite(const SafetensorsFile &file, const TensorInfo &t);
+
 /// Opens each file once and keeps it mapped.
 class WeightStore {
 public:

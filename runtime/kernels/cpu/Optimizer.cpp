@@ -38,7 +38,8 @@ enum { P, G, M, V, Norm, LR, Step };
 // Gradients are first scaled by min(1, max_norm / (norm + 1e-6)) (clipping by
 // the global norm); bias-corrected Adam with decoupled weight decay (PyTorch
 // AdamW) at step t = step + 1; with `clamp`, p' is projected to [−clamp, clamp]
-// (log_alpha's range). A negative lr ascends (the Lagrange multipliers).
+// (log_alpha's range). A negative lr ascends (the Lagrange multipliers). A
+// non-finite norm leaves p, m and v as they are.
 Status adamw(ExecContext &context, const KernelParams &params, KernelIO &io) {
   const auto &a = std::get<AdamWParams>(params);
   const Tensor &g = io.input(G);
@@ -46,6 +47,10 @@ Status adamw(ExecContext &context, const KernelParams &params, KernelIO &io) {
   float *p = io.output(0).f32(), *m = io.output(1).f32(), *v = io.output(2).f32();
   double norm = io.input(Norm).f32()[0], lr = io.input(LR).f32()[0];
   int64_t t = io.input(Step).i64()[0] + 1;
+  // Non-finite gradients (their global norm is then non-finite) skip the
+  // step: parameter and moments keep their values (the trainer counts it).
+  if (!std::isfinite(norm))
+    return Status();
   double b1 = a.beta1, b2 = a.beta2, eps = a.eps, wd = a.weightDecay;
   double clip = a.maxNorm > 0 ? std::min(1.0, a.maxNorm / (norm + 1e-6)) : 1.0;
   double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
