@@ -4,6 +4,7 @@
 #include "Checkpoint.h"
 #include "Evaluation.h"
 #include "Progress.h"
+#include "RunDirectory.h"
 #include "Schedule.h"
 #include "shear/Runtime/Dataset.h"
 #include "shear/Runtime/Executable.h"
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 using namespace shear;
 using namespace shear::rt;
@@ -127,6 +129,17 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       return invalidInput(joinPath(o.dataDir, "manifest.json") + ": domain '" + d.name +
                           "' has no held-out sequences, which evaluation needs");
 
+  // One run per directory: the lock is taken before anything in it is read.
+  std::optional<RunLock> lock;
+  if (!o.planOnly) {
+    SHEAR_RETURN_IF_ERROR(createDirectories(o.outDir));
+    auto acquired = RunLock::acquire(o.outDir);
+    if (!acquired.ok())
+      return acquired.status();
+    lock.emplace(acquired.take());
+    SHEAR_RETURN_IF_ERROR(removeStaleTemporaries(o.outDir));
+  }
+
   // Resume or start (docs/training.md, "Checkpoints and resume").
   std::string resumeDir;
   bool restart = false;
@@ -175,7 +188,6 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     log(formatMemoryReport(program, backend, plans));
     return Status();
   }
-  SHEAR_RETURN_IF_ERROR(createDirectories(o.outDir));
 
   LoaderState loader;
   std::vector<double> refLoss;
@@ -451,11 +463,18 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                                (long long)(at + 1), joinPath(o.outDir, name).c_str()));
     }
 
-    if (o.saveEvery > 0 && (at + 1) % o.saveEvery == 0 && at + 1 < o.steps) {
+    bool interrupted = o.interrupt && o.interrupt->load() != 0 && at + 1 < o.steps;
+    if ((o.saveEvery > 0 && (at + 1) % o.saveEvery == 0 && at + 1 < o.steps) || interrupted) {
       std::string name = "ckpt-" + std::to_string(at + 1);
       SHEAR_RETURN_IF_ERROR(writeCheckpoint(o.outDir, name, program, store, stateObject(at + 1)));
       log("saved " + joinPath(o.outDir, name));
+      SHEAR_RETURN_IF_ERROR(keepLastCheckpoints(o.outDir, o.keepLast));
     }
+    if (interrupted)
+      return runFailure(format("interrupted by signal %d after step %lld: saved %s; run again "
+                               "with --resume to continue",
+                               o.interrupt->load(), (long long)(at + 1),
+                               joinPath(o.outDir, "ckpt-" + std::to_string(at + 1)).c_str()));
   }
   SHEAR_RETURN_IF_ERROR(writeCheckpoint(o.outDir, "final", program, store, stateObject(o.steps)));
   log("saved " + joinPath(o.outDir, "final") + " (model.mlir)");

@@ -20,7 +20,9 @@
 #include "shear/Support/Json.h"
 #include "shear/Support/Safetensors.h"
 
+#include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +30,22 @@
 using namespace shear;
 
 namespace {
+
+// SIGINT/SIGTERM: the first asks the training loop to save a checkpoint after
+// the current step and stop; a second ends the process at once.
+std::atomic<int> gInterrupt{0};
+
+extern "C" void onInterrupt(int sig) {
+  if (gInterrupt.exchange(sig) != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  const char msg[] = "\nshear-run: stopping after this step with a checkpoint "
+                     "(signal again to stop at once)\n";
+  ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)ignored;
+}
 
 int report(const Status &s) {
   if (!s.ok())
@@ -255,7 +273,7 @@ int runGradients(GradientOptions &o) {
 struct TrainCommandOptions {
   std::string model, data, out, dbl = "paper", refLoss = "source", weights;
   int64_t steps = 3200, batch = 32, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
-          logEvery = 1, stopAfter = -1, maxBadSteps = 5;
+          logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
   uint64_t seed = 1;
   bool resume = false;
@@ -283,6 +301,8 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   t.planOnly = o.common.plan;
   t.stopAfter = o.stopAfter;
   t.maxBadSteps = o.maxBadSteps;
+  t.keepLast = o.keepLast;
+  t.interrupt = &gInterrupt;
   if (o.dbl == "paper")
     t.dbl = rt::DblMode::Paper;
   else if (o.dbl == "code")
@@ -354,6 +374,8 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   auto backend = backendFor(o.common);
   if (!backend.ok())
     return report(backend.status());
+  std::signal(SIGINT, onInterrupt);
+  std::signal(SIGTERM, onInterrupt);
   return report(rt::runTraining(*program, t, **backend, printLine));
 }
 
@@ -569,6 +591,8 @@ int main(int argc, char **argv) {
         .option("out", "RUN_DIR", "run directory (checkpoints, metrics.jsonl, final/)", &o->out)
         .flag("resume", "continue from the newest complete checkpoint in --out", &o->resume)
         .option("save-every", "N", "checkpoint every N steps (0: only final/)", &o->saveEvery, 0)
+        .option("keep-last", "N", "keep only the newest N checkpoints (0: all; final/ always stays)",
+                &o->keepLast, 0)
         .option("log-every", "N", "print a progress line every N steps (0: only evaluations)", &o->logEvery, 0)
         .group("schedule")
         .option("steps", "N", isPrune ? "optimizer steps (paper: 3200)" : "optimizer steps", &o->steps, 1)

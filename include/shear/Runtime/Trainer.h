@@ -14,6 +14,7 @@
 #include "shear/Runtime/BatchLoader.h"
 #include "shear/Support/Program.h"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <string>
@@ -35,6 +36,10 @@ struct TrainOptions {
   bool resume = false;
   bool planOnly = false;  // print the memory plan and stop
   int64_t maxBadSteps = 5; // non-finite loss or gradients this many steps in a row: stop
+  int64_t keepLast = 0;    // keep only the newest N ckpt-* (0: all)
+  /// Set (by a signal handler) to stop after the current step with a
+  /// checkpoint; holds the signal's number.
+  const std::atomic<int> *interrupt = nullptr;
   int64_t stopAfter = -1; // testing: exit abruptly after this many steps of this process
 };
 
