@@ -7,8 +7,11 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <unistd.h>
 
 using namespace shear;
@@ -75,16 +78,12 @@ json::Object configJson(const ModelView &v) {
 
 } // namespace
 
-Error shear::exportHF(const ModelView &viewIn, StringRef dir, uint64_t maxShardBytes,
-                      std::optional<DType> dtype) {
-  if (viewIn.hasMasks())
-    return llvmFileError(dir, "the model still has masks; export a dense model (run "
-                          "--finalize-masks --materialize-shapes first)");
+/// Writes the export into `dir`, an empty directory.
+static Error writeHFDirectory(const ModelView &viewIn, StringRef dir, uint64_t maxShardBytes,
+                              std::optional<DType> dtype) {
   // The stored dtype of every weight: its own, or the one asked for.
   ModelView view = viewIn;
   auto stored = [&](const WeightRef &w) { return dtype.value_or(w.dtype); };
-  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-    return llvmFileError(dir, "cannot create directory: " + ec.message());
 
   // Plan the shards: tensors in HF order, a new shard when the limit is passed.
   auto weights = view.hfWeights();
@@ -148,11 +147,68 @@ Error shear::exportHF(const ModelView &viewIn, StringRef dir, uint64_t maxShardB
     if (Error e = toLlvm(writeFileAtomically(joinPath(dir, "model.safetensors.index.json"),
                                              json::write(json::Value(std::move(index)), 2))))
       return e;
-  } else {
-    // A stale index from an earlier, sharded export would shadow model.safetensors.
-    llvm::sys::fs::remove(joinPath(dir, "model.safetensors.index.json"));
   }
   if (dtype)
     view.embed.dtype = *dtype; // config.json's torch_dtype
   return toLlvm(writeJsonFileAtomically(joinPath(dir, "config.json"), configJson(view)));
+}
+
+/// The files an export writes (and an earlier export's stale shards).
+static bool isExportOutput(llvm::StringRef name) {
+  return name == "config.json" || name == "model.safetensors.index.json" ||
+         (name.starts_with("model") && name.ends_with(".safetensors"));
+}
+
+// The whole directory is written under a temporary name beside the target
+// and swapped in only when complete: a failed export leaves an existing
+// directory as it was, never a mix of old and new shards. Files of the
+// existing directory that the export does not write (a tokenizer, a README)
+// are carried over.
+Error shear::exportHF(const ModelView &view, StringRef dirIn, uint64_t maxShardBytes,
+                      std::optional<DType> dtype) {
+  if (view.hasMasks())
+    return llvmFileError(dirIn, "the model still has masks; export a dense model (run "
+                                "--finalize-masks --materialize-shapes first)");
+  std::string dir = absolutePath(dirIn, ".");
+  std::string parent = parentDirectory(dir), name = fileName(dir);
+  if (pathExists(dir) && !isDirectory(dir))
+    return llvmFileError(dir, "exists and is not a directory");
+  if (Status made = createDirectories(parent); !made.ok())
+    return toLlvm(made);
+  std::string tmp = joinPath(parent, "." + name + ".tmp-" + std::to_string(::getpid()));
+  (void)removeAll(tmp);
+  if (Status made = createDirectories(tmp); !made.ok())
+    return toLlvm(made);
+  auto discard = [&](Error e) {
+    (void)removeAll(tmp);
+    return e;
+  };
+  if (Error e = writeHFDirectory(view, tmp, maxShardBytes, dtype))
+    return discard(std::move(e));
+  if (!isDirectory(dir)) {
+    if (std::rename(tmp.c_str(), dir.c_str()) != 0)
+      return discard(llvmFileError(dir, "cannot move the export into place"));
+    syncDirectory(parent);
+    return Error::success();
+  }
+  namespace stdfs = std::filesystem;
+  std::error_code ec;
+  for (const auto &entry : stdfs::directory_iterator(dir, ec)) {
+    std::string entryName = entry.path().filename().string();
+    if (isExportOutput(entryName))
+      continue;
+    stdfs::copy(entry.path(), stdfs::path(tmp) / entryName,
+                stdfs::copy_options::recursive | stdfs::copy_options::create_hard_links |
+                    stdfs::copy_options::copy_symlinks,
+                ec);
+    if (ec)
+      return discard(llvmFileError(entry.path().string(), "cannot carry over: " + ec.message()));
+  }
+  // One atomic exchange of the two directories, then the old one goes.
+  if (renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0)
+    return discard(llvmFileError(dir, std::string("cannot swap the export into place: ") +
+                                          std::strerror(errno)));
+  syncDirectory(parent);
+  (void)removeAll(tmp);
+  return Error::success();
 }

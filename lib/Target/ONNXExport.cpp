@@ -346,8 +346,10 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
   if (external) {
     bool ok = fsync(fd) == 0;
     ::close(fd);
-    if (!ok || std::rename(dataTmp.c_str(), dataPath.c_str()) != 0)
+    if (!ok) {
+      ::unlink(dataTmp.c_str());
       return llvmFileError(dataPath, "cannot write");
+    }
   }
   g.graph.bytes(2, "shear");
   g.graph.message(11, valueInfo("input_ids", INT64, {"batch", "seq"}));
@@ -362,5 +364,33 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
   model.bytes(2, "shear");
   model.bytes(3, "0.1");
   model.message(7, g.graph);
-  return toLlvm(writeFileAtomically(path, model.data()));
+
+  // The model and its data file change together: the new model is complete
+  // beside the old one first; then the old model steps aside, the data and
+  // the model move into place, and the old model goes. At no moment does a
+  // model at `path` name data of another export.
+  std::string modelTmp = path + ".tmp." + std::to_string(getpid());
+  if (Error e = toLlvm(writeFileAtomically(modelTmp, model.data()))) {
+    ::unlink(dataTmp.c_str());
+    return e;
+  }
+  std::string old = path + ".old." + std::to_string(getpid());
+  bool hadModel = pathExists(path);
+  if (hadModel && std::rename(path.c_str(), old.c_str()) != 0)
+    return llvmFileError(path, "cannot replace the existing model");
+  bool ok = (!external || std::rename(dataTmp.c_str(), dataPath.c_str()) == 0) &&
+            std::rename(modelTmp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    ::unlink(modelTmp.c_str());
+    ::unlink(dataTmp.c_str());
+    if (hadModel)
+      std::rename(old.c_str(), path.c_str());
+    return llvmFileError(path, "cannot move the export into place");
+  }
+  if (hadModel)
+    ::unlink(old.c_str());
+  if (!external) // an earlier export's data file would lie about this model
+    ::unlink(dataPath.c_str());
+  syncDirectory(parentDirectory(absolutePath(path, ".")));
+  return Error::success();
 }

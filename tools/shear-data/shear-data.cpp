@@ -211,7 +211,10 @@ int main(int argc, char **argv) {
   // --help lists shear-data's own options, not LLVM's.
   for (cl::SubCommand *sub : {&cl::SubCommand::getTopLevel(), &packCommand, &textCommand})
     cl::HideUnrelatedOptions(dataCategory, *sub);
-  cl::ParseCommandLineOptions(argc, argv, "shear-data: build shear's training data\n");
+  // Usage errors are bad input: exit code 2 (docs/exit-codes.md).
+  if (!cl::ParseCommandLineOptions(argc, argv, "shear-data: build shear's training data\n",
+                                   &llvm::errs()))
+    return 2;
   if (packCommand)
     return pack();
   if (textCommand)

@@ -22,6 +22,7 @@
 #include "llvm/Support/CommandLine.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unistd.h>
 
@@ -81,10 +82,27 @@ int main(int argc, char **argv) {
   argc = static_cast<int>(args.size());
   argv = args.data();
 
+  // MLIR's command-line parsing exits with code 1 on a usage error; shear's
+  // tools use 2 for bad usage (docs/exit-codes.md). --help and --version exit
+  // 0 from inside the parser too and are left alone.
+  bool informational = false;
+  for (int i = 1; i < argc; ++i)
+    informational |= std::strstr(argv[i], "-help") == argv[i] ||
+                     std::strstr(argv[i], "--help") == argv[i] ||
+                     std::strstr(argv[i], "-version") != nullptr;
+  static bool parsing = false;
+  if (!informational) {
+    parsing = true;
+    std::atexit([] {
+      if (parsing)
+        std::_Exit(2);
+    });
+  }
   auto [input, output] = mlir::registerAndParseCLIOptions(
       argc, argv, "shear-opt: shear's passes (presets for --target-shape: " +
                       shear::targetShapePresets() + ")\n",
       registry);
+  parsing = false;
   if (llvm::Error e = shear::configureArtifactPaths(input, output)) {
     llvm::errs() << "shear-opt: error: " << llvm::toString(std::move(e)) << "\n";
     return 2;

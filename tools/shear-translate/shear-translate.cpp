@@ -195,8 +195,10 @@ static int inspectCommand() {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "shear-translate: import and export shear models\n");
+  // Usage errors are bad input: exit code 2 (docs/exit-codes.md).
+  if (!cl::ParseCommandLineOptions(argc, argv,
+                              "shear-translate: import and export shear models\n", &llvm::errs()))
+    return 2;
   int commands = !importHFDir.empty() + !exportHFModel.empty() + !exportOnnxModel.empty() +
                  !inspectFile.empty();
   if (commands != 1)
