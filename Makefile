@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test demo bench clean
+.PHONY: all setup configure build test test-asan demo bench clean
 
 all: build
 
@@ -25,6 +25,17 @@ build: configure
 test: build
 	ninja -C $(BUILD) -j$(JOBS) shear-unit-tests
 	cd $(BUILD) && ctest --output-on-failure -j1
+
+# The whole suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (any report fails the test that triggered it).
+ASAN_BUILD ?= build-asan
+test-asan: setup
+	$(MAKE) BUILD=$(ASAN_BUILD) CMAKE_FLAGS="-DSHEAR_SANITIZE=ON $(CMAKE_FLAGS)" build
+	ninja -C $(ASAN_BUILD) -j$(JOBS) shear-unit-tests
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp \
+	  ctest --output-on-failure -j1
 
 demo: build
 	./examples/demo.sh $(BUILD)

@@ -6,14 +6,17 @@ set -euo pipefail
 packages=(
   # compiler infrastructure (MLIR 22, lit, FileCheck) and a fast compiler/linker
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
+  # sanitizer and libFuzzer runtimes (make test-asan, fuzz/)
+  libclang-rt-22-dev
   # build tools
   cmake ninja-build ccache g++ make bc
   # unit tests
   googletest libgtest-dev libgmock-dev
   # BLAS for the CPU runtime
   libopenblas-dev
-  # independent numerical references used by the tests (run with /usr/bin/python3)
-  python3 python3-numpy python3-torch python3-onnx python3-sentencepiece
+  # independent numerical references used by the tests (run with /usr/bin/python3);
+  # psutil: lit's per-test --timeout
+  python3 python3-numpy python3-torch python3-onnx python3-sentencepiece python3-psutil
   # tokenizer (in its own binary, shear-spm) and gzip reading for text corpora
   libsentencepiece-dev zlib1g-dev
   # the demo: Debian text for its corpus, matplotlib for its report

@@ -17,17 +17,14 @@ static Status dataError(const std::string &file, const std::string &what) {
   return fileError(file, what);
 }
 
-Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
-  std::string path = shear::joinPath(dir, "manifest.json");
-  auto jsonOr = shear::readJsonFile(path);
+Result<Manifest> shear::rt::parseManifest(std::string_view text, const std::string &path) {
+  auto jsonOr = json::parse(text);
   if (!jsonOr.ok())
-    return jsonOr.status();
+    return dataError(path, jsonOr.status().message());
   const json::Value *root = &*jsonOr;
   if (!root->asObject())
     return dataError(path, "not a JSON object");
-  std::unique_ptr<Dataset> ds(new Dataset());
-  ds->dir_ = dir;
-  Manifest &m = ds->manifest_;
+  Manifest m;
   auto seq = root->getInteger("seq_len");
   if (!seq || *seq <= 0 || *seq > (int64_t(1) << 30))
     return dataError(path, "'seq_len' must be an integer in [1, 2^30]");
@@ -42,7 +39,7 @@ Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
   const json::Array *domains = root->getArray("domains");
   if (!domains || domains->empty())
     return dataError(path, "missing or empty 'domains'");
-  size_t width = m.tokenDtype == "uint16" ? 2 : 4;
+  uint64_t perSequence = static_cast<uint64_t>(m.seqLen + 1) * m.tokenBytes();
   for (const json::Value &v : *domains) {
     const json::Value *d = &v;
     if (!d->asObject())
@@ -66,24 +63,54 @@ Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
       return dataError(path, "domain '" + info.name + "' has no training sequences");
     if (info.evalSequences < 0)
       return dataError(path, "domain '" + info.name + "' has a negative eval_sequences");
-    if (!(info.weight >= 0) || !std::isfinite(info.weight))
+    if (!(info.weight >= 0) || !std::isfinite(info.weight) || info.weight > 1e300)
       return dataError(path, "domain '" + info.name + "' has a weight that is not a finite "
                              "non-negative number");
     if (info.name.empty() || info.trainFile.empty() || info.evalFile.empty())
       return dataError(path, "a domain's name and files must not be empty");
-    for (const DomainInfo &other : m.domains)
-      if (other.name == info.name)
-        return dataError(path, "domain '" + info.name + "' is listed twice");
-    m.domains.push_back(info);
-    for (int which = 0; which < 2; ++which) {
-      std::string file = shear::joinPath(dir, which ? info.evalFile : info.trainFile);
-      int64_t count = which ? info.evalSequences : info.trainSequences;
-      // Sizes come from the manifest: checked for overflow before use.
-      uint64_t perSequence = static_cast<uint64_t>(m.seqLen + 1) * width;
+    // Sizes come from the manifest: checked for overflow before any use.
+    for (int64_t count : {info.trainSequences, info.evalSequences})
       if (static_cast<uint64_t>(count) > UINT64_MAX / perSequence)
         return dataError(path, "domain '" + info.name + "': " + std::to_string(count) +
                                    " sequences of " + std::to_string(m.seqLen + 1) +
                                    " tokens do not fit in 64 bits");
+    for (const DomainInfo &other : m.domains)
+      if (other.name == info.name)
+        return dataError(path, "domain '" + info.name + "' is listed twice");
+    m.domains.push_back(info);
+  }
+  double total = 0;
+  for (const DomainInfo &d : m.domains)
+    total += d.weight;
+  for (DomainInfo &d : m.domains)
+    d.weight = total > 0 ? d.weight / total : 0;
+  if (total <= 0) { // default mix: by training sequences
+    double seqs = 0;
+    for (const DomainInfo &d : m.domains)
+      seqs += static_cast<double>(d.trainSequences);
+    for (DomainInfo &d : m.domains)
+      d.weight = static_cast<double>(d.trainSequences) / seqs;
+  }
+  return m;
+}
+
+Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
+  std::string path = shear::joinPath(dir, "manifest.json");
+  auto text = readFile(path);
+  if (!text.ok())
+    return text.status();
+  auto manifest = parseManifest(*text, path);
+  if (!manifest.ok())
+    return manifest.status();
+  std::unique_ptr<Dataset> ds(new Dataset());
+  ds->dir_ = dir;
+  ds->manifest_ = manifest.take();
+  const Manifest &m = ds->manifest_;
+  uint64_t perSequence = static_cast<uint64_t>(m.seqLen + 1) * m.tokenBytes();
+  for (const DomainInfo &info : m.domains) {
+    for (int which = 0; which < 2; ++which) {
+      std::string file = shear::joinPath(dir, which ? info.evalFile : info.trainFile);
+      int64_t count = which ? info.evalSequences : info.trainSequences;
       uint64_t expected = static_cast<uint64_t>(count) * perSequence;
       int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0)
@@ -117,18 +144,6 @@ Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
       ::close(fd);
       (which ? ds->eval_ : ds->train_).push_back(mapped);
     }
-  }
-  double total = 0;
-  for (const DomainInfo &d : m.domains)
-    total += d.weight > 0 ? d.weight : 0;
-  for (DomainInfo &d : m.domains) // default mix: by training sequences
-    d.weight = total > 0 ? d.weight / total : 0;
-  if (total <= 0) {
-    double seqs = 0;
-    for (const DomainInfo &d : m.domains)
-      seqs += d.trainSequences;
-    for (DomainInfo &d : m.domains)
-      d.weight = d.trainSequences / seqs;
   }
   return ds;
 }

@@ -36,7 +36,10 @@ Result<Tensor> shear::rt::readNpyInt(const std::string &path) {
   auto bytes = readFile(path);
   if (!bytes.ok())
     return bytes.status();
-  std::string_view data = *bytes;
+  return parseNpyInt(*bytes, path);
+}
+
+Result<Tensor> shear::rt::parseNpyInt(std::string_view data, const std::string &path) {
   if (data.size() < 10 || data.substr(0, 6) != "\x93NUMPY")
     return fileError(path, "not a .npy file");
   uint8_t major = data[6];

@@ -423,6 +423,8 @@ std::string json::formatNumber(double d) {
   if (!std::isfinite(d))
     return "null";
   char buf[40];
+  if (d == 0 && std::signbit(d))
+    return "-0.0"; // "-0" would read back as the integer 0
   if (std::nearbyint(d) == d && std::fabs(d) < 1e15) { // 10000, not 1e+04
     std::snprintf(buf, sizeof buf, "%.0f", d);
     return buf;

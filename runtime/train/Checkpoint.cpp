@@ -5,6 +5,7 @@
 #include "shear/Support/Safetensors.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <unistd.h>
 
@@ -20,6 +21,75 @@ bool isTrainingState(const std::string &name) {
   return file == "optimizer.safetensors" || file == "lambdas.safetensors";
 }
 } // namespace
+
+Result<TrainState> shear::rt::parseTrainState(std::string_view text, const std::string &path,
+                                               const Manifest &manifest, int64_t steps,
+                                               bool needRefLoss) {
+  auto json = json::parse(text);
+  if (!json.ok())
+    return fileError(path, json.status().message());
+  if (!json->asObject())
+    return fileError(path, "not a JSON object");
+  TrainState st;
+  size_t k = manifest.domains.size();
+  auto list = [&](const char *key, size_t want, auto read) -> Status {
+    const json::Array *a = json->getArray(key);
+    if (!a || a->size() != want)
+      return fileError(path, "'" + std::string(key) + "' must list " + std::to_string(want) +
+                                 " values (one per domain)");
+    for (const json::Value &v : *a)
+      if (!read(v))
+        return fileError(path, "'" + std::string(key) + "' holds a value of the wrong type");
+    return Status();
+  };
+  SHEAR_RETURN_IF_ERROR(list("domains", k, [&](const json::Value &v) {
+    return v.asString() && (st.domains.push_back(*v.asString()), true);
+  }));
+  for (size_t d = 0; d < k; ++d)
+    if (st.domains[d] != manifest.domains[d].name)
+      return fileError(path, "its domains do not match the data's (" + st.domains[d] + " vs " +
+                                 manifest.domains[d].name + ")");
+  auto integer = [](std::vector<int64_t> &out) {
+    return [&out](const json::Value &v) {
+      return v.kind() == json::Value::Kind::Integer && (out.push_back(*v.asInteger()), true);
+    };
+  };
+  auto number = [](std::vector<double> &out) {
+    return [&out](const json::Value &v) { return v.asNumber() && (out.push_back(*v.asNumber()), true); };
+  };
+  SHEAR_RETURN_IF_ERROR(list("positions", k, integer(st.positions)));
+  SHEAR_RETURN_IF_ERROR(list("epochs", k, integer(st.epochs)));
+  SHEAR_RETURN_IF_ERROR(list("weights", k, number(st.weights)));
+  if (needRefLoss)
+    SHEAR_RETURN_IF_ERROR(list("ref_loss", k, number(st.refLoss)));
+  auto step = json->get("step");
+  if (!step || step->kind() != json::Value::Kind::Integer)
+    return fileError(path, "'step' must be an integer");
+  st.step = *step->asInteger();
+  if (st.step <= 0 || st.step > steps)
+    return fileError(path, "step " + std::to_string(st.step) + " is not in [1, " +
+                               std::to_string(steps) + "] (--steps)");
+  double weightSum = 0;
+  for (size_t d = 0; d < k; ++d) {
+    if (st.positions[d] < 0 || st.positions[d] > manifest.domains[d].trainSequences ||
+        st.epochs[d] < 0)
+      return fileError(path, "the position of domain '" + manifest.domains[d].name +
+                                 "' is outside its " +
+                                 std::to_string(manifest.domains[d].trainSequences) + " sequences");
+    if (!(st.weights[d] >= 0) || !std::isfinite(st.weights[d]) || st.weights[d] > 1e300)
+      return fileError(path, "the weight of domain '" + manifest.domains[d].name +
+                                 "' is not a finite non-negative number");
+    weightSum += st.weights[d];
+    if (needRefLoss && !std::isfinite(st.refLoss[d]))
+      return fileError(path, "the reference loss of domain '" + manifest.domains[d].name +
+                                 "' is not finite");
+  }
+  if (!(weightSum > 0))
+    return fileError(path, "the domain weights sum to 0");
+  if (const std::string *sig = json->getString("signature"))
+    st.signature = *sig;
+  return st;
+}
 
 Status shear::rt::writeCheckpoint(const std::string &runDirIn, const std::string &name,
                                   const ProgramFile &program, ParamStore &store,

@@ -11,10 +11,25 @@
 #ifndef SHEAR_RUNTIME_TRAIN_CHECKPOINT_H
 #define SHEAR_RUNTIME_TRAIN_CHECKPOINT_H
 
+#include "shear/Runtime/Dataset.h"
 #include "shear/Runtime/ParamStore.h"
 #include "shear/Support/Json.h"
 
 namespace shear::rt {
+
+/// A checkpoint's state.json, checked: every value has its type and range.
+struct TrainState {
+  int64_t step = 0;
+  std::vector<std::string> domains;
+  std::vector<int64_t> positions, epochs;
+  std::vector<double> weights, refLoss;
+  std::string signature; // empty in checkpoints older than program files
+};
+
+/// Parses state.json text for a run of `steps` steps over `manifest`'s
+/// domains (reference losses required with `needRefLoss`). Errors name `path`.
+Result<TrainState> parseTrainState(std::string_view text, const std::string &path,
+                                   const Manifest &manifest, int64_t steps, bool needRefLoss);
 
 /// Writes RUN_DIR/<name>/ atomically from `store`.
 Status writeCheckpoint(const std::string &runDir, const std::string &name,

@@ -25,20 +25,6 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-template <typename T> std::vector<T> jsonArray(const json::Value &o, std::string_view key) {
-  std::vector<T> out;
-  if (const json::Array *a = o.getArray(key))
-    for (const json::Value &v : *a) {
-      if constexpr (std::is_same_v<T, double>)
-        out.push_back(v.asNumber().value_or(NAN));
-      else if constexpr (std::is_same_v<T, int64_t>)
-        out.push_back(v.asInteger().value_or(0));
-      else
-        out.push_back(v.asString() ? *v.asString() : "");
-    }
-  return out;
-}
-
 const char *dblName(DblMode m) {
   return m == DblMode::Paper ? "paper" : m == DblMode::Code ? "code" : "off";
 }
@@ -193,49 +179,23 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   std::vector<double> refLoss;
   int64_t start = 0;
   if (!resumeDir.empty()) {
-    auto stateJson = readJsonFile(joinPath(resumeDir, "state.json"));
-    if (!stateJson.ok())
-      return stateJson.status();
-    const json::Value &s = *stateJson;
-    SHEAR_RETURN_IF_ERROR(checkResumedOptions(o, resumeDir));
-    if (const std::string *sig = s.getString("signature"); sig && *sig != program.model.signature)
-      return invalidInput(resumeDir + " does not belong to " + o.modelPath + ": the checkpoint is " +
-                          *sig + ", the model " + program.model.signature);
-    std::vector<std::string> names = jsonArray<std::string>(s, "domains"), want;
-    for (const DomainInfo &d : manifest.domains)
-      want.push_back(d.name);
-    if (names != want)
-      return invalidInput(joinPath(resumeDir, "state.json") + ": its domains do not match " + o.dataDir);
-    start = s.getInteger("step").value_or(0);
-    loader.position = jsonArray<int64_t>(s, "positions");
-    loader.epoch = jsonArray<int64_t>(s, "epochs");
-    loader.weights = jsonArray<double>(s, "weights");
-    refLoss = jsonArray<double>(s, "ref_loss");
     std::string statePath = joinPath(resumeDir, "state.json");
-    if (loader.position.size() != k || loader.epoch.size() != k || loader.weights.size() != k)
-      return invalidInput(statePath + ": data positions or weights missing");
+    auto text = readFile(statePath);
+    if (!text.ok())
+      return text.status();
+    SHEAR_RETURN_IF_ERROR(checkResumedOptions(o, resumeDir));
     // Everything read from the checkpoint is checked before it is used.
-    if (start <= 0 || start > o.steps)
-      return invalidInput(statePath + ": step " + std::to_string(start) + " is not in [1, " +
-                          std::to_string(o.steps) + "] (--steps)");
-    double weightSum = 0;
-    for (size_t d = 0; d < k; ++d) {
-      if (loader.position[d] < 0 || loader.position[d] > manifest.domains[d].trainSequences ||
-          loader.epoch[d] < 0)
-        return invalidInput(statePath + ": the position of domain '" + manifest.domains[d].name +
-                            "' is outside its " +
-                            std::to_string(manifest.domains[d].trainSequences) + " sequences");
-      if (!(loader.weights[d] >= 0) || !std::isfinite(loader.weights[d]))
-        return invalidInput(statePath + ": the weight of domain '" + manifest.domains[d].name +
-                            "' is not a finite non-negative number");
-      weightSum += loader.weights[d];
-    }
-    if (!(weightSum > 0))
-      return invalidInput(statePath + ": the domain weights sum to 0");
-    if (o.dbl != DblMode::Off &&
-        (refLoss.size() != k ||
-         std::any_of(refLoss.begin(), refLoss.end(), [](double l) { return !std::isfinite(l); })))
-      return invalidInput(statePath + ": reference losses missing or not finite");
+    auto state = parseTrainState(*text, statePath, manifest, o.steps, o.dbl != DblMode::Off);
+    if (!state.ok())
+      return state.status();
+    if (!state->signature.empty() && state->signature != program.model.signature)
+      return invalidInput(resumeDir + " does not belong to " + o.modelPath + ": the checkpoint is " +
+                          state->signature + ", the model " + program.model.signature);
+    start = state->step;
+    loader.position = state->positions;
+    loader.epoch = state->epochs;
+    loader.weights = state->weights;
+    refLoss = state->refLoss;
     SHEAR_RETURN_IF_ERROR(loadCheckpointTensors(resumeDir, program, store));
     log("resuming " + o.outDir + " from " + resumeDir + " at step " + std::to_string(start));
   } else {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shear::rt {
@@ -31,7 +32,13 @@ struct Manifest {
   std::string tokenDtype = "uint16"; // or "uint32"
   int64_t vocabSize = 0;             // largest token + 1
   std::vector<DomainInfo> domains;
+  size_t tokenBytes() const { return tokenDtype == "uint16" ? 2 : 4; }
 };
+
+/// The manifest's fields, validated (types, ranges, sizes that fit in 64
+/// bits, unique names); domain weights normalized (all zero: by training
+/// sequences). Errors name `path`.
+Result<Manifest> parseManifest(std::string_view text, const std::string &path);
 
 class Dataset {
 public:
