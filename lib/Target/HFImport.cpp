@@ -117,11 +117,13 @@ Error readRopeScaling(Config &cfg, RopeScaling &out) {
   return Error::success();
 }
 
-Error readConfig(StringRef dir, ModelConfig &c) {
-  std::string path = joinPath(dir, "config.json");
-  auto parsedOr = readJsonFile(path);
+} // namespace
+
+Error shear::parseHFConfig(StringRef text, StringRef pathRef, ModelConfig &c) {
+  std::string path = pathRef.str();
+  auto parsedOr = json::parse(text);
   if (!parsedOr.ok())
-    return toLlvm(parsedOr.status());
+    return llvmFileError(path, parsedOr.status().message());
   const json::Value *obj = &*parsedOr;
   if (!obj->asObject())
     return llvmFileError(path, "not a JSON object");
@@ -204,6 +206,16 @@ Error readConfig(StringRef dir, ModelConfig &c) {
   c.eosTokenId = cfg.optionalInt("eos_token_id");
   c.slidingWindow = cfg.optionalInt("sliding_window");
   return Error::success();
+}
+
+namespace {
+
+Error readConfig(StringRef dir, ModelConfig &c) {
+  std::string path = joinPath(dir, "config.json");
+  auto text = readFile(path);
+  if (!text.ok())
+    return toLlvm(text.status());
+  return parseHFConfig(*text, path, c);
 }
 
 // Tensor name -> absolute file path, from the index, a single file, or all

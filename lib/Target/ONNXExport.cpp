@@ -323,10 +323,10 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
     }
     pb::Message t = tensorHeader(init);
     if (external && init.weight) {
-      if (::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+      if (Status written = writeAll(fd, bytes.data(), bytes.size(), dataTmp); !written.ok()) {
         ::close(fd);
         ::unlink(dataTmp.c_str());
-        return llvmFileError(dataTmp, "write failed");
+        return toLlvm(written);
       }
       for (auto [key, value] : {std::make_pair("location", dataName),
                                 std::make_pair("offset", std::to_string(offset)),

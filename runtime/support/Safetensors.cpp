@@ -360,17 +360,26 @@ WeightStore::tensor(std::string_view path, std::string_view name) {
 }
 
 Result<std::map<std::string, std::string>> shear::readShardIndex(std::string_view path) {
-  auto parsed = readJsonFile(path);
+  auto text = readFile(path);
+  if (!text.ok())
+    return text.status();
+  return parseShardIndex(*text, path);
+}
+
+Result<std::map<std::string, std::string>> shear::parseShardIndex(std::string_view text,
+                                                                  std::string_view path) {
+  auto parsed = json::parse(text);
   if (!parsed.ok())
-    return parsed.status();
+    return fileError(std::string(path), parsed.status().message());
   const json::Object *map = parsed->getObject("weight_map");
   if (!map)
     return fileError(std::string(path), "missing object 'weight_map'");
   std::map<std::string, std::string> result;
   for (const auto &[key, value] : *map) {
     const std::string *file = value.asString();
-    if (!file)
-      return fileError(std::string(path), "weight_map entry '" + key + "' is not a file name");
+    if (!file || file->empty() || file->find('/') != std::string::npos)
+      return fileError(std::string(path), "weight_map entry '" + key +
+                                              "' is not a file name in the same directory");
     result[key] = *file;
   }
   return result;

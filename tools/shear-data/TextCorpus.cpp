@@ -14,6 +14,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -147,6 +148,8 @@ private:
     const char *c = static_cast<const char *>(p);
     while (n) {
       ssize_t k = ::write(to, c, n);
+      if (k < 0 && errno == EINTR)
+        continue;
       if (k <= 0)
         return false;
       c += k;
@@ -158,6 +161,8 @@ private:
     char *c = static_cast<char *>(p);
     while (n) {
       ssize_t k = ::read(from, c, n);
+      if (k < 0 && errno == EINTR)
+        continue;
       if (k <= 0)
         return false;
       c += k;

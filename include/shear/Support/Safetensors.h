@@ -127,6 +127,9 @@ private:
 
 /// Reads a `model.safetensors.index.json`: tensor name -> shard file name.
 Result<std::map<std::string, std::string>> readShardIndex(std::string_view path);
+/// The same from the index's text (`path` names it in errors).
+Result<std::map<std::string, std::string>> parseShardIndex(std::string_view text,
+                                                           std::string_view path);
 
 } // namespace shear
 

@@ -22,6 +22,10 @@ llvm::Expected<ModelView> importHF(llvm::StringRef dir);
 llvm::Error exportHF(const ModelView &view, llvm::StringRef dir, uint64_t maxShardBytes,
                      std::optional<DType> dtype = std::nullopt);
 
+/// Reads config.json's text (`path` names it in errors): the fields import
+/// needs, each checked (type, range, consistency).
+llvm::Error parseHFConfig(llvm::StringRef text, llvm::StringRef path, ModelConfig &config);
+
 /// Parses sizes like "5GB", "500MB", "1048576".
 std::optional<uint64_t> parseByteSize(llvm::StringRef text);
 

@@ -1,0 +1,26 @@
+// libFuzzer target: the MLIR module reader (parse and verify every op,
+// kernel calls against the kernel table) and the model-structure check.
+#include "shear/Dialect/ShearDialect.h"
+#include "shear/Target/ModelView.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+
+#include <cstddef>
+#include <cstdint>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static mlir::MLIRContext *context = [] {
+    auto *c = new mlir::MLIRContext();
+    c->loadDialect<shear::ShearDialect, mlir::func::FuncDialect>();
+    c->printOpOnDiagnostic(false);
+    c->getDiagEngine().registerHandler([](mlir::Diagnostic &) {}); // quiet
+    return c;
+  }();
+  llvm::StringRef text(reinterpret_cast<const char *>(data), size);
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text, context);
+  if (module)
+    (void)shear::readModelView(*module, "/nonexistent");
+  return 0;
+}
