@@ -6,6 +6,7 @@
 # SECONDS with its dictionary. Prints executions and findings per target;
 # docs/fuzzing.md records them. Crashes are left in $WORK/<target>/.
 #   bench/fuzz.sh [SECONDS per target (default 60)] [BUILD_DIR of the normal build]
+#   FUZZ_RUNS=10000000 bench/fuzz.sh 5400     # stop each target at 10M executions
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECONDS_EACH=${1:-60}
@@ -55,7 +56,8 @@ for t in FuzzSafetensors FuzzJson FuzzProgram FuzzNpy FuzzManifest FuzzTrainStat
   mkdir -p "$t" && cd "$t"
   set +e
   "$FUZZ_BUILD/bin/$t" "../corpus-$t" -dict="$ROOT/fuzz/dict/${DICT[$t]}.dict" \
-    -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    -max_total_time="$SECONDS_EACH" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -timeout=10 \
+    -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 > log.txt 2>&1
   status=$?
   set -e

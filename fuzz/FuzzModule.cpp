@@ -18,8 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     c->getDiagEngine().registerHandler([](mlir::Diagnostic &) {}); // quiet
     return c;
   }();
-  llvm::StringRef text(reinterpret_cast<const char *>(data), size);
-  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text, context);
+  // MLIR's lexer relies on the NUL after a buffer, as files read by
+  // MemoryBuffer have: give the input one.
+  std::string text(reinterpret_cast<const char *>(data), size);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(llvm::StringRef(text.c_str(), size), context);
   if (module)
     (void)shear::readModelView(*module, "/nonexistent");
   return 0;

@@ -6,6 +6,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <cmath>
 #include <set>
 
 using namespace shear;
@@ -110,6 +111,9 @@ Error readRopeScaling(Config &cfg, RopeScaling &out) {
       return orig.takeError();
     if (*high <= *low)
       return llvmFileError(cfg.path, "rope_scaling: high_freq_factor must exceed low_freq_factor");
+    if (*orig > 1e12 || *orig != std::floor(*orig)) // found by fuzzing: cast before the check
+      return llvmFileError(cfg.path, "rope_scaling: original_max_position_embeddings must be a "
+                                     "whole number of positions (at most 1e12)");
     out.lowFreqFactor = *low;
     out.highFreqFactor = *high;
     out.originalMaxPositions = static_cast<int64_t>(*orig);
