@@ -351,8 +351,14 @@ public:
     f.name = *name;
     std::string where = "function '" + f.name + "'";
     auto n = v.getInteger("num_values");
-    if (!n || *n < 0 || *n > (1 << 26))
-      return fail(where, "needs num_values");
+    const json::Array *bodyList = v.getArray("body");
+    const json::Array *argList = v.getArray("args");
+    // Every value is an argument or a result (at most 7 per instruction): a
+    // larger count is a lie, refused before anything is allocated for it.
+    size_t most = (argList ? argList->size() : 0) + 7 * (bodyList ? bodyList->size() : 0);
+    if (!n || *n < 0 || static_cast<uint64_t>(*n) > most)
+      return fail(where, "num_values must count the arguments and results (at most " +
+                             std::to_string(most) + ")");
     f.values.assign(*n, ValueType{});
     std::vector<bool> typed(*n, false);
     auto setType = [&](int id, const json::Value &t, const std::string &at) -> Status {
