@@ -14,6 +14,8 @@ packages=(
   googletest libgtest-dev libgmock-dev
   # BLAS for the CPU runtime
   libopenblas-dev
+  # MPI: launching and the CPU ranks' communicator (tested with mpirun -np 2, 3)
+  libopenmpi-dev openmpi-bin
   # independent numerical references used by the tests (run with /usr/bin/python3);
   # psutil: lit's per-test --timeout
   python3 python3-numpy python3-torch python3-onnx python3-sentencepiece python3-psutil

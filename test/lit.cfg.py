@@ -24,3 +24,22 @@ config.substitutions.append(("%shear_build", config.shear_obj_root))
 config.substitutions.append(("%shear_src", config.shear_src_root))
 config.substitutions.append(("%ref", os.path.join(config.test_source_root, "reference")))
 config.environment["OMP_NUM_THREADS"] = "2"
+
+# Several ranks (Run/data-parallel*.test): mpirun on this machine, allowed
+# as root, oversubscribing its cores, over shared memory only. Without MPI
+# the tests cannot run; say so rather than skip them quietly.
+import shutil
+mpirun = shutil.which("mpirun")
+if config.shear_has_mpi and mpirun:
+    config.available_features.add("mpi")
+    config.substitutions.append(("%mpirun", mpirun + " --oversubscribe -np"))
+    for k, v in {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+                 "OMPI_MCA_btl": "self,vader",
+                 "OMPI_MCA_btl_vader_single_copy_mechanism": "none"}.items():
+        config.environment[k] = v
+else:
+    lit_config.note("the multi-rank tests (Run/data-parallel*.test) cannot run here: " +
+                    ("shear-run was built without MPI" if not config.shear_has_mpi
+                     else "no mpirun on PATH") +
+                    " (scripts/setup.sh installs libopenmpi-dev and openmpi-bin); they are "
+                    "reported UNSUPPORTED")

@@ -306,6 +306,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       pm.addPass(createLowerToRuntime());
       pm.addPass(createDifferentiate());
       if (o.mode != "gradients") {
+        pm.addPass(createDataParallel()); // a no-op on one rank
         BuildOptimizerOptions opt;
         opt.maxNorm = o.maxNorm;
         pm.addPass(createBuildOptimizer(opt));

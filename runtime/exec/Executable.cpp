@@ -46,6 +46,28 @@ Result<std::unique_ptr<Executable>> Executable::load(const ProgramFile &program,
   return e;
 }
 
+Status Executable::skip(const std::vector<bool> &skipped) {
+  if (skipped.size() != fn_->body.size())
+    return internalError("skip: one flag per instruction expected");
+  // A skipped instruction's results may only be returned, never read.
+  std::vector<bool> undefined(fn_->values.size(), false);
+  for (size_t i = 0; i < fn_->body.size(); ++i) {
+    const ProgramInstr &in = fn_->body[i];
+    if (!skipped[i])
+      for (int v : in.operands)
+        if (v >= 0 && undefined[v])
+          return internalError(describe(static_cast<int>(i)) +
+                               " reads a result of a skipped instruction");
+    if (skipped[i])
+      for (int v : in.results)
+        if (v >= 0)
+          undefined[v] = true;
+  }
+  skipped_ = skipped;
+  prepared_.clear();
+  return Status();
+}
+
 std::string Executable::describe(int i) const {
   const ProgramInstr &in = fn_->body[i];
   std::string what = in.kind == ProgramInstr::Kind::Weight
@@ -326,6 +348,12 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
   for (size_t i = 0; i < instrs_.size(); ++i) {
     const Instr &instr = instrs_[i];
     const ProgramInstr &in = *instr.source;
+    if (!skipped_.empty() && skipped_[i]) {
+      for (int id : in.results)
+        if (id >= 0)
+          slots[id] = Tensor();
+      continue;
+    }
     if (in.kind == ProgramInstr::Kind::Weight) {
       auto w = store.get(program_.weights[in.weight], program_.baseDir);
       if (!w.ok())

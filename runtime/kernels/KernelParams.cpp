@@ -272,6 +272,7 @@ Status shear::rt::inferShapes(KernelId id, const KernelParams &params,
     out[0] = id == K::CrossEntropy ? Shape{} : l;
     break;
   }
+  case K::AllReduce:
   case K::GateEval:
   case K::GateSample:
   case K::GateSampleBwd:

@@ -159,6 +159,8 @@ std::vector<KernelDecl> buildTable() {
               "family:string target_sparsity:float warmup_steps:int", "gradients of lagrangian"),
       declare(K::Add, "add", "a b", "y", "", "elementwise sum"),
       declare(K::GlobalNorm, "global_norm", "g...", "norm", "", "L2 norm over all gradients"),
+      declare(K::AllReduce, "all_reduce", "g", "g_out=g", "",
+              "the mean of a gradient over the data-parallel ranks, in place (a no-op alone)"),
       declare(K::AdamW, "adamw", "p g m v norm lr step:int", "p_out=p m_out=m v_out=v",
               "beta1:float beta2:float eps:float weight_decay:float max_norm:float clamp:float?",
               "clipped AdamW step, updating parameter and moments in place"),

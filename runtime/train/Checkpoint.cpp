@@ -5,6 +5,7 @@
 #include "shear/Support/Safetensors.h"
 
 #include <algorithm>
+#include <set>
 #include <cmath>
 #include <cstdio>
 #include <unistd.h>
@@ -93,53 +94,89 @@ Result<TrainState> shear::rt::parseTrainState(std::string_view text, const std::
 
 Status shear::rt::writeCheckpoint(const std::string &runDirIn, const std::string &name,
                                   const ProgramFile &program, ParamStore &store,
-                                  const json::Value &state) {
+                                  const json::Value &state, Communicator &comm,
+                                  bool shardedOptimizer) {
+  bool lead = comm.rank() == 0;
   std::string runDir = absolutePath(runDirIn, ".");
   std::string finalDir = joinPath(runDir, name);
-  std::string tmp = joinPath(runDir, "." + name + ".tmp-" + std::to_string(getpid()));
-  SHEAR_RETURN_IF_ERROR(removeAll(tmp));
-  SHEAR_RETURN_IF_ERROR(createDirectories(tmp));
-
-  // Which tensors go to which file: the model's weights, then training state.
-  std::map<std::string, std::vector<std::pair<std::string, Tensor>>> files;
-  for (const std::string &w : program.checkpointWeights) {
-    const ProgramWeight *ref = program.weight(w);
-    auto t = store.get(*ref, program.baseDir);
-    if (!t.ok())
-      return t.status();
-    files[checkpointFileFor(w)].push_back({w, t.take()});
+  // One temporary directory for all ranks, named after the first's process.
+  int64_t token = lead ? static_cast<int64_t>(getpid()) : 0;
+  SHEAR_RETURN_IF_ERROR(comm.broadcast(&token, sizeof token, 0));
+  std::string tmp = joinPath(runDir, "." + name + ".tmp-" + std::to_string(token));
+  Status made;
+  if (lead) {
+    made = removeAll(tmp);
+    if (made.ok())
+      made = createDirectories(tmp);
   }
+  SHEAR_RETURN_IF_ERROR(comm.agree(made));
+
+  // Which tensors go to which file: the first rank writes the model's
+  // weights and the training state; with a sharded optimizer every rank
+  // writes the moments it holds to a file of its own.
+  auto fileFor = [&](const std::string &tname) {
+    std::string file = checkpointFileFor(tname);
+    if (shardedOptimizer && file == "optimizer.safetensors")
+      file = optimizerShardFile(comm.rank());
+    return file;
+  };
+  std::map<std::string, std::vector<std::pair<std::string, Tensor>>> files;
+  if (lead)
+    for (const std::string &w : program.checkpointWeights) {
+      const ProgramWeight *ref = program.weight(w);
+      auto t = store.get(*ref, program.baseDir);
+      if (!t.ok())
+        return t.status();
+      files[fileFor(w)].push_back({w, t.take()});
+    }
   for (const auto &[tname, t] : store.tensors())
-    if (isTrainingState(tname))
-      files[checkpointFileFor(tname)].push_back({tname, t});
+    if (isTrainingState(tname) &&
+        (lead || (shardedOptimizer && checkpointFileFor(tname) == std::string("optimizer.safetensors"))))
+      files[fileFor(tname)].push_back({tname, t});
 
   // Float32, streamed from the tensors themselves (no second copy in memory).
-  for (const auto &[file, tensors] : files) {
-    std::vector<TensorSpec> specs;
-    for (const auto &[tname, t] : tensors)
-      specs.push_back({tname, DType::F32, t.shape()});
-    auto writer = SafetensorsWriter::create(joinPath(tmp, file), specs);
-    if (!writer.ok())
-      return writer.status();
-    for (const auto &[tname, t] : tensors) {
-      auto host = store.backend().toHost(t);
-      if (!host.ok())
-        return host.status();
-      if (host->dtype() == DType::F32)
+  auto writeFiles = [&]() -> Status {
+    for (const auto &[file, tensors] : files) {
+      std::vector<TensorSpec> specs;
+      for (const auto &[tname, t] : tensors)
+        specs.push_back({tname, DType::F32, t.shape()});
+      auto writer = SafetensorsWriter::create(joinPath(tmp, file), specs);
+      if (!writer.ok())
+        return writer.status();
+      for (const auto &[tname, t] : tensors) {
+        auto host = store.backend().toHost(t);
+        if (!host.ok())
+          return host.status();
+        if (host->dtype() != DType::F32)
+          return internalError("checkpoint of a " + std::string(dtypeName(host->dtype())) + " tensor");
         SHEAR_RETURN_IF_ERROR((*writer)->writeF32(host->f32(), static_cast<size_t>(host->numel())));
-      else
-        return internalError("checkpoint of a " + std::string(dtypeName(host->dtype())) + " tensor");
+      }
+      SHEAR_RETURN_IF_ERROR((*writer)->commit());
     }
-    SHEAR_RETURN_IF_ERROR((*writer)->commit());
+    return Status();
+  };
+  SHEAR_RETURN_IF_ERROR(comm.agree(writeFiles()));
+
+  // state.json last, then the whole directory moves into place at once.
+  Status placed;
+  if (lead) {
+    placed = writeFileAtomically(joinPath(tmp, "model.mlir"), program.checkpointModule);
+    if (placed.ok())
+      placed = writeJsonFileAtomically(joinPath(tmp, "state.json"), state);
+    if (placed.ok()) {
+      syncDirectory(tmp);
+      placed = removeAll(finalDir);
+    }
+    if (placed.ok() && std::rename(tmp.c_str(), finalDir.c_str()) != 0)
+      placed = ioError(finalDir, "cannot move the checkpoint into place");
+    if (placed.ok())
+      syncDirectory(runDir);
   }
-  SHEAR_RETURN_IF_ERROR(writeFileAtomically(joinPath(tmp, "model.mlir"), program.checkpointModule));
-  SHEAR_RETURN_IF_ERROR(writeJsonFileAtomically(joinPath(tmp, "state.json"), state));
-  syncDirectory(tmp);
-  SHEAR_RETURN_IF_ERROR(removeAll(finalDir));
-  if (std::rename(tmp.c_str(), finalDir.c_str()) != 0)
-    return ioError(finalDir, "cannot move the checkpoint into place");
-  syncDirectory(runDir);
-  return Status();
+  return comm.agree(placed);
+}
+
+std::string shear::rt::optimizerShardFile(int rank) {
+  return "optimizer.rank" + std::to_string(rank) + ".safetensors";
 }
 
 std::string shear::rt::latestCheckpoint(const std::string &runDir) {
@@ -167,8 +204,19 @@ std::string shear::rt::latestCheckpoint(const std::string &runDir) {
 }
 
 Status shear::rt::loadCheckpointTensors(const std::string &dir, const ProgramFile &program,
-                                        ParamStore &store) {
-  for (const char *file : kFiles) {
+                                        ParamStore &store,
+                                        const std::function<bool(const std::string &)> &holds) {
+  std::vector<std::string> names(std::begin(kFiles), std::end(kFiles));
+  // A sharded optimizer's moments: one file per rank of the run that wrote it.
+  auto entries = listDirectory(dir);
+  if (!entries.ok())
+    return entries.status();
+  for (const std::string &e : *entries)
+    if (e.rfind("optimizer.rank", 0) == 0 && e.size() > 26 &&
+        e.compare(e.size() - 12, 12, ".safetensors") == 0)
+      names.push_back(e);
+  std::set<std::string> loaded;
+  for (const std::string &file : names) {
     std::string path = joinPath(dir, file);
     if (!pathExists(path))
       continue;
@@ -178,8 +226,8 @@ Status shear::rt::loadCheckpointTensors(const std::string &dir, const ProgramFil
     for (const TensorInfo &info : (*f)->tensors()) {
       const ProgramWeight *ref = program.weight(info.name);
       bool state = isTrainingState(info.name);
-      if (!ref && !state)
-        continue; // a weight this program does not read
+      if ((!ref && !state) || (holds && !holds(info.name)))
+        continue; // a weight this program does not read, or another rank's moments
       if (ref && info.shape != ref->shape)
         return fileError(path, "tensor '" + info.name + "' is " + shapeToString(info.shape) +
                                    " but the model expects " + shapeToString(ref->shape) +
@@ -190,7 +238,15 @@ Status shear::rt::loadCheckpointTensors(const std::string &dir, const ProgramFil
       convertToF32(info.dtype, (*f)->data(info), static_cast<size_t>(host.numel()), host.f32());
       (*f)->release(info);
       SHEAR_RETURN_IF_ERROR(store.put(info.name, host));
+      loaded.insert(info.name);
     }
   }
+  // Without its moments and multipliers a run would not continue where it
+  // stopped: a missing shard file is an error, not a fresh optimizer.
+  for (const ProgramWeight &w : program.weights)
+    if (isTrainingState(w.name) && (!holds || holds(w.name)) && !loaded.count(w.name))
+      return fileError(dir, "has no '" + w.name + "' (" + checkpointFileFor(w.name) +
+                                "; with a sharded optimizer optimizer.rank*.safetensors): the "
+                                "checkpoint is incomplete");
   return Status();
 }

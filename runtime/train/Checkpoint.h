@@ -11,9 +11,12 @@
 #ifndef SHEAR_RUNTIME_TRAIN_CHECKPOINT_H
 #define SHEAR_RUNTIME_TRAIN_CHECKPOINT_H
 
+#include "shear/Runtime/Communicator.h"
 #include "shear/Runtime/Dataset.h"
 #include "shear/Runtime/ParamStore.h"
 #include "shear/Support/Json.h"
+
+#include <functional>
 
 namespace shear::rt {
 
@@ -31,17 +34,28 @@ struct TrainState {
 Result<TrainState> parseTrainState(std::string_view text, const std::string &path,
                                    const Manifest &manifest, int64_t steps, bool needRefLoss);
 
-/// Writes RUN_DIR/<name>/ atomically from `store`.
+/// Writes RUN_DIR/<name>/ atomically from `store`; every rank of `comm` calls
+/// it. The first rank writes the weights, multipliers and state; the
+/// optimizer's moments go to optimizer.safetensors, or with a sharded
+/// optimizer to one optimizer.rank<r>.safetensors per rank (RUN_DIR must then
+/// be on a file system all ranks share).
 Status writeCheckpoint(const std::string &runDir, const std::string &name,
-                       const ProgramFile &program, ParamStore &store, const json::Value &state);
+                       const ProgramFile &program, ParamStore &store, const json::Value &state,
+                       Communicator &comm, bool shardedOptimizer);
+
+/// "optimizer.rank<r>.safetensors".
+std::string optimizerShardFile(int rank);
 
 /// The newest complete checkpoint (ckpt-N with state.json) of a run, or "".
 std::string latestCheckpoint(const std::string &runDir);
 
-/// Puts every tensor of checkpoint `dir` into `store` (refusing tensors whose
-/// shape differs from the program's: a checkpoint of another model).
+/// Puts every tensor of checkpoint `dir` that this rank `holds` (all when
+/// null) into `store`, refusing tensors whose shape differs from the
+/// program's (a checkpoint of another model) and checkpoints that lack
+/// training state the program needs (a lost shard file).
 Status loadCheckpointTensors(const std::string &dir, const ProgramFile &program,
-                             ParamStore &store);
+                             ParamStore &store,
+                             const std::function<bool(const std::string &)> &holds = nullptr);
 
 } // namespace shear::rt
 

@@ -3,6 +3,7 @@
 
 #include "Checkpoint.h"
 #include "Evaluation.h"
+#include "OptimizerShards.h"
 #include "Progress.h"
 #include "RunDirectory.h"
 #include "Schedule.h"
@@ -25,30 +26,29 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+/// 950, 12.3 k, 4.56 M, 6.74 G.
+std::string formatCount(int64_t n) {
+  double v = static_cast<double>(n);
+  if (v < 1e3)
+    return std::to_string(n);
+  return v < 1e6 ? format("%.1f k", v / 1e3) : v < 1e9 ? format("%.2f M", v / 1e6) : format("%.2f G", v / 1e9);
+}
+
 const char *dblName(DblMode m) {
   return m == DblMode::Paper ? "paper" : m == DblMode::Code ? "code" : "off";
 }
 
-/// Reference losses for dynamic batch loading: the source model's (the
-/// unpruned model, or the dense model itself) or a JSON file's.
-Result<std::vector<double>> referenceLosses(const ProgramFile &program, const TrainOptions &o,
-                                            const Dataset &data, ParamStore &store,
-                                            Backend &backend) {
-  const Manifest &m = data.manifest();
-  if (o.refLoss == "source") {
-    auto source = Executable::load(program, program.function("source_eval_loss") ? "source_eval_loss" : "eval_loss", backend);
-    if (!source.ok())
-      return source.status();
-    return evaluateDomains(**source, store, data, o.evalSequences, o.batch);
-  }
-  auto json = readJsonFile(o.refLoss);
+/// Reference losses for dynamic batch loading from a JSON file {domain: loss}.
+Result<std::vector<double>> referenceLossesFromFile(const std::string &path,
+                                                    const Manifest &m) {
+  auto json = readJsonFile(path);
   if (!json.ok())
     return json.status();
   std::vector<double> ref;
   for (const DomainInfo &d : m.domains) {
     auto v = json->getNumber(d.name);
     if (!v)
-      return fileError(o.refLoss, "no reference loss for domain '" + d.name + "'");
+      return fileError(path, "no reference loss for domain '" + d.name + "'");
     ref.push_back(*v);
   }
   return ref;
@@ -91,122 +91,192 @@ Status checkResumedOptions(const TrainOptions &o, const std::string &resumeDir) 
 
 } // namespace
 
+namespace {
+
+/// Rows [begin, begin + count) of a [batch, n] token array.
+Tensor rowsOf(const Tensor &tokens, int64_t begin, int64_t count) {
+  if (begin == 0 && count == tokens.dim(0))
+    return tokens;
+  int64_t n = tokens.dim(1);
+  Tensor out = Tensor::empty({count, n}, DType::I64);
+  std::copy(tokens.i64() + begin * n, tokens.i64() + (begin + count) * n, out.i64());
+  return out;
+}
+
+/// The ranks must hold the same weights after every step (a sharded
+/// optimizer broadcasts them; otherwise each rank updates from the same
+/// averaged gradients). Checked at every checkpoint from a hash of the bytes.
+Status checkRanksAgree(Communicator &comm, const ProgramFile &program, ParamStore &store) {
+  if (comm.size() == 1)
+    return Status();
+  uint64_t hash = 1469598103934665603ull; // FNV-1a over every checkpointed weight
+  for (const std::string &w : program.checkpointWeights) {
+    auto t = store.get(*program.weight(w), program.baseDir);
+    if (!t.ok())
+      return t.status();
+    auto host = store.backend().toHost(*t);
+    if (!host.ok())
+      return host.status();
+    const unsigned char *p = static_cast<const unsigned char *>(host->data());
+    for (size_t i = 0; i < host->bytes(); ++i)
+      hash = (hash ^ p[i]) * 1099511628211ull;
+  }
+  // Equal everywhere exactly when the largest hash and the smallest agree.
+  int64_t v[2] = {static_cast<int64_t>(hash >> 1), -static_cast<int64_t>(hash >> 1)};
+  SHEAR_RETURN_IF_ERROR(comm.allReduce(v, 2, DType::I64, ReduceOp::Max));
+  if (v[0] != -v[1])
+    return internalError("the ranks hold different weights after the same steps");
+  return Status();
+}
+
+} // namespace
+
 Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o, Backend &backend,
                               const std::function<void(const std::string &)> &log) {
+  std::unique_ptr<Communicator> alone;
+  if (!o.comm)
+    alone = createSingleCommunicator();
+  Communicator &comm = o.comm ? *o.comm : *alone;
+  const int rank = comm.rank(), ranks = comm.size();
+  const bool lead = rank == 0;
+  auto say = [&](const std::string &line) {
+    if (lead)
+      log(line);
+  };
+  backend.context().communicator = ranks > 1 ? &comm : nullptr;
+
+  // Everything up to the first collective: checks, the run directory, the
+  // programs and their plans, the checkpoint to resume. Each rank does it;
+  // failures are agreed on (reported once) before anything collective runs.
   const std::string &mode = program.mode;
-  if (mode != "prune" && mode != "train")
-    return invalidInput(o.modelPath + ": the program was compiled for '" + mode +
-                        "', not for prune or train");
-  if (o.steps <= 0 || o.batch <= 0)
-    return invalidInput("--steps and --batch must be positive");
-  auto dataOr = Dataset::open(o.dataDir);
-  if (!dataOr.ok())
-    return dataOr.status();
-  const Dataset &data = **dataOr;
-  const Manifest &manifest = data.manifest();
-  size_t k = manifest.domains.size();
-  if (manifest.vocabSize > program.model.vocab)
-    return invalidInput(joinPath(o.dataDir, "manifest.json") + ": tokens go up to " +
-                        std::to_string(manifest.vocabSize - 1) + " but the model's vocabulary has " +
-                        std::to_string(program.model.vocab) + " entries");
-  bool needEval = o.evalEvery > 0 || o.dbl != DblMode::Off;
-  for (const DomainInfo &d : manifest.domains)
-    if (needEval && d.evalSequences == 0)
-      return invalidInput(joinPath(o.dataDir, "manifest.json") + ": domain '" + d.name +
-                          "' has no held-out sequences, which evaluation needs");
-
-  // One run per directory: the lock is taken before anything in it is read.
+  std::unique_ptr<Dataset> dataHolder;
   std::optional<RunLock> lock;
-  if (!o.planOnly) {
-    SHEAR_RETURN_IF_ERROR(createDirectories(o.outDir));
-    auto acquired = RunLock::acquire(o.outDir);
-    if (!acquired.ok())
-      return acquired.status();
-    lock.emplace(acquired.take());
-    SHEAR_RETURN_IF_ERROR(removeStaleTemporaries(o.outDir));
-  }
-
-  // Resume or start (docs/training.md, "Checkpoints and resume").
   std::string resumeDir;
-  bool restart = false;
-  if (pathExists(o.outDir)) {
-    std::string latest = latestCheckpoint(o.outDir);
-    bool hasFinal = pathExists(joinPath(o.outDir, "final/state.json"));
-    if (!o.resume && (!latest.empty() || hasFinal))
-      return invalidInput(o.outDir + " already holds a run (checkpoints or final/): pass --resume "
-                                     "to continue it, or choose another --out");
-    if (o.resume && hasFinal)
-      return invalidInput(o.outDir + " holds a finished run (final/): nothing to resume; choose "
-                                     "another --out to train further from final/model.mlir");
-    if (o.resume)
-      resumeDir = latest;
-    restart = o.resume && latest.empty();
-  }
-
-  SHEAR_RETURN_IF_ERROR(validateProgramWeights(program));
+  std::unique_ptr<Executable> train, evalLoss;
+  std::vector<std::pair<std::string, const MemoryPlan *>> plans;
+  OptimizerShards shards;
   ParamStore store(backend);
-  auto train = Executable::load(program, "train_step", backend);
-  if (!train.ok())
-    return train.status();
-  auto evalLoss = Executable::load(program, "eval_loss", backend);
-  if (!evalLoss.ok())
-    return evalLoss.status();
-  const ProgramFunction &step = (*train)->function();
-  size_t numLr = step.lrArgs.size();
-
-  // Plan the memory before touching any data: --plan stops here.
-  int64_t seq = manifest.seqLen;
-  std::vector<Shape> stepShapes = {{o.batch, seq}, {o.batch, seq}, {}};
-  for (size_t i = 0; i < numLr; ++i)
-    stepShapes.push_back({});
-  auto stepPlan = (*train)->plan(stepShapes);
-  if (!stepPlan.ok())
-    return stepPlan.status();
-  std::vector<std::pair<std::string, const MemoryPlan *>> plans = {{"train_step", *stepPlan}};
-  if (needEval) {
-    int64_t evalBatch = o.batch;
-    auto evalPlan = (*evalLoss)->plan({{evalBatch, seq}, {evalBatch, seq}});
-    if (!evalPlan.ok())
-      return evalPlan.status();
-    plans.push_back({"eval_loss", *evalPlan});
-  }
-  if (o.planOnly) {
-    log(formatMemoryReport(program, backend, plans));
-    return Status();
-  }
-
   LoaderState loader;
   std::vector<double> refLoss;
-  int64_t start = 0;
-  if (!resumeDir.empty()) {
-    std::string statePath = joinPath(resumeDir, "state.json");
-    auto text = readFile(statePath);
-    if (!text.ok())
-      return text.status();
-    SHEAR_RETURN_IF_ERROR(checkResumedOptions(o, resumeDir));
-    // Everything read from the checkpoint is checked before it is used.
-    auto state = parseTrainState(*text, statePath, manifest, o.steps, o.dbl != DblMode::Off);
-    if (!state.ok())
-      return state.status();
-    if (!state->signature.empty() && state->signature != program.model.signature)
-      return invalidInput(resumeDir + " does not belong to " + o.modelPath + ": the checkpoint is " +
-                          state->signature + ", the model " + program.model.signature);
-    start = state->step;
-    loader.position = state->positions;
-    loader.epoch = state->epochs;
-    loader.weights = state->weights;
-    refLoss = state->refLoss;
-    SHEAR_RETURN_IF_ERROR(loadCheckpointTensors(resumeDir, program, store));
-    log("resuming " + o.outDir + " from " + resumeDir + " at step " + std::to_string(start));
-  } else {
-    if (restart)
-      log("no complete checkpoint in " + o.outDir + ": starting at step 0");
+  int64_t start = 0, localBatch = o.batch / ranks;
+  bool needEval = o.evalEvery > 0 || o.dbl != DblMode::Off;
+  Status ready = [&]() -> Status {
+    if (mode != "prune" && mode != "train")
+      return invalidInput(o.modelPath + ": the program was compiled for '" + mode +
+                          "', not for prune or train");
+    if (o.steps <= 0 || o.batch <= 0)
+      return invalidInput("--steps and --batch must be positive");
+    if (o.batch % ranks != 0)
+      return invalidInput(format("--batch %lld cannot be shared by %d ranks: give a multiple of %d",
+                                 (long long)o.batch, ranks, ranks));
+    auto dataOr = Dataset::open(o.dataDir);
+    if (!dataOr.ok())
+      return dataOr.status();
+    dataHolder = dataOr.take();
+    const Manifest &manifest = dataHolder->manifest();
+    if (manifest.vocabSize > program.model.vocab)
+      return invalidInput(joinPath(o.dataDir, "manifest.json") + ": tokens go up to " +
+                          std::to_string(manifest.vocabSize - 1) +
+                          " but the model's vocabulary has " + std::to_string(program.model.vocab) +
+                          " entries");
+    for (const DomainInfo &d : manifest.domains)
+      if (needEval && d.evalSequences == 0)
+        return invalidInput(joinPath(o.dataDir, "manifest.json") + ": domain '" + d.name +
+                            "' has no held-out sequences, which evaluation needs");
+
+    // One run per directory: the lock is taken before anything in it is read.
+    if (!o.planOnly && lead) {
+      SHEAR_RETURN_IF_ERROR(createDirectories(o.outDir));
+      auto acquired = RunLock::acquire(o.outDir);
+      if (!acquired.ok())
+        return acquired.status();
+      lock.emplace(acquired.take());
+      SHEAR_RETURN_IF_ERROR(removeStaleTemporaries(o.outDir));
+    }
+
+    // Resume or start (docs/training.md, "Checkpoints and resume").
+    if (!o.planOnly && pathExists(o.outDir)) {
+      std::string latest = latestCheckpoint(o.outDir);
+      bool hasFinal = pathExists(joinPath(o.outDir, "final/state.json"));
+      if (!o.resume && (!latest.empty() || hasFinal))
+        return invalidInput(o.outDir + " already holds a run (checkpoints or final/): pass "
+                                       "--resume to continue it, or choose another --out");
+      if (o.resume && hasFinal)
+        return invalidInput(o.outDir + " holds a finished run (final/): nothing to resume; choose "
+                                       "another --out to train further from final/model.mlir");
+      if (o.resume)
+        resumeDir = latest;
+      if (o.resume && latest.empty())
+        say("no complete checkpoint in " + o.outDir + ": starting at step 0");
+    }
+
+    SHEAR_RETURN_IF_ERROR(validateProgramWeights(program));
+    auto t = Executable::load(program, "train_step", backend);
+    if (!t.ok())
+      return t.status();
+    train = t.take();
+    auto e = Executable::load(program, "eval_loss", backend);
+    if (!e.ok())
+      return e.status();
+    evalLoss = e.take();
+    // Unsharded, every rank is the owner of everything.
+    bool sharded = o.shardOptimizer && ranks > 1;
+    auto sh = shardOptimizer(program, train->function(), sharded ? rank : 0, sharded ? ranks : 1);
+    if (!sh.ok())
+      return sh.status();
+    shards = sh.take();
+    if (sharded)
+      SHEAR_RETURN_IF_ERROR(train->skip(shards.skip));
+
+    // Plan the memory before touching any data: --plan stops here.
+    int64_t seq = manifest.seqLen;
+    std::vector<Shape> stepShapes = {{localBatch, seq}, {localBatch, seq}, {}};
+    for (size_t i = 0; i < train->function().lrArgs.size(); ++i)
+      stepShapes.push_back({});
+    auto stepPlan = train->plan(stepShapes);
+    if (!stepPlan.ok())
+      return stepPlan.status();
+    plans.push_back({"train_step", *stepPlan});
+    if (needEval) {
+      auto evalPlan = evalLoss->plan({{localBatch, seq}, {localBatch, seq}});
+      if (!evalPlan.ok())
+        return evalPlan.status();
+      plans.push_back({"eval_loss", *evalPlan});
+    }
+    if (o.planOnly)
+      return Status();
+
+    size_t k = manifest.domains.size();
+    if (!resumeDir.empty()) {
+      std::string statePath = joinPath(resumeDir, "state.json");
+      auto text = readFile(statePath);
+      if (!text.ok())
+        return text.status();
+      SHEAR_RETURN_IF_ERROR(checkResumedOptions(o, resumeDir));
+      // Everything read from the checkpoint is checked before it is used.
+      auto state = parseTrainState(*text, statePath, manifest, o.steps, o.dbl != DblMode::Off);
+      if (!state.ok())
+        return state.status();
+      if (!state->signature.empty() && state->signature != program.model.signature)
+        return invalidInput(resumeDir + " does not belong to " + o.modelPath +
+                            ": the checkpoint is " + state->signature + ", the model " +
+                            program.model.signature);
+      start = state->step;
+      loader.position = state->positions;
+      loader.epoch = state->epochs;
+      loader.weights = state->weights;
+      refLoss = state->refLoss;
+      SHEAR_RETURN_IF_ERROR(loadCheckpointTensors(
+          resumeDir, program, store, [&](const std::string &n) { return shards.holds(n); }));
+      return Status();
+    }
     loader.position.assign(k, 0);
     loader.epoch.assign(k, 0);
     for (const DomainInfo &d : manifest.domains) {
       auto it = o.initialWeights.find(d.name);
-      loader.weights.push_back(o.initialWeights.empty() ? d.weight
-                                                        : (it == o.initialWeights.end() ? 0 : it->second));
+      loader.weights.push_back(o.initialWeights.empty()
+                                   ? d.weight
+                                   : (it == o.initialWeights.end() ? 0 : it->second));
     }
     double total = 0;
     for (double w : loader.weights)
@@ -215,53 +285,99 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       return invalidInput("--weights: the initial domain weights must have a positive sum");
     for (double &w : loader.weights)
       w /= total;
+    return Status();
+  }();
+  SHEAR_RETURN_IF_ERROR(comm.agree(ready));
+  if (o.planOnly) {
+    say(formatMemoryReport(program, backend, plans) +
+        (ranks > 1 ? format("  (each of %d ranks; batch %lld per rank)\n", ranks,
+                            (long long)localBatch)
+                   : std::string()));
+    return Status();
+  }
+  const Dataset &data = *dataHolder;
+  const Manifest &manifest = data.manifest();
+  size_t k = manifest.domains.size();
+  const ProgramFunction &step = train->function();
+
+  if (!resumeDir.empty()) {
+    say("resuming " + o.outDir + " from " + resumeDir + " at step " + std::to_string(start));
+  } else {
     if (o.dbl != DblMode::Off) {
-      auto ref = referenceLosses(program, o, data, store, backend);
-      if (!ref.ok())
-        return ref.status();
-      refLoss = ref.take();
+      if (o.refLoss == "source") {
+        auto source = Executable::load(
+            program, program.function("source_eval_loss") ? "source_eval_loss" : "eval_loss",
+            backend);
+        if (!source.ok())
+          return source.status();
+        auto ref = evaluateDomains(**source, store, data, o.evalSequences, localBatch, &comm);
+        if (!ref.ok())
+          return ref.status();
+        refLoss = ref.take();
+      } else {
+        auto ref = referenceLossesFromFile(o.refLoss, manifest);
+        SHEAR_RETURN_IF_ERROR(comm.agree(ref.status()));
+        refLoss = ref.take();
+      }
       std::string line = "reference losses:";
       for (size_t d = 0; d < k; ++d)
         line += format(" %s %.4f", manifest.domains[d].name.c_str(), refLoss[d]);
-      log(line);
+      say(line);
     }
     // run.json: what this run is, for people and plots.
-    json::Object ref, initial;
-    for (size_t d = 0; d < k; ++d) {
-      if (d < refLoss.size())
-        ref[manifest.domains[d].name] = refLoss[d];
-      initial[manifest.domains[d].name] = loader.weights[d];
+    Status written;
+    if (lead) {
+      json::Object ref, initial;
+      for (size_t d = 0; d < k; ++d) {
+        if (d < refLoss.size())
+          ref[manifest.domains[d].name] = refLoss[d];
+        initial[manifest.domains[d].name] = loader.weights[d];
+      }
+      json::Object run{{"mode", mode},
+                       {"model", o.modelPath},
+                       {"data", o.dataDir},
+                       {"steps", o.steps},
+                       {"batch", o.batch},
+                       {"seq_len", manifest.seqLen},
+                       {"lr", o.lr},
+                       {"lr_gate", o.lrGate},
+                       {"lr_lambda", o.lrLambda},
+                       {"seed", static_cast<int64_t>(o.seed)},
+                       {"eval_every", o.evalEvery},
+                       {"eval_seqs", o.evalSequences},
+                       {"warmup", o.warmupFraction},
+                       {"dbl", dblName(o.dbl)},
+                       {"ranks", static_cast<int64_t>(ranks)},
+                       {"shard_optimizer", o.shardOptimizer},
+                       {"ref_loss", std::move(ref)},
+                       {"initial_weights", std::move(initial)},
+                       {"compiled_with", json::Object(program.compiledWith)},
+                       {"signature", program.model.signature}};
+      written = writeJsonFileAtomically(joinPath(o.outDir, "run.json"), json::Value(std::move(run)));
     }
-    json::Object run{{"mode", mode},
-                     {"model", o.modelPath},
-                     {"data", o.dataDir},
-                     {"steps", o.steps},
-                     {"batch", o.batch},
-                     {"seq_len", manifest.seqLen},
-                     {"lr", o.lr},
-                     {"lr_gate", o.lrGate},
-                     {"lr_lambda", o.lrLambda},
-                     {"seed", static_cast<int64_t>(o.seed)},
-                     {"eval_every", o.evalEvery},
-                     {"eval_seqs", o.evalSequences},
-                     {"warmup", o.warmupFraction},
-                     {"dbl", dblName(o.dbl)},
-                     {"ref_loss", std::move(ref)},
-                     {"initial_weights", std::move(initial)},
-                     {"compiled_with", json::Object(program.compiledWith)},
-                     {"signature", program.model.signature}};
-    SHEAR_RETURN_IF_ERROR(writeJsonFileAtomically(joinPath(o.outDir, "run.json"), json::Value(std::move(run))));
+    SHEAR_RETURN_IF_ERROR(comm.agree(written));
   }
 
   MetricsLog metrics;
-  SHEAR_RETURN_IF_ERROR(metrics.open(joinPath(o.outDir, "metrics.jsonl"), start));
+  SHEAR_RETURN_IF_ERROR(
+      comm.agree(lead ? metrics.open(joinPath(o.outDir, "metrics.jsonl"), start) : Status()));
 
-  double peak = backend.peakFlops();
+  double peak = backend.peakFlops() * ranks;
   double flopsTok = flopsPerToken(program.model, manifest.seqLen);
   int64_t tokensPerStep = o.batch * manifest.seqLen;
-  log(format("%s %lld steps of %lld x %lld tokens on %s; measured sgemm peak %.1f GFLOP/s",
+  std::string where = backend.describe();
+  if (ranks > 1)
+    where += format(" x %d ranks (%s; %lld sequences each%s)", ranks,
+                    comm.describe().substr(0, comm.describe().find(' ')).c_str(),
+                    (long long)localBatch,
+                    o.shardOptimizer ? format(", optimizer sharded: %s of %s state values here",
+                                              formatCount(shards.ownedStateElements).c_str(),
+                                              formatCount(shards.stateElements).c_str())
+                                           .c_str()
+                                     : "");
+  say(format("%s %lld steps of %lld x %lld tokens on %s; measured sgemm peak %.1f GFLOP/s",
              mode.c_str(), (long long)o.steps, (long long)o.batch, (long long)manifest.seqLen,
-             backend.describe().c_str(), peak / 1e9));
+             where.c_str(), peak / 1e9));
 
   BatchLoader batches(data, o.seed, loader);
   auto stateObject = [&](int64_t at) {
@@ -287,6 +403,11 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                                     {"data", o.dataDir},
                                     {"signature", program.model.signature}});
   };
+  auto checkpoint = [&](const std::string &name, int64_t at) -> Status {
+    SHEAR_RETURN_IF_ERROR(checkRanksAgree(comm, program, store));
+    return writeCheckpoint(o.outDir, name, program, store, stateObject(at), comm,
+                           o.shardOptimizer && ranks > 1);
+  };
   auto lrAt = [&](int64_t s) { return learningRate(o.lr, o.steps, o.warmupFraction, o.minLrRatio, s); };
 
   double trainSeconds = 0;
@@ -294,27 +415,35 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   size_t nm = step.metrics.size();
   for (int64_t at = start; at < o.steps; ++at) {
     if (o.stopAfter >= 0 && at - start >= o.stopAfter) {
-      log("stopping after " + std::to_string(o.stopAfter) + " steps (--stop-after)");
+      say("stopping after " + std::to_string(o.stopAfter) + " steps (--stop-after)");
       std::_Exit(3);
     }
     double t0 = now();
+    // Every rank draws the same global batch and trains on its own rows:
+    // the data order does not depend on the number of ranks.
     std::vector<int64_t> domains;
-    Tensor tokens = batches.next(at, o.batch, domains, log);
+    Tensor tokens = rowsOf(batches.next(at, o.batch, domains, say), rank * localBatch, localBatch);
     auto [ids, labels] = splitInputsAndLabels(tokens);
     std::vector<Tensor> inputs = {ids, labels, Tensor::scalarI64(at)};
     for (const std::string &which : step.lrArgs)
       inputs.push_back(Tensor::scalar(static_cast<float>(
           which == "lr" ? lrAt(at) : which == "lr_gate" ? o.lrGate : o.lrLambda)));
-    auto out = (*train)->run(inputs, store);
+    auto out = train->run(inputs, store);
     if (!out.ok())
       return out.status();
     // Updates were written in place; set() keeps the store right if a
-    // backend returned them elsewhere.
+    // backend returned them elsewhere. Other ranks' updates arrive by
+    // broadcast from their owners.
     for (size_t i = 0; i < step.updates.size(); ++i)
-      store.set(step.updates[i], (*out)[nm + i]);
-    double dt = now() - t0;
-    trainSeconds += dt;
-    ++timedSteps;
+      if (shards.holds(step.updates[i]) && shards.updates(step.updates[i]))
+        store.set(step.updates[i], (*out)[nm + i]);
+    if (o.shardOptimizer && ranks > 1)
+      for (const auto &[param, owner] : shards.owner) {
+        auto t = store.get(*program.weight(param), program.baseDir);
+        if (!t.ok())
+          return t.status();
+        SHEAR_RETURN_IF_ERROR(comm.broadcast(*t, owner));
+      }
     std::map<std::string, double> metric;
     for (size_t i = 0; i < nm; ++i) {
       auto host = backend.toHost((*out)[i]);
@@ -322,6 +451,15 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
         return host.status();
       metric[step.metrics[i]] = host->f32()[0];
     }
+    if (ranks > 1) { // each rank's loss is its rows' mean: average them
+      double local[2] = {metric["loss"], metric["lm_loss"]};
+      SHEAR_RETURN_IF_ERROR(comm.allReduce(local, 2, DType::F64, ReduceOp::Sum));
+      metric["loss"] = local[0] / ranks;
+      metric["lm_loss"] = local[1] / ranks;
+    }
+    double dt = now() - t0;
+    trainSeconds += dt;
+    ++timedSteps;
     // A step whose loss or gradients are not finite changed nothing (the
     // optimizer skips it); too many in a row end the run with a checkpoint.
     bool bad = !std::isfinite(metric["loss"]) ||
@@ -329,7 +467,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     badInRow = bad ? badInRow + 1 : 0;
     skipped += bad;
     if (bad) {
-      log(format("step %lld: the loss is %g, the gradient norm %g: step skipped (%lld in a row, "
+      say(format("step %lld: the loss is %g, the gradient norm %g: step skipped (%lld in a row, "
                  "%lld in all)",
                  (long long)(at + 1), metric["loss"], metric["grad_norm"], (long long)badInRow,
                  (long long)skipped));
@@ -338,14 +476,14 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     // Evaluation and dynamic batch loading.
     std::vector<double> evalLossValues;
     if (o.evalEvery > 0 && (at + 1) % o.evalEvery == 0) {
-      auto losses = evaluateDomains(**evalLoss, store, data, o.evalSequences, o.batch);
+      auto losses = evaluateDomains(*evalLoss, store, data, o.evalSequences, localBatch, &comm);
       if (!losses.ok())
         return losses.status();
       evalLossValues = losses.take();
       bool finite = std::all_of(evalLossValues.begin(), evalLossValues.end(),
                                 [](double l) { return std::isfinite(l); });
       if (!finite)
-        log("evaluation at step " + std::to_string(at + 1) +
+        say("evaluation at step " + std::to_string(at + 1) +
             " gave non-finite losses: the domain weights are not updated");
       if (o.dbl != DblMode::Off && finite)
         batches.state().weights =
@@ -409,60 +547,79 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       record["eval_loss"] = std::move(el);
       line += "\n" + evalLine;
     }
-    SHEAR_RETURN_IF_ERROR(metrics.append(json::Value(std::move(record))));
+    if (lead)
+      SHEAR_RETURN_IF_ERROR(metrics.append(json::Value(std::move(record))));
     if (o.logEvery > 0 &&
         ((at + 1) % o.logEvery == 0 || !evalLossValues.empty() || at + 1 == o.steps))
-      log(line);
+      say(line);
     if (badInRow >= o.maxBadSteps) {
       std::string name = "ckpt-" + std::to_string(at + 1);
-      SHEAR_RETURN_IF_ERROR(writeCheckpoint(o.outDir, name, program, store, stateObject(at + 1)));
-      return runFailure(format("non-finite loss or gradients in %lld steps in a row (steps "
-                               "%lld-%lld): stopped; %s holds the state of the last good step "
-                               "(lower --lr, or check the data and the model)",
-                               (long long)badInRow, (long long)(at + 2 - badInRow),
-                               (long long)(at + 1), joinPath(o.outDir, name).c_str()));
+      SHEAR_RETURN_IF_ERROR(checkpoint(name, at + 1));
+      Status stopped = runFailure(format(
+          "non-finite loss or gradients in %lld steps in a row (steps %lld-%lld): stopped; %s "
+          "holds the state of the last good step (lower --lr, or check the data and the model)",
+          (long long)badInRow, (long long)(at + 2 - badInRow), (long long)(at + 1),
+          joinPath(o.outDir, name).c_str()));
+      return comm.agree(lead ? stopped : runFailure(""));
     }
 
-    bool interrupted = o.interrupt && o.interrupt->load() != 0 && at + 1 < o.steps;
+    // A signal reaches the ranks at different moments: stop when any saw one.
+    int64_t signal = o.interrupt ? o.interrupt->load() : 0;
+    if (ranks > 1)
+      SHEAR_RETURN_IF_ERROR(comm.allReduce(&signal, 1, DType::I64, ReduceOp::Max));
+    bool interrupted = signal != 0 && at + 1 < o.steps;
     if ((o.saveEvery > 0 && (at + 1) % o.saveEvery == 0 && at + 1 < o.steps) || interrupted) {
       std::string name = "ckpt-" + std::to_string(at + 1);
-      SHEAR_RETURN_IF_ERROR(writeCheckpoint(o.outDir, name, program, store, stateObject(at + 1)));
-      log("saved " + joinPath(o.outDir, name));
-      SHEAR_RETURN_IF_ERROR(keepLastCheckpoints(o.outDir, o.keepLast));
+      SHEAR_RETURN_IF_ERROR(checkpoint(name, at + 1));
+      say("saved " + joinPath(o.outDir, name));
+      SHEAR_RETURN_IF_ERROR(comm.agree(lead ? keepLastCheckpoints(o.outDir, o.keepLast) : Status()));
     }
-    if (interrupted)
-      return runFailure(format("interrupted by signal %d after step %lld: saved %s; run again "
-                               "with --resume to continue",
-                               o.interrupt->load(), (long long)(at + 1),
-                               joinPath(o.outDir, "ckpt-" + std::to_string(at + 1)).c_str()));
+    if (interrupted) {
+      Status stopped = runFailure(format(
+          "interrupted by signal %lld after step %lld: saved %s; run again with --resume to "
+          "continue",
+          (long long)signal, (long long)(at + 1),
+          joinPath(o.outDir, "ckpt-" + std::to_string(at + 1)).c_str()));
+      return comm.agree(lead ? stopped : runFailure(""));
+    }
   }
-  SHEAR_RETURN_IF_ERROR(writeCheckpoint(o.outDir, "final", program, store, stateObject(o.steps)));
-  log("saved " + joinPath(o.outDir, "final") + " (model.mlir)");
+  SHEAR_RETURN_IF_ERROR(checkpoint("final", o.steps));
+  say("saved " + joinPath(o.outDir, "final") + " (model.mlir)");
   return Status();
 }
 
 Result<std::map<std::string, double>> shear::rt::evaluateOnData(const ProgramFile &program,
                                                                 const std::string &dataDir,
                                                                 int64_t evalSequences,
-                                                                int64_t batch, Backend &backend) {
-  auto data = Dataset::open(dataDir);
-  if (!data.ok())
-    return data.status();
-  if ((*data)->manifest().vocabSize > program.model.vocab)
-    return invalidInput(joinPath(dataDir, "manifest.json") + ": tokens go up to " +
-                        std::to_string((*data)->manifest().vocabSize - 1) +
-                        " but the model's vocabulary has " + std::to_string(program.model.vocab) +
-                        " entries");
-  SHEAR_RETURN_IF_ERROR(validateProgramWeights(program));
-  auto evalLoss = Executable::load(program, "eval_loss", backend);
-  if (!evalLoss.ok())
-    return evalLoss.status();
+                                                                int64_t batch, Backend &backend,
+                                                                Communicator *comm) {
+  std::unique_ptr<Dataset> data;
+  std::unique_ptr<Executable> evalLoss;
+  Status ready = [&]() -> Status {
+    auto opened = Dataset::open(dataDir);
+    if (!opened.ok())
+      return opened.status();
+    data = opened.take();
+    if (data->manifest().vocabSize > program.model.vocab)
+      return invalidInput(joinPath(dataDir, "manifest.json") + ": tokens go up to " +
+                          std::to_string(data->manifest().vocabSize - 1) +
+                          " but the model's vocabulary has " + std::to_string(program.model.vocab) +
+                          " entries");
+    SHEAR_RETURN_IF_ERROR(validateProgramWeights(program));
+    auto e = Executable::load(program, "eval_loss", backend);
+    if (!e.ok())
+      return e.status();
+    evalLoss = e.take();
+    return Status();
+  }();
+  // Checked by every rank before the batches are shared out.
+  SHEAR_RETURN_IF_ERROR(comm ? comm->agree(ready) : ready);
   ParamStore store(backend);
-  auto losses = evaluateDomains(**evalLoss, store, **data, evalSequences, batch);
+  auto losses = evaluateDomains(*evalLoss, store, *data, evalSequences, batch, comm);
   if (!losses.ok())
     return losses.status();
   std::map<std::string, double> out;
   for (size_t d = 0; d < losses->size(); ++d)
-    out[(*data)->manifest().domains[d].name] = (*losses)[d];
+    out[data->manifest().domains[d].name] = (*losses)[d];
   return out;
 }

@@ -11,6 +11,7 @@
 #include "../common/CommandLine.h"
 #include "ModelCompiler.h"
 
+#include "shear/Runtime/Communicator.h"
 #include "shear/Runtime/Dataset.h"
 #include "shear/Runtime/Executable.h"
 #include "shear/Runtime/Generate.h"
@@ -34,6 +35,10 @@ namespace {
 // SIGINT/SIGTERM: the first asks the training loop to save a checkpoint after
 // the current step and stop; a second ends the process at once.
 std::atomic<int> gInterrupt{0};
+// The ranks this process runs with (mpirun/srun -np N; alone: one).
+std::unique_ptr<rt::Communicator> gComm;
+bool gQuiet = false; // ranks other than the first print nothing but their own errors
+double gCommTimeout = 900; // seconds a rank waits in a collective
 
 extern "C" void onInterrupt(int sig) {
   if (gInterrupt.exchange(sig) != 0) {
@@ -43,17 +48,43 @@ extern "C" void onInterrupt(int sig) {
   }
   const char msg[] = "\nshear-run: stopping after this step with a checkpoint "
                      "(signal again to stop at once)\n";
-  ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
-  (void)ignored;
+  if (!gQuiet) {
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+  }
 }
 
+/// Prints a failure (the other ranks' share of an agreed failure has no
+/// message) and gives the exit code. A rank that failed alone ends the whole
+/// job: the others would wait for it in their next collective.
 int report(const Status &s) {
-  if (!s.ok())
-    std::fprintf(stderr, "shear-run: error: %s\n", s.message().c_str());
+  if (s.ok())
+    return 0;
+  bool ranks = gComm && gComm->size() > 1;
+  if (!s.message().empty())
+    std::fprintf(stderr, "shear-run: error: %s%s\n",
+                 ranks && gComm->rank() > 0 ? (gComm->describe() + ": ").c_str() : "",
+                 s.message().c_str());
+  if (ranks && !gComm->failureAgreed())
+    gComm->abort(s.exitCode());
   return s.exitCode();
 }
 
+/// For failures every rank meets at the same point (checks of the options
+/// and inputs before anything collective): reported once, by the first rank.
+int fail(const Status &s) { return report(gComm ? gComm->agree(s) : s); }
+
+/// Commands that run on one rank refuse to be started on several.
+Status oneRank(const char *command) {
+  if (gComm && gComm->size() > 1)
+    return invalidInput(std::string(command) + " runs on one rank: start it without mpirun/srun (" +
+                        std::to_string(gComm->size()) + " ranks were started)");
+  return Status();
+}
+
 void printLine(const std::string &line) {
+  if (gQuiet)
+    return;
   std::fputs(line.c_str(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
@@ -68,7 +99,11 @@ struct Common {
 void commonOptions(cli::Command &c, Common &o, bool plan) {
   c.group("execution")
       .option("threads", "N", "CPU threads", &o.threads, 1, 1024)
-      .option("device", "DEVICE", "cpu, cuda or auto", &o.device);
+      .option("device", "DEVICE", "cpu, cuda or auto", &o.device)
+      .option("comm-timeout", "SECONDS",
+              "several ranks: how long a rank waits for the others in a collective before "
+              "ending the job (a dead or hung rank)",
+              &gCommTimeout, 1);
   if (plan)
     c.flag("plan", "print the memory plan (weights, optimizer state, activations) and stop",
            &o.plan);
@@ -125,45 +160,48 @@ struct EvalOptions {
 };
 
 int runEval(const cli::Command &c, EvalOptions &o) {
+  if (o.data.empty())
+    if (Status s = oneRank("eval --tokens"); !s.ok())
+      return fail(s);
   if (o.data.empty() && (o.tokens.empty() || o.logitsOut.empty()) && !o.common.plan)
-    return report(invalidInput("eval needs --data DATA_DIR, or --tokens T.npy and --logits-out L.npy"));
+    return fail(invalidInput("eval needs --data DATA_DIR, or --tokens T.npy and --logits-out L.npy"));
   if (o.evalMasks != "expected" && o.evalMasks != "target" && o.evalMasks != "none")
-    return report(invalidInput("--eval-masks must be expected, target or none, got '" + o.evalMasks + "'"));
+    return fail(invalidInput("--eval-masks must be expected, target or none, got '" + o.evalMasks + "'"));
   CompileRequest request;
   request.mode = "eval";
   request.evalMasks = o.evalMasks;
   auto program = loadProgram(o.model, request);
   if (!program.ok())
-    return report(program.status());
+    return fail(program.status());
   if (c.given("eval-masks")) {
     const std::string *compiled = program->compiledWith.count("eval_masks")
                                       ? program->compiledWith.at("eval_masks").asString()
                                       : nullptr;
     if (compiled && *compiled != o.evalMasks)
-      return report(invalidInput(o.model + " was compiled with eval_masks " + *compiled +
+      return fail(invalidInput(o.model + " was compiled with eval_masks " + *compiled +
                                  "; --eval-masks " + o.evalMasks + " needs a program compiled with it"));
   }
   auto backend = backendFor(o.common);
   if (!backend.ok())
-    return report(backend.status());
+    return fail(backend.status());
   rt::Backend &b = **backend;
 
   if (!o.data.empty()) {
     if (o.common.plan) {
       auto data = rt::Dataset::open(o.data);
       if (!data.ok())
-        return report(data.status());
+        return fail(data.status());
       auto e = rt::Executable::load(*program, "eval_loss", b);
       if (!e.ok())
-        return report(e.status());
+        return fail(e.status());
       int64_t seq = (*data)->manifest().seqLen;
       auto plan = (*e)->plan({{o.batch, seq}, {o.batch, seq}});
       if (!plan.ok())
-        return report(plan.status());
+        return fail(plan.status());
       printLine(rt::formatMemoryReport(*program, b, {{"eval_loss", *plan}}));
       return 0;
     }
-    auto losses = rt::evaluateOnData(*program, o.data, o.evalSeqs, o.batch, b);
+    auto losses = rt::evaluateOnData(*program, o.data, o.evalSeqs, o.batch, b, gComm.get());
     if (!losses.ok())
       return report(losses.status());
     json::Object out;
@@ -220,6 +258,8 @@ struct GradientOptions {
 };
 
 int runGradients(GradientOptions &o) {
+  if (Status s = oneRank("gradients"); !s.ok())
+    return fail(s);
   if (o.tokens.empty() || o.out.empty())
     return report(invalidInput("gradients needs --tokens T.npy and --out G.safetensors"));
   if (o.mode != "prune" && o.mode != "train")
@@ -276,13 +316,13 @@ struct TrainCommandOptions {
           logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
   uint64_t seed = 1;
-  bool resume = false;
+  bool resume = false, shardOptimizer = false;
   Common common;
 };
 
 int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommandOptions &o) {
   if (o.data.empty() || (o.out.empty() && !o.common.plan))
-    return report(invalidInput(mode + " needs --data DATA_DIR and --out RUN_DIR"));
+    return fail(invalidInput(mode + " needs --data DATA_DIR and --out RUN_DIR"));
   rt::TrainOptions t;
   t.modelPath = o.model;
   t.dataDir = o.data;
@@ -303,6 +343,8 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   t.maxBadSteps = o.maxBadSteps;
   t.keepLast = o.keepLast;
   t.interrupt = &gInterrupt;
+  t.comm = gComm.get();
+  t.shardOptimizer = o.shardOptimizer;
   if (o.dbl == "paper")
     t.dbl = rt::DblMode::Paper;
   else if (o.dbl == "code")
@@ -310,7 +352,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   else if (o.dbl == "off")
     t.dbl = rt::DblMode::Off;
   else
-    return report(invalidInput("--dbl must be paper, code or off, got '" + o.dbl + "'"));
+    return fail(invalidInput("--dbl must be paper, code or off, got '" + o.dbl + "'"));
   if (!o.weights.empty()) {
     size_t begin = 0;
     while (begin <= o.weights.size()) {
@@ -321,16 +363,16 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
       char *end = nullptr;
       double w = eq == std::string::npos ? -1 : std::strtod(part.c_str() + eq + 1, &end);
       if (eq == std::string::npos || eq == 0 || !end || *end || !(w >= 0) || !std::isfinite(w))
-        return report(invalidInput("--weights: '" + part + "' is not name=weight"));
+        return fail(invalidInput("--weights: '" + part + "' is not name=weight"));
       t.initialWeights[part.substr(0, eq)] = w;
     }
   }
   if (o.seq != 0) {
     auto data = rt::Dataset::open(o.data);
     if (!data.ok())
-      return report(data.status());
+      return fail(data.status());
     if ((*data)->manifest().seqLen != o.seq)
-      return report(invalidInput("--seq " + std::to_string(o.seq) + " differs from the data's " +
+      return fail(invalidInput("--seq " + std::to_string(o.seq) + " differs from the data's " +
                                  std::to_string((*data)->manifest().seqLen) +
                                  " (repack with shear-data pack --seq)"));
   }
@@ -349,7 +391,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   };
   auto program = loadProgram(o.model, request());
   if (!program.ok())
-    return report(program.status());
+    return fail(program.status());
   double seed = static_cast<double>(o.seed), steps = static_cast<double>(o.steps);
   for (auto [option, key, value] : {std::tuple{"seed", "seed", &seed},
                                     std::tuple{"steps", "steps", &steps},
@@ -357,7 +399,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
                                     std::tuple{"max-norm", "max_norm", &o.maxNorm}}) {
     Status s = agree(*program, o.model, c, option, key, *value);
     if (!s.ok())
-      return report(s);
+      return fail(s);
   }
   o.seed = static_cast<uint64_t>(seed);
   o.steps = static_cast<int64_t>(steps);
@@ -365,7 +407,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
                                  ? &program->compiledWith.at("target_warmup_steps")
                                  : nullptr;
       w && w->asInteger() && *w->asInteger() != request().targetWarmupSteps)
-    return report(invalidInput(o.model + " was compiled with a target warm-up of " +
+    return fail(invalidInput(o.model + " was compiled with a target warm-up of " +
                                std::to_string(*w->asInteger()) + " steps; this run's is " +
                                std::to_string(request().targetWarmupSteps) +
                                " (--steps × --target-warmup): compile it again with them"));
@@ -373,7 +415,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   t.seed = o.seed;
   auto backend = backendFor(o.common);
   if (!backend.ok())
-    return report(backend.status());
+    return fail(backend.status());
   std::signal(SIGINT, onInterrupt);
   std::signal(SIGTERM, onInterrupt);
   return report(rt::runTraining(*program, t, **backend, printLine));
@@ -423,6 +465,8 @@ Result<std::string> runSpm(std::vector<std::string> args) {
 }
 
 int runGenerate(GenerateOptions &o) {
+  if (Status s = oneRank("generate"); !s.ok())
+    return fail(s);
   std::vector<int64_t> prompt;
   int64_t eos = -1, bos = 1;
   if (!o.tokenizer.empty()) {
@@ -521,6 +565,8 @@ struct CompileCommandOptions {
 };
 
 int runCompile(CompileCommandOptions &o) {
+  if (Status s = oneRank("compile"); !s.ok())
+    return fail(s);
   if (!hasCompiler())
     return report(compileModule(o.model, CompileRequest{o.mode}).status());
   if (o.mode.empty() || o.output.empty())
@@ -625,6 +671,11 @@ int main(int argc, char **argv) {
                 &o->refLoss)
         .option("weights", "NAME=W,...", "initial domain weights (default: the data mix)", &o->weights)
         .option("seed", "N", "seed of gate noise and domain draws", &o->seed);
+    c.group("several ranks (mpirun -np N shear-run ...)")
+        .flag("shard-optimizer",
+              "each rank keeps the AdamW state of 1/N of the parameters (ZeRO stage 1) and "
+              "broadcasts what it updates",
+              &o->shardOptimizer);
     c.option("stop-after", "N", "testing: exit abruptly after N steps", &o->stopAfter, -1).hidden();
     commonOptions(c, o->common, true);
   }
@@ -676,16 +727,18 @@ int main(int argc, char **argv) {
     return report(command.status());
   if (!*command)
     return 0;
+  auto world = rt::createWorldCommunicator(gCommTimeout);
+  if (!world.ok())
+    return report(world.status());
+  gComm = world.take();
+  gQuiet = gComm->rank() > 0;
   const std::string &name = (*command)->name();
-  if (name == "eval")
-    return runEval(**command, eval);
-  if (name == "prune")
-    return runTrainCommand(**command, "prune", prune);
-  if (name == "train")
-    return runTrainCommand(**command, "train", train);
-  if (name == "generate")
-    return runGenerate(gen);
-  if (name == "gradients")
-    return runGradients(grad);
-  return runCompile(comp);
+  int code = name == "eval"        ? runEval(**command, eval)
+             : name == "prune"     ? runTrainCommand(**command, "prune", prune)
+             : name == "train"     ? runTrainCommand(**command, "train", train)
+             : name == "generate"  ? runGenerate(gen)
+             : name == "gradients" ? runGradients(grad)
+                                   : runCompile(comp);
+  gComm.reset(); // MPI_Finalize with several ranks
+  return code;
 }

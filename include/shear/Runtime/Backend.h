@@ -19,9 +19,13 @@
 namespace shear::rt {
 
 /// What a backend's kernels share; each backend derives its own.
+class Communicator;
+
 class ExecContext {
 public:
   virtual ~ExecContext() = default;
+  /// The data-parallel ranks (all_reduce); null: a single process.
+  Communicator *communicator = nullptr;
 };
 
 /// One call's operands and results, by declared slot. Outputs are allocated

@@ -61,6 +61,10 @@ public:
   Result<std::vector<Tensor>> run(const std::vector<Tensor> &inputs, ParamStore &store);
   /// "instruction 12 ('attention.bwd' from model.mlir:20:10)".
   std::string describe(int instruction) const;
+  /// Instructions this rank leaves out (a sharded optimizer: the updates of
+  /// parameters other ranks own, and the reads of their moments). Their
+  /// results are undefined tensors; nothing else may read them.
+  Status skip(const std::vector<bool> &skipped);
 
 private:
   struct Instr {
@@ -83,6 +87,7 @@ private:
   const ProgramFunction *fn_;
   Backend &backend_;
   std::vector<Instr> instrs_;
+  std::vector<bool> skipped_;
   std::vector<int> lastUse_;   // per value: the last instruction reading it (body size: returned)
   std::vector<int> returnIndex_; // per value: its index among the returns, or -1
   std::map<std::vector<Shape>, Prepared> prepared_;

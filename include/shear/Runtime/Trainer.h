@@ -12,6 +12,7 @@
 
 #include "shear/Runtime/Backend.h"
 #include "shear/Runtime/BatchLoader.h"
+#include "shear/Runtime/Communicator.h"
 #include "shear/Support/Program.h"
 
 #include <atomic>
@@ -41,17 +42,26 @@ struct TrainOptions {
   /// checkpoint; holds the signal's number.
   const std::atomic<int> *interrupt = nullptr;
   int64_t stopAfter = -1; // testing: exit abruptly after this many steps of this process
+  /// Data parallelism: the ranks share each step's batch (every rank must
+  /// call runTraining with the same options); null: this process alone.
+  Communicator *comm = nullptr;
+  /// Each rank keeps and updates the optimizer state of 1/N of the
+  /// parameters (ZeRO stage 1) and broadcasts what it updated.
+  bool shardOptimizer = false;
 };
 
-/// Runs a prune or train program. Progress goes to `log` (one line per call).
+/// Runs a prune or train program. Progress goes to `log` (one line per call;
+/// only the first rank logs).
 Status runTraining(const ProgramFile &program, const TrainOptions &options, Backend &backend,
                    const std::function<void(const std::string &)> &log);
 
-/// Per-domain mean losses of a program's eval_loss on the held-out sets.
+/// Per-domain mean losses of a program's eval_loss on the held-out sets
+/// (the batches shared among the ranks of `comm` when given).
 Result<std::map<std::string, double>> evaluateOnData(const ProgramFile &program,
                                                      const std::string &dataDir,
                                                      int64_t evalSequences, int64_t batch,
-                                                     Backend &backend);
+                                                     Backend &backend,
+                                                     Communicator *comm = nullptr);
 
 } // namespace shear::rt
 

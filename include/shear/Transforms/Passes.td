@@ -127,6 +127,19 @@ def Differentiate : Pass<"differentiate", "mlir::ModuleOp"> {
   }];
 }
 
+def DataParallel : Pass<"data-parallel", "mlir::ModuleOp"> {
+  let summary = "average gradients over the data-parallel ranks";
+  let description = [{
+    In every differentiated function (`shear.gradients`), each returned
+    gradient goes through an in-place `all_reduce` kernel (the mean over the
+    ranks of `mpirun -np N shear-run ...`) placed right after the gradient is
+    complete, so a backend can overlap it with the rest of the backward pass.
+    With one rank `all_reduce` does nothing. Marks the function
+    `shear.data_parallel`; running it again changes nothing. Run it between
+    differentiate and build-optimizer.
+  }];
+}
+
 def BuildOptimizer : Pass<"build-optimizer", "mlir::ModuleOp"> {
   let summary = "gradient clipping and AdamW updates, as kernels";
   let description = [{

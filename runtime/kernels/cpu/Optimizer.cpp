@@ -1,5 +1,6 @@
 //===- Optimizer.cpp - gradient norm, AdamW, sums, constants --------------===//
 #include "CpuBackend.h"
+#include "shear/Runtime/Communicator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -72,6 +73,19 @@ Status adamw(ExecContext &context, const KernelParams &params, KernelIO &io) {
   return Status();
 }
 
+// all_reduce(g) -> g': the mean over the data-parallel ranks, in place.
+Status allReduce(ExecContext &context, const KernelParams &, KernelIO &io) {
+  Communicator *comm = context.communicator;
+  if (!comm || comm->size() == 1)
+    return Status();
+  Tensor &g = io.output(0);
+  SHEAR_RETURN_IF_ERROR(comm->allReduce(g));
+  float scale = 1.0f / static_cast<float>(comm->size());
+  for (int64_t i = 0; i < g.numel(); ++i)
+    g.f32()[i] *= scale;
+  return Status();
+}
+
 // scalar() {value} -> tensor<f32> (the seed cotangent of the loss)
 Status scalar(ExecContext &, const KernelParams &params, KernelIO &io) {
   io.output(0).f32()[0] = static_cast<float>(std::get<ScalarParams>(params).value);
@@ -88,6 +102,7 @@ Status zerosLike(ExecContext &, const KernelParams &, KernelIO &io) {
 void shear::rt::cpu::registerOptimizer(const Define &define) {
   define(KernelId::Add, {add});
   define(KernelId::GlobalNorm, {globalNorm});
+  define(KernelId::AllReduce, {allReduce});
   define(KernelId::AdamW, {adamw});
   define(KernelId::Scalar, {scalar});
   define(KernelId::ZerosLike, {zerosLike});

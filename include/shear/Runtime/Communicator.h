@@ -1,0 +1,76 @@
+//===- Communicator.h - the collectives data-parallel training needs ------===//
+//
+// One interface, three worlds: a single process (no library initialized), MPI
+// ranks (CPU tensors; launched by mpirun or srun), and NCCL (GPU tensors, its
+// unique id bootstrapped over MPI; with the CUDA backend). Every collective
+// has a deadline: when a rank dies or hangs, the others report which
+// collective timed out and end the whole job instead of waiting forever.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SHEAR_RUNTIME_COMMUNICATOR_H
+#define SHEAR_RUNTIME_COMMUNICATOR_H
+
+#include "shear/Runtime/Tensor.h"
+
+#include <memory>
+#include <string>
+
+namespace shear::rt {
+
+enum class ReduceOp : uint8_t { Sum, Max };
+
+class Communicator {
+public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  /// "single process", "MPI rank 1 of 3".
+  virtual std::string describe() const = 0;
+
+  /// Combines `count` elements of `data` across ranks, in place (F32, F64, I64).
+  virtual Status allReduce(void *data, size_t count, DType dtype, ReduceOp op) = 0;
+  /// Rank `root`'s `bytes` at `data` on every rank.
+  virtual Status broadcast(void *data, size_t bytes, int root) = 0;
+  /// Every rank's `bytes` of `in`, in rank order, into `out` (size() × bytes).
+  virtual Status allGather(const void *in, size_t bytes, void *out) = 0;
+  /// Reduces `size() × count` elements of `in` and leaves block `rank()` in
+  /// `out` (count elements).
+  virtual Status reduceScatter(const void *in, void *out, size_t count, DType dtype,
+                               ReduceOp op) = 0;
+  virtual Status barrier() = 0;
+  /// Ends every rank of the job at once (a failure the others cannot learn of).
+  [[noreturn]] virtual void abort(int exitCode) = 0;
+
+  /// Every rank learns whether any rank failed here. The lowest failing rank
+  /// gets its own `local` back (and reports it); the other ranks get a failure
+  /// with the same exit code and an empty message (nothing more to report).
+  /// Succeeds on every rank when all succeeded.
+  Status agree(const Status &local);
+  /// Whether the last failure `agree` returned is known to every rank (a
+  /// failing rank that did not agree must abort() the job instead of
+  /// leaving the others waiting).
+  bool failureAgreed() const { return failureAgreed_; }
+
+  Status allReduce(const Tensor &t, ReduceOp op = ReduceOp::Sum) {
+    return allReduce(t.data(), static_cast<size_t>(t.numel()), t.dtype(), op);
+  }
+  Status broadcast(const Tensor &t, int root) { return broadcast(t.data(), t.bytes(), root); }
+
+private:
+  bool failureAgreed_ = false;
+};
+
+/// The communicator of a process that runs alone.
+std::unique_ptr<Communicator> createSingleCommunicator();
+
+/// The world this process was launched into: MPI when a launcher (mpirun,
+/// srun) started it with several ranks and this shear has MPI, a single
+/// process otherwise. Collectives give up after `timeoutSeconds`.
+Result<std::unique_ptr<Communicator>> createWorldCommunicator(double timeoutSeconds);
+
+/// Whether the environment says a launcher started several ranks.
+bool launchedWithRanks();
+
+} // namespace shear::rt
+
+#endif

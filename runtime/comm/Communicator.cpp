@@ -1,0 +1,66 @@
+//===- Communicator.cpp - a single process, and choosing the world --------===//
+#include "shear/Runtime/Communicator.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace shear;
+using namespace shear::rt;
+
+namespace {
+class SingleCommunicator : public Communicator {
+public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::string describe() const override { return "single process"; }
+  Status allReduce(void *, size_t, DType, ReduceOp) override { return Status(); }
+  Status broadcast(void *, size_t, int) override { return Status(); }
+  Status allGather(const void *in, size_t bytes, void *out) override {
+    if (in != out)
+      std::memmove(out, in, bytes);
+    return Status();
+  }
+  Status reduceScatter(const void *in, void *out, size_t count, DType dtype, ReduceOp) override {
+    if (in != out)
+      std::memmove(out, in, count * dtypeBytes(dtype));
+    return Status();
+  }
+  Status barrier() override { return Status(); }
+  void abort(int exitCode) override { std::_Exit(exitCode); }
+};
+} // namespace
+
+Status Communicator::agree(const Status &local) {
+  // [exit code, size - rank of a failure]: the maximum names the lowest failing rank.
+  int64_t v[2] = {local.exitCode(), local.ok() ? 0 : size() - rank()};
+  SHEAR_RETURN_IF_ERROR(allReduce(v, 2, DType::I64, ReduceOp::Max));
+  if (v[0] == 0)
+    return Status();
+  failureAgreed_ = true;
+  if (!local.ok() && size() - rank() == v[1])
+    return local;
+  return v[0] == 2 ? invalidInput("") : runFailure("");
+}
+
+std::unique_ptr<Communicator> shear::rt::createSingleCommunicator() {
+  return std::make_unique<SingleCommunicator>();
+}
+
+bool shear::rt::launchedWithRanks() {
+  for (const char *var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS",
+                          "SLURM_NTASKS"}) {
+    const char *v = std::getenv(var);
+    if (v && std::atoi(v) > 1)
+      return true;
+  }
+  return false;
+}
+
+#ifndef SHEAR_HAS_MPI
+Result<std::unique_ptr<Communicator>> shear::rt::createWorldCommunicator(double) {
+  if (launchedWithRanks())
+    return invalidInput("started as one of several ranks, but this shear-run was built "
+                        "without MPI (install libopenmpi-dev and rebuild)");
+  return createSingleCommunicator();
+}
+#endif

@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""rank_failure.py {kill,stop} RANK RUN_DIR CMD...: runs a multi-rank job
+(CMD: mpirun ... shear-run ...) and, once RUN_DIR/metrics.jsonl holds a
+record, makes rank RANK fail: `kill` ends it with SIGKILL (a crashed node),
+`stop` freezes it with SIGSTOP (a hung one). Then checks that the whole job
+ends on its own, with a non-zero exit code, within 120 s, and leaves no
+process of it behind. Prints the job's exit code and its error lines."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+how, victim, run_dir, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+metrics = os.path.join(run_dir, "metrics.jsonl")
+
+
+def rank_of(p):
+    try:
+        env = p.environ()
+    except (psutil.AccessDenied, psutil.NoSuchProcess):
+        return None
+    r = env.get("OMPI_COMM_WORLD_RANK", env.get("PMI_RANK"))
+    return int(r) if r is not None else None
+
+
+target = None
+deadline = time.time() + 120
+while time.time() < deadline and job.poll() is None:
+    if os.path.exists(metrics) and os.path.getsize(metrics) > 0:
+        ranks = [p for p in psutil.Process(job.pid).children(recursive=True)
+                 if p.name().startswith("shear-run") and rank_of(p) == victim]
+        if ranks:
+            target = ranks[0]
+            break
+    time.sleep(0.01)
+if target is None:
+    job.kill()
+    sys.exit(f"rank {victim} was not found running (job exit {job.poll()})")
+everyone = [p for p in psutil.Process(job.pid).children(recursive=True)]
+target.send_signal(signal.SIGKILL if how == "kill" else signal.SIGSTOP)
+start = time.time()
+try:
+    _, err = job.communicate(timeout=120)
+except subprocess.TimeoutExpired:
+    job.kill()
+    sys.exit(f"the job did not end within 120 s of rank {victim} being {how}ed")
+took = time.time() - start
+time.sleep(0.5)
+left = [p for p in everyone if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+for p in left:
+    p.kill()
+print(f"rank {victim} {how}: the job ended with exit code {job.returncode} "
+      f"({'within' if took < 60 else 'after'} 60 s)")
+for line in err.splitlines():
+    if "shear-run: error" in line:
+        print(line)
+if left:
+    sys.exit(f"{len(left)} processes of the job were still running")
+sys.exit(0 if job.returncode != 0 else 1)
