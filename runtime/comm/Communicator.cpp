@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 using namespace shear;
 using namespace shear::rt;
@@ -40,6 +41,42 @@ Status Communicator::agree(const Status &local) {
   if (!local.ok() && size() - rank() == v[1])
     return local;
   return v[0] == 2 ? invalidInput("") : runFailure("");
+}
+
+Status shear::rt::allReduceMean(Communicator &comm, const std::vector<Tensor *> &tensors) {
+  if (comm.size() == 1 || tensors.empty())
+    return Status();
+  size_t total = 0;
+  for (const Tensor *t : tensors) {
+    if (t->dtype() != DType::F32)
+      return internalError("all-reduce of a " + std::string(dtypeName(t->dtype())) + " tensor");
+    total += static_cast<size_t>(t->numel());
+  }
+  float scale = 1.0f / static_cast<float>(comm.size());
+  ++comm.meanCalls;
+  comm.meanBytes += total * sizeof(float);
+  if (tensors.size() == 1) { // already one buffer
+    SHEAR_RETURN_IF_ERROR(comm.allReduce(*tensors[0]));
+    float *p = tensors[0]->f32();
+    for (size_t i = 0; i < total; ++i)
+      p[i] *= scale;
+    return Status();
+  }
+  std::vector<float> packed(total);
+  size_t at = 0;
+  for (const Tensor *t : tensors) {
+    std::memcpy(packed.data() + at, t->f32(), t->bytes());
+    at += static_cast<size_t>(t->numel());
+  }
+  SHEAR_RETURN_IF_ERROR(comm.allReduce(packed.data(), total, DType::F32, ReduceOp::Sum));
+  at = 0;
+  for (const Tensor *t : tensors) {
+    float *p = t->f32();
+    for (int64_t i = 0; i < t->numel(); ++i)
+      p[i] = packed[at + static_cast<size_t>(i)] * scale;
+    at += static_cast<size_t>(t->numel());
+  }
+  return Status();
 }
 
 std::unique_ptr<Communicator> shear::rt::createSingleCommunicator() {

@@ -1,6 +1,8 @@
 //===- Executable.cpp - planning and running one program function ---------===//
 #include "shear/Runtime/Executable.h"
 
+#include "shear/Runtime/Communicator.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <set>
@@ -344,10 +346,33 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
   }
 
   ExecContext &context = backend_.context();
+  // Deferred all_reduce results (bucketCollectives): averaged together when
+  // enough bytes are pending, or when an instruction or the caller reads one.
+  Communicator *comm = context.communicator;
+  bool bucketing = bucketBytes_ > 0 && comm && comm->size() > 1;
+  std::vector<bool> pending(bucketing ? slots.size() : 0, false);
+  std::vector<Tensor *> bucket;
+  size_t bucketBytes = 0;
+  auto flush = [&]() -> Status {
+    if (bucket.empty())
+      return Status();
+    SHEAR_RETURN_IF_ERROR(allReduceMean(*comm, bucket));
+    for (Tensor *t : bucket)
+      pending[static_cast<size_t>(t - slots.data())] = false;
+    bucket.clear();
+    bucketBytes = 0;
+    return Status();
+  };
   KernelIO io;
   for (size_t i = 0; i < instrs_.size(); ++i) {
     const Instr &instr = instrs_[i];
     const ProgramInstr &in = *instr.source;
+    if (bucketing && !bucket.empty())
+      for (int id : in.operands)
+        if (id >= 0 && pending[id]) {
+          SHEAR_RETURN_IF_ERROR(flush());
+          break;
+        }
     if (!skipped_.empty() && skipped_[i]) {
       for (int id : in.results)
         if (id >= 0)
@@ -370,6 +395,15 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
       else if (v.copyFrom >= 0)
         SHEAR_RETURN_IF_ERROR(backend_.copy(slots[id], slots[v.copyFrom]));
     }
+    if (bucketing && in.kind == ProgramInstr::Kind::Kernel && in.kernel == KernelId::AllReduce) {
+      int id = in.results[0]; // in place: the operand's storage, or a copy of it
+      pending[id] = true;
+      bucket.push_back(&slots[id]);
+      bucketBytes += slots[id].bytes();
+      if (bucketBytes >= bucketBytes_)
+        SHEAR_RETURN_IF_ERROR(flush());
+      continue;
+    }
     io.in.clear();
     io.out.clear();
     for (int id : in.operands)
@@ -382,6 +416,8 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
     if (!s.ok())
       return s.prefixed(describe(static_cast<int>(i)) + ": ");
   }
+  if (bucketing)
+    SHEAR_RETURN_IF_ERROR(flush());
   std::vector<Tensor> out;
   for (int r : f.returns)
     out.push_back(slots[r]);

@@ -227,6 +227,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     shards = sh.take();
     if (sharded)
       SHEAR_RETURN_IF_ERROR(train->skip(shards.skip));
+    train->bucketCollectives(o.bucketBytes);
 
     // Plan the memory before touching any data: --plan stops here.
     int64_t seq = manifest.seqLen;
@@ -367,17 +368,25 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   int64_t tokensPerStep = o.batch * manifest.seqLen;
   std::string where = backend.describe();
   if (ranks > 1)
-    where += format(" x %d ranks (%s; %lld sequences each%s)", ranks,
+    where += format(" x %d ranks (%s; %lld sequences each)", ranks,
                     comm.describe().substr(0, comm.describe().find(' ')).c_str(),
-                    (long long)localBatch,
-                    o.shardOptimizer ? format(", optimizer sharded: %s of %s state values here",
-                                              formatCount(shards.ownedStateElements).c_str(),
-                                              formatCount(shards.stateElements).c_str())
-                                           .c_str()
-                                     : "");
+                    (long long)localBatch);
+  std::string shardLine;
+  if (o.shardOptimizer && ranks > 1) {
+    // What each rank holds of the optimizer state, for the log.
+    std::vector<int64_t> owned(static_cast<size_t>(ranks));
+    SHEAR_RETURN_IF_ERROR(comm.allGather(&shards.ownedStateElements, sizeof(int64_t), owned.data()));
+    std::string perRank;
+    for (int64_t n : owned)
+      perRank += (perRank.empty() ? "" : ", ") + formatCount(n);
+    shardLine = "optimizer sharded: the ranks hold " + perRank + " of " +
+                formatCount(shards.stateElements) + " AdamW state values";
+  }
   say(format("%s %lld steps of %lld x %lld tokens on %s; measured sgemm peak %.1f GFLOP/s",
              mode.c_str(), (long long)o.steps, (long long)o.batch, (long long)manifest.seqLen,
              where.c_str(), peak / 1e9));
+  if (!shardLine.empty())
+    say(shardLine);
 
   BatchLoader batches(data, o.seed, loader);
   auto stateObject = [&](int64_t at) {
@@ -428,9 +437,17 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     for (const std::string &which : step.lrArgs)
       inputs.push_back(Tensor::scalar(static_cast<float>(
           which == "lr" ? lrAt(at) : which == "lr_gate" ? o.lrGate : o.lrLambda)));
+    uint64_t calls = comm.meanCalls, bytes = comm.meanBytes;
     auto out = train->run(inputs, store);
     if (!out.ok())
       return out.status();
+    if (at == start && ranks > 1)
+      say(format("gradients: %s averaged over the ranks in %llu collective%s per step",
+                 comm.meanBytes - bytes < (1u << 20)
+                     ? format("%.1f KiB", double(comm.meanBytes - bytes) / 1024).c_str()
+                     : formatBytes(double(comm.meanBytes - bytes)).c_str(),
+                 (unsigned long long)(comm.meanCalls - calls),
+                 comm.meanCalls - calls == 1 ? "" : "s"));
     // Updates were written in place; set() keeps the store right if a
     // backend returned them elsewhere. Other ranks' updates arrive by
     // broadcast from their owners.

@@ -316,6 +316,7 @@ struct TrainCommandOptions {
           logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
   uint64_t seed = 1;
+  double bucketMb = 25;
   bool resume = false, shardOptimizer = false;
   Common common;
 };
@@ -345,6 +346,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   t.interrupt = &gInterrupt;
   t.comm = gComm.get();
   t.shardOptimizer = o.shardOptimizer;
+  t.bucketBytes = static_cast<size_t>(o.bucketMb * 1048576.0);
   if (o.dbl == "paper")
     t.dbl = rt::DblMode::Paper;
   else if (o.dbl == "code")
@@ -675,7 +677,11 @@ int main(int argc, char **argv) {
         .flag("shard-optimizer",
               "each rank keeps the AdamW state of 1/N of the parameters (ZeRO stage 1) and "
               "broadcasts what it updates",
-              &o->shardOptimizer);
+              &o->shardOptimizer)
+        .option("bucket-mb", "MB",
+                "average the gradients over the ranks in buckets of at least MB MiB (0: one "
+                "collective per gradient)",
+                &o->bucketMb, 0);
     c.option("stop-after", "N", "testing: exit abruptly after N steps", &o->stopAfter, -1).hidden();
     commonOptions(c, o->common, true);
   }

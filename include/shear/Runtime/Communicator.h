@@ -56,9 +56,16 @@ public:
   }
   Status broadcast(const Tensor &t, int root) { return broadcast(t.data(), t.bytes(), root); }
 
+  /// Gradient averaging so far (allReduceMean): collectives and bytes.
+  uint64_t meanCalls = 0, meanBytes = 0;
+
 private:
   bool failureAgreed_ = false;
 };
+
+/// Replaces every tensor (float32, on the host) by its mean over the ranks,
+/// in one collective: the tensors are packed into one buffer first.
+Status allReduceMean(Communicator &comm, const std::vector<Tensor *> &tensors);
 
 /// The communicator of a process that runs alone.
 std::unique_ptr<Communicator> createSingleCommunicator();

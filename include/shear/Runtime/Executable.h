@@ -65,6 +65,10 @@ public:
   /// parameters other ranks own, and the reads of their moments). Their
   /// results are undefined tensors; nothing else may read them.
   Status skip(const std::vector<bool> &skipped);
+  /// Data parallelism: all_reduce calls are deferred and averaged together,
+  /// one collective per `bytes` of gradients (at least), as late as their
+  /// first reader allows. 0: one collective per call.
+  void bucketCollectives(size_t bytes) { bucketBytes_ = bytes; }
 
 private:
   struct Instr {
@@ -88,6 +92,7 @@ private:
   Backend &backend_;
   std::vector<Instr> instrs_;
   std::vector<bool> skipped_;
+  size_t bucketBytes_ = 0;
   std::vector<int> lastUse_;   // per value: the last instruction reading it (body size: returned)
   std::vector<int> returnIndex_; // per value: its index among the returns, or -1
   std::map<std::vector<Shape>, Prepared> prepared_;

@@ -48,6 +48,9 @@ struct TrainOptions {
   /// Each rank keeps and updates the optimizer state of 1/N of the
   /// parameters (ZeRO stage 1) and broadcasts what it updated.
   bool shardOptimizer = false;
+  /// Gradients are averaged in buckets of at least this many bytes (0: each
+  /// gradient on its own).
+  size_t bucketBytes = size_t(25) << 20;
 };
 
 /// Runs a prune or train program. Progress goes to `log` (one line per call;

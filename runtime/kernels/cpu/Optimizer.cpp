@@ -76,14 +76,7 @@ Status adamw(ExecContext &context, const KernelParams &params, KernelIO &io) {
 // all_reduce(g) -> g': the mean over the data-parallel ranks, in place.
 Status allReduce(ExecContext &context, const KernelParams &, KernelIO &io) {
   Communicator *comm = context.communicator;
-  if (!comm || comm->size() == 1)
-    return Status();
-  Tensor &g = io.output(0);
-  SHEAR_RETURN_IF_ERROR(comm->allReduce(g));
-  float scale = 1.0f / static_cast<float>(comm->size());
-  for (int64_t i = 0; i < g.numel(); ++i)
-    g.f32()[i] *= scale;
-  return Status();
+  return comm ? allReduceMean(*comm, {&io.output(0)}) : Status();
 }
 
 // scalar() {value} -> tensor<f32> (the seed cotangent of the loss)
