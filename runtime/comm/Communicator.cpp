@@ -1,6 +1,7 @@
 //===- Communicator.cpp - a single process, and choosing the world --------===//
 #include "shear/Runtime/Communicator.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -55,6 +56,15 @@ Status shear::rt::allReduceMean(Communicator &comm, const std::vector<Tensor *> 
   float scale = 1.0f / static_cast<float>(comm.size());
   ++comm.meanCalls;
   comm.meanBytes += total * sizeof(float);
+  auto start = std::chrono::steady_clock::now();
+  struct Timer {
+    Communicator &comm;
+    std::chrono::steady_clock::time_point start;
+    ~Timer() {
+      comm.meanSeconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  } timer{comm, start};
   if (tensors.size() == 1) { // already one buffer
     SHEAR_RETURN_IF_ERROR(comm.allReduce(*tensors[0]));
     float *p = tensors[0]->f32();

@@ -438,6 +438,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       inputs.push_back(Tensor::scalar(static_cast<float>(
           which == "lr" ? lrAt(at) : which == "lr_gate" ? o.lrGate : o.lrLambda)));
     uint64_t calls = comm.meanCalls, bytes = comm.meanBytes;
+    double commSeconds = comm.meanSeconds;
     auto out = train->run(inputs, store);
     if (!out.ok())
       return out.status();
@@ -517,6 +518,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                         {"grad_norm", metric["grad_norm"]},
                         {"tokens_per_s", tokPerS},
                         {"mfu", mfu}};
+    if (ranks > 1) // time this rank spent averaging gradients (waiting for the others included)
+      record["allreduce_s"] = comm.meanSeconds - commSeconds;
     if (bad)
       record["skipped"] = true;
     std::string line = format("step %5lld/%lld  loss %.4f  lm %.4f", (long long)(at + 1),

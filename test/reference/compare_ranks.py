@@ -14,7 +14,7 @@ import numpy as np
 
 import safetensors_np
 
-TIMING = {"tokens_per_s", "mfu"}
+TIMING = {"tokens_per_s", "mfu", "allreduce_s"}
 
 p = argparse.ArgumentParser()
 p.add_argument("one")

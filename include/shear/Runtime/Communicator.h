@@ -56,8 +56,10 @@ public:
   }
   Status broadcast(const Tensor &t, int root) { return broadcast(t.data(), t.bytes(), root); }
 
-  /// Gradient averaging so far (allReduceMean): collectives and bytes.
+  /// Gradient averaging so far (allReduceMean): collectives, bytes and the
+  /// seconds spent in them (packing included).
   uint64_t meanCalls = 0, meanBytes = 0;
+  double meanSeconds = 0;
 
 private:
   bool failureAgreed_ = false;
