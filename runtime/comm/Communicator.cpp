@@ -72,7 +72,11 @@ Status shear::rt::allReduceMean(Communicator &comm, const std::vector<Tensor *> 
       p[i] *= scale;
     return Status();
   }
-  std::vector<float> packed(total);
+  // One buffer for the life of the communicator: a fresh one would be
+  // faulted in page by page at every step.
+  std::vector<float> &packed = comm.packBuffer();
+  if (packed.size() < total)
+    packed.resize(total);
   size_t at = 0;
   for (const Tensor *t : tensors) {
     std::memcpy(packed.data() + at, t->f32(), t->bytes());

@@ -112,7 +112,7 @@ public:
 private:
   Status wait(MPI_Request &r, const char *what) {
     auto start = std::chrono::steady_clock::now();
-    for (int spins = 0;; ++spins) {
+    for (;;) {
       int done = 0;
       MPI_Test(&r, &done, MPI_STATUS_IGNORE);
       if (done)
@@ -127,8 +127,13 @@ private:
         std::fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, 1);
       }
-      if (spins > 1000) // a waiting rank should not burn the core its peers need
-        std::this_thread::sleep_for(std::chrono::microseconds(spins > 100000 ? 1000 : 50));
+      // Large collectives advance only inside MPI calls: test again at once,
+      // but let a rank that shares this core run first. A long wait is
+      // another rank's work (a checkpoint, an evaluation): sleep through it.
+      if (waited < 1.0)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """rank_failure.py {kill,stop} RANK RUN_DIR CMD...: runs a multi-rank job
-(CMD: mpirun ... shear-run ...) and, once RUN_DIR/metrics.jsonl holds a
-record, makes rank RANK fail: `kill` ends it with SIGKILL (a crashed node),
+(CMD: mpirun ... shear-run ...) and, once RUN_DIR holds a checkpoint
+(ckpt-N), makes rank RANK fail: `kill` ends it with SIGKILL (a crashed node),
 `stop` freezes it with SIGSTOP (a hung one). Then checks that the whole job
 ends on its own, with a non-zero exit code, within 120 s, and leaves no
 process of it behind. Prints the job's exit code and its error lines."""
@@ -15,7 +15,13 @@ import psutil
 
 how, victim, run_dir, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-metrics = os.path.join(run_dir, "metrics.jsonl")
+
+
+def has_checkpoint():
+    return os.path.isdir(run_dir) and any(
+        n.startswith("ckpt-") and os.path.exists(os.path.join(run_dir, n, "state.json"))
+        for n in os.listdir(run_dir))
+
 
 
 def rank_of(p):
@@ -30,7 +36,7 @@ def rank_of(p):
 target = None
 deadline = time.time() + 120
 while time.time() < deadline and job.poll() is None:
-    if os.path.exists(metrics) and os.path.getsize(metrics) > 0:
+    if has_checkpoint():
         ranks = [p for p in psutil.Process(job.pid).children(recursive=True)
                  if p.name().startswith("shear-run") and rank_of(p) == victim]
         if ranks:

@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace shear::rt {
 
@@ -60,8 +61,11 @@ public:
   /// seconds spent in them (packing included).
   uint64_t meanCalls = 0, meanBytes = 0;
   double meanSeconds = 0;
+  /// Where allReduceMean packs tensors (kept between steps).
+  std::vector<float> &packBuffer() { return packBuffer_; }
 
 private:
+  std::vector<float> packBuffer_;
   bool failureAgreed_ = false;
 };
 
