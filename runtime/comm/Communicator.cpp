@@ -98,13 +98,15 @@ std::unique_ptr<Communicator> shear::rt::createSingleCommunicator() {
 }
 
 bool shear::rt::launchedWithRanks() {
-  for (const char *var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS",
-                          "SLURM_NTASKS"}) {
+  // mpirun (OpenMPI), MPICH's hydra and srun --mpi=pmi2 give the size; srun
+  // --mpi=pmix names this process's rank. (SLURM_NTASKS alone is also set in
+  // a batch script that did not launch ranks.)
+  for (const char *var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MPI_LOCALNRANKS"}) {
     const char *v = std::getenv(var);
     if (v && std::atoi(v) > 1)
       return true;
   }
-  return false;
+  return std::getenv("PMIX_RANK") != nullptr;
 }
 
 #ifndef SHEAR_HAS_MPI
