@@ -7,6 +7,9 @@
 # docs/fuzzing.md records them. Crashes are left in $WORK/<target>/.
 #   bench/fuzz.sh [SECONDS per target (default 60)] [BUILD_DIR of the normal build]
 #   FUZZ_RUNS=10000000 bench/fuzz.sh 5400     # stop each target at 10M executions
+#   FUZZ_TARGETS="FuzzJson FuzzNpy" bench/fuzz.sh  # only these targets
+# Do not pause a running fuzzer (SIGSTOP): its per-input timeout counts wall
+# time, and the pause is reported as a timeout finding.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECONDS_EACH=${1:-60}
@@ -51,8 +54,8 @@ declare -A DICT=([FuzzSafetensors]=json [FuzzJson]=json [FuzzProgram]=program [F
                  [FuzzManifest]=json [FuzzTrainState]=json [FuzzTargetShape]=target
                  [FuzzHFConfig]=json [FuzzModule]=mlir)
 printf "%-16s %12s %10s %8s  %s\n" target executions exec/s cov result
-for t in FuzzSafetensors FuzzJson FuzzProgram FuzzNpy FuzzManifest FuzzTrainState FuzzTargetShape \
-         FuzzHFConfig FuzzModule; do
+for t in ${FUZZ_TARGETS:-FuzzSafetensors FuzzJson FuzzProgram FuzzNpy FuzzManifest FuzzTrainState \
+                         FuzzTargetShape FuzzHFConfig FuzzModule}; do
   mkdir -p "$t" && cd "$t"
   set +e
   "$FUZZ_BUILD/bin/$t" "../corpus-$t" -dict="$ROOT/fuzz/dict/${DICT[$t]}.dict" \
