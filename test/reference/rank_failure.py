@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""rank_failure.py {kill,stop} RANK RUN_DIR CMD...: runs a multi-rank job
-(CMD: mpirun ... shear-run ...) and, once RUN_DIR holds a checkpoint
+"""rank_failure.py {kill,stop,term} RANK RUN_DIR CMD...: runs a multi-rank
+job (CMD: mpirun ... shear-run ...) and, once RUN_DIR holds a checkpoint
 (ckpt-N), makes rank RANK fail: `kill` ends it with SIGKILL (a crashed node),
-`stop` freezes it with SIGSTOP (a hung one). Then checks that the whole job
-ends on its own, with a non-zero exit code, within 120 s, and leaves no
-process of it behind. Prints the job's exit code and its error lines."""
+`stop` freezes it with SIGSTOP (a hung one). `term` instead sends SIGTERM to
+the launcher itself once the run has logged a step (a user or a scheduler
+stopping the job). Then checks that the whole job ends on its own, with a
+non-zero exit code, within 120 s, and leaves no process of it behind.
+Prints the job's exit code and its error lines."""
 import os
 import signal
 import subprocess
@@ -35,8 +37,13 @@ def rank_of(p):
 
 target = None
 deadline = time.time() + 120
+metrics = os.path.join(run_dir, "metrics.jsonl")
 while time.time() < deadline and job.poll() is None:
-    if has_checkpoint():
+    if how == "term":
+        if os.path.exists(metrics) and os.path.getsize(metrics) > 0:
+            target = psutil.Process(job.pid)
+            break
+    elif has_checkpoint():
         ranks = [p for p in psutil.Process(job.pid).children(recursive=True)
                  if p.name().startswith("shear-run") and rank_of(p) == victim]
         if ranks:
@@ -47,7 +54,7 @@ if target is None:
     job.kill()
     sys.exit(f"rank {victim} was not found running (job exit {job.poll()})")
 everyone = [p for p in psutil.Process(job.pid).children(recursive=True)]
-target.send_signal(signal.SIGKILL if how == "kill" else signal.SIGSTOP)
+target.send_signal({"kill": signal.SIGKILL, "stop": signal.SIGSTOP, "term": signal.SIGTERM}[how])
 start = time.time()
 try:
     _, err = job.communicate(timeout=120)
@@ -59,7 +66,7 @@ time.sleep(0.5)
 left = [p for p in everyone if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 for p in left:
     p.kill()
-print(f"rank {victim} {how}: the job ended with exit code {job.returncode} "
+print(f"{'the launcher' if how == 'term' else f'rank {victim}'} {how}: the job ended with exit code {job.returncode} "
       f"({'within' if took < 60 else 'after'} 60 s)")
 for line in err.splitlines():
     if "shear-run: error" in line:
