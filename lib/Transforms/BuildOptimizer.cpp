@@ -82,7 +82,8 @@ struct BuildOptimizerPass : shear::impl::BuildOptimizerBase<BuildOptimizerPass> 
 
     SmallVector<Value> newParams, moments1, moments2;
     SmallVector<Attribute> paramKeys, m1Keys, m2Keys;
-    for (auto [w, g] : llvm::zip(params, grads)) {
+    for (auto [param, g] : llvm::zip(params, grads)) {
+      auto w = param; // a lambda below captures it (structured bindings: C++20)
       auto type = RankedTensorType::get(cast<RankedTensorType>(w.getType()).getShape(),
                                         b.getF32Type());
       auto state = [&](StringRef prefix) {
