@@ -76,7 +76,10 @@ public:
 
   std::string ints(const std::string &name, std::vector<int64_t> values,
                    std::vector<int64_t> dims = {-1}) {
-    Initializer init{name, INT64, dims[0] == -1 ? std::vector<int64_t>{(int64_t)values.size()} : dims,
+    // dims {-1}: a 1-D tensor of the values; {}: a scalar.
+    Initializer init{name, INT64,
+                     !dims.empty() && dims[0] == -1 ? std::vector<int64_t>{(int64_t)values.size()}
+                                                    : dims,
                      std::string(reinterpret_cast<const char *>(values.data()), values.size() * 8)};
     inits.push_back(std::move(init));
     return name;
@@ -212,7 +215,8 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
   int64_t H = c.numHeads, G = c.numKvHeads, hd = c.headDim, per = H / G, half = hd / 2;
   GraphBuilder g(options);
 
-  // Shared values: sequence length, RoPE tables, the causal mask.
+  // Shared values: sequence length, RoPE tables, the attention mask.
+  bool kv = options.kvCache;
   std::string shape = g.node("Shape", {"input_ids"});
   std::string seq = g.node("Slice", {shape, g.ints("c_one", {1}), g.ints("c_two", {2})});
   std::vector<double> inv = inverseFrequencies(c);
@@ -224,20 +228,46 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
       cosTable[p * hd + i] = static_cast<float>(std::cos(a));
       sinTable[p * hd + i] = static_cast<float>(std::sin(a));
     }
-  std::string zero = g.ints("c_zero", {0});
-  std::string cos = g.node("Slice", {g.floats("rope_cos", cosTable, {P, hd}), zero, seq, zero});
-  std::string sin = g.node("Slice", {g.floats("rope_sin", sinTable, {P, hd}), zero, seq, zero});
-  pb::Message one;
-  one.sint(1, 1);
-  one.varint(2, FLOAT);
-  float oneValue = 1.0f;
-  one.bytes(9, &oneValue, 4);
-  std::string square = g.node("Concat", {seq, seq}, {intAttr("axis", 0)});
-  Attr oneAttr{"value", A_TENSOR, 0, 0, {}, one};
-  std::string ones = g.node("ConstantOfShape", {square}, {oneAttr});
-  std::string causal = g.node("Cast", {g.node("Trilu", {ones}, {intAttr("upper", 0)})},
-                              {intAttr("to", BOOL)});
-  std::string negInf = g.floats("c_neg_inf", {-INFINITY}, {});
+  std::string cosAll = g.floats("rope_cos", cosTable, {P, hd});
+  std::string sinAll = g.floats("rope_sin", sinTable, {P, hd});
+  std::string cos, sin, allowed, blocked;
+  if (kv) {
+    // Positions come from position_ids: [batch, seq, hd] -> [batch, 1, seq, hd].
+    std::string axis1 = g.ints("c_axis1", {1});
+    cos = g.node("Unsqueeze", {g.node("Gather", {cosAll, "position_ids"}, {intAttr("axis", 0)}), axis1});
+    sin = g.node("Unsqueeze", {g.node("Gather", {sinAll, "position_ids"}, {intAttr("axis", 0)}), axis1});
+    // Query i of this call sits at past + i and sees keys 0 .. past + i that
+    // attention_mask [batch, past + seq] keeps (left padding is masked out).
+    std::string past = g.node("Slice", {g.node("Shape", {"past_key_values.0.key"}),
+                                        g.ints("c_two_b", {2}), g.ints("c_three", {3})});
+    std::string total = g.node("Add", {past, seq});
+    std::string scalar0 = g.ints("c_axes0", {0});
+    std::string step = g.ints("c_step", {1}, {});
+    std::string keyPos = g.node("Range", {g.ints("c_zero_scalar", {0}, {}),
+                                          g.node("Squeeze", {total, scalar0}), step});
+    std::string queryPos = g.node("Range", {g.node("Squeeze", {past, scalar0}),
+                                            g.node("Squeeze", {total, scalar0}), step});
+    std::string causalKv = g.node("LessOrEqual", {keyPos, g.node("Unsqueeze", {queryPos, axis1})});
+    std::string keep = g.node("Unsqueeze", {g.node("Cast", {"attention_mask"}, {intAttr("to", BOOL)}),
+                                            g.ints("c_axes12", {1, 2})});
+    allowed = g.node("And", {causalKv, keep}); // [batch, 1, seq, past + seq]
+    // The lowest float, not -inf: a query row that is all padding stays finite.
+    blocked = g.floats("c_blocked", {-3.4028234663852886e38f}, {});
+  } else {
+    std::string zero = g.ints("c_zero", {0});
+    cos = g.node("Slice", {cosAll, zero, seq, zero});
+    sin = g.node("Slice", {sinAll, zero, seq, zero});
+    pb::Message one;
+    one.sint(1, 1);
+    one.varint(2, FLOAT);
+    float oneValue = 1.0f;
+    one.bytes(9, &oneValue, 4);
+    std::string square = g.node("Concat", {seq, seq}, {intAttr("axis", 0)});
+    Attr oneAttr{"value", A_TENSOR, 0, 0, {}, one};
+    std::string ones = g.node("ConstantOfShape", {square}, {oneAttr});
+    allowed = g.node("Cast", {g.node("Trilu", {ones}, {intAttr("upper", 0)})}, {intAttr("to", BOOL)});
+    blocked = g.floats("c_neg_inf", {-INFINITY}, {});
+  }
   std::string scale = g.floats("c_scale", {static_cast<float>(1.0 / std::sqrt(hd))}, {});
   std::string eps = g.floats("c_eps", {static_cast<float>(c.rmsNormEps)}, {});
   std::string headsShape = g.ints("c_q_shape", {0, 0, H, hd});
@@ -264,18 +294,26 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
 
   std::string table = g.weight(view.embed, false);
   std::string x = g.node("Gather", {table, "input_ids"}, {intAttr("axis", 0)});
-  for (const LayerWeights &w : view.layers) {
+  for (size_t l = 0; l < view.layers.size(); ++l) {
+    const LayerWeights &w = view.layers[l];
     std::string a = rmsNorm(g, x, w.inputNorm, eps);
     std::string q = rope(heads(g.node("MatMul", {a, g.weight(w.q, true)}), headsShape));
     std::string k = rope(heads(g.node("MatMul", {a, g.weight(w.k, true)}), kvShape));
     std::string v = heads(g.node("MatMul", {a, g.weight(w.v, true)}), kvShape);
+    if (kv) { // the cache holds the kv heads themselves, after RoPE
+      std::string layer = std::to_string(l);
+      k = g.node("Concat", {"past_key_values." + layer + ".key", k}, {intAttr("axis", 2)},
+                 "present." + layer + ".key");
+      v = g.node("Concat", {"past_key_values." + layer + ".value", v}, {intAttr("axis", 2)},
+                 "present." + layer + ".value");
+    }
     if (per > 1) { // grouped-query attention: query head h reads kv head h / per
       k = g.node("Gather", {k, repeat}, {intAttr("axis", 1)});
       v = g.node("Gather", {v, repeat}, {intAttr("axis", 1)});
     }
     std::string kt = g.node("Transpose", {k}, {intsAttr("perm", {0, 1, 3, 2})});
     std::string scores = g.node("Mul", {g.node("MatMul", {q, kt}), scale});
-    std::string masked = g.node("Where", {causal, scores, negInf});
+    std::string masked = g.node("Where", {allowed, scores, blocked});
     std::string probs = g.node("Softmax", {masked}, {intAttr("axis", -1)});
     std::string ctx = g.node("Reshape", {g.node("Transpose", {g.node("MatMul", {probs, v})},
                                                  {intsAttr("perm", {0, 2, 1, 3})}),
@@ -353,7 +391,21 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
   }
   g.graph.bytes(2, "shear");
   g.graph.message(11, valueInfo("input_ids", INT64, {"batch", "seq"}));
+  std::string kvHeads = std::to_string(G), headDim = std::to_string(hd);
+  if (kv) {
+    g.graph.message(11, valueInfo("attention_mask", INT64, {"batch", "total_seq"}));
+    g.graph.message(11, valueInfo("position_ids", INT64, {"batch", "seq"}));
+    for (size_t l = 0; l < view.layers.size(); ++l)
+      for (const char *which : {"key", "value"})
+        g.graph.message(11, valueInfo("past_key_values." + std::to_string(l) + "." + which, FLOAT,
+                                      {"batch", kvHeads, "past_seq", headDim}));
+  }
   g.graph.message(12, valueInfo("logits", FLOAT, {"batch", "seq", std::to_string(c.vocabSize)}));
+  if (kv)
+    for (size_t l = 0; l < view.layers.size(); ++l)
+      for (const char *which : {"key", "value"})
+        g.graph.message(12, valueInfo("present." + std::to_string(l) + "." + which, FLOAT,
+                                      {"batch", kvHeads, "total_seq", headDim}));
 
   pb::Message model;
   model.varint(1, 8); // IR version 8

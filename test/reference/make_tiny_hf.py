@@ -26,6 +26,7 @@ def main():
     p.add_argument("--arch", default="LlamaForCausalLM")
     p.add_argument("--shards", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-positions", type=int, default=128)
     a = p.parse_args()
     kv = a.kv_heads or a.heads
     hd = a.head_dim or a.hidden // a.heads
@@ -59,7 +60,7 @@ def main():
         "hidden_size": D, "intermediate_size": M, "num_hidden_layers": a.layers,
         "num_attention_heads": a.heads, "num_key_value_heads": kv,
         "rms_norm_eps": 1e-5, "rope_theta": 10000.0 if a.rope == "none" else 500000.0,
-        "vocab_size": V, "tie_word_embeddings": a.tied, "max_position_embeddings": 128,
+        "vocab_size": V, "tie_word_embeddings": a.tied, "max_position_embeddings": a.max_positions,
         "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2,
         "torch_dtype": {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}[a.dtype],
         "rope_scaling": None,

@@ -46,6 +46,11 @@ static cl::opt<std::string> externalAbove(
     "external-data-above",
     cl::desc("with --export-onnx: weights go to MODEL.onnx.data above this size (default: 2000MB)"),
     cl::init("2000MB"), cl::cat(category));
+static cl::opt<bool> noKvCache(
+    "no-kv-cache",
+    cl::desc("with --export-onnx: only input_ids -> logits (every call computes the whole "
+             "sequence) instead of the decoder layout with past_key_values and present"),
+    cl::cat(category));
 static cl::opt<std::string> inspectFile("inspect",
                                         cl::desc("list the tensors of a safetensors file"),
                                         cl::value_desc("FILE.safetensors"), cl::cat(category));
@@ -150,6 +155,7 @@ static int exportOnnxCommand() {
   if (!limit)
     return fail(2, "--external-data-above: '" + externalAbove + "' is not a size");
   options.externalDataAbove = *limit;
+  options.kvCache = !noKvCache;
   mlir::MLIRContext context;
   context.printOpOnDiagnostic(false); // one-line errors, not the op they concern
   auto view = readModelFile(context, exportOnnxModel);
