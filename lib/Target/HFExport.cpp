@@ -150,12 +150,23 @@ static Error writeHFDirectory(const ModelView &viewIn, StringRef dir, uint64_t m
   }
   if (dtype)
     view.embed.dtype = *dtype; // config.json's torch_dtype
+  if (view.config.bosTokenId || view.config.eosTokenId) {
+    json::Object generation{{"_from_model_config", true}};
+    if (view.config.bosTokenId)
+      generation["bos_token_id"] = *view.config.bosTokenId;
+    if (view.config.eosTokenId)
+      generation["eos_token_id"] = *view.config.eosTokenId;
+    if (Error e = toLlvm(writeJsonFileAtomically(joinPath(dir, "generation_config.json"),
+                                                 json::Value(std::move(generation)))))
+      return e;
+  }
   return toLlvm(writeJsonFileAtomically(joinPath(dir, "config.json"), configJson(view)));
 }
 
 /// The files an export writes (and an earlier export's stale shards).
 static bool isExportOutput(llvm::StringRef name) {
   return name == "config.json" || name == "model.safetensors.index.json" ||
+         name == "generation_config.json" ||
          (name.starts_with("model") && name.ends_with(".safetensors"));
 }
 
@@ -165,7 +176,8 @@ static bool isExportOutput(llvm::StringRef name) {
 // existing directory that the export does not write (a tokenizer, a README)
 // are carried over.
 Error shear::exportHF(const ModelView &view, StringRef dirIn, uint64_t maxShardBytes,
-                      std::optional<DType> dtype) {
+                      std::optional<DType> dtype, const std::string &tokenizer,
+                      const std::string &spm) {
   if (view.hasMasks())
     return llvmFileError(dirIn, "the model still has masks; export a dense model (run "
                                 "--finalize-masks --materialize-shapes first)");
@@ -185,6 +197,11 @@ Error shear::exportHF(const ModelView &view, StringRef dirIn, uint64_t maxShardB
   };
   if (Error e = writeHFDirectory(view, tmp, maxShardBytes, dtype))
     return discard(std::move(e));
+  std::string source = tokenizer.empty() ? view.config.tokenizer : tokenizer;
+  if (!source.empty() && source != "none")
+    if (Error e = writeTokenizerFiles(source, tmp, view.config.vocabSize,
+                                      view.config.maxPositionEmbeddings, spm))
+      return discard(std::move(e));
   if (!isDirectory(dir)) {
     if (std::rename(tmp.c_str(), dir.c_str()) != 0)
       return discard(llvmFileError(dir, "cannot move the export into place"));
@@ -195,8 +212,8 @@ Error shear::exportHF(const ModelView &view, StringRef dirIn, uint64_t maxShardB
   std::error_code ec;
   for (const auto &entry : stdfs::directory_iterator(dir, ec)) {
     std::string entryName = entry.path().filename().string();
-    if (isExportOutput(entryName))
-      continue;
+    if (isExportOutput(entryName) || pathExists(joinPath(tmp, entryName)))
+      continue; // written by this export
     stdfs::copy(entry.path(), stdfs::path(tmp) / entryName,
                 stdfs::copy_options::recursive | stdfs::copy_options::create_hard_links |
                     stdfs::copy_options::copy_symlinks,

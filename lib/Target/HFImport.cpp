@@ -276,6 +276,10 @@ Expected<ModelView> shear::importHF(StringRef dirIn) {
   ModelConfig &c = view.config;
   if (Error e = readConfig(dir, c))
     return std::move(e);
+  // The directory's tokenizer goes with the model to every export.
+  for (const char *f : {"tokenizer.model", "tokenizer.json"})
+    if (pathExists(joinPath(dir, f)))
+      c.tokenizer = dir;
 
   WeightStore store;
   auto where = locateTensors(dir, store);

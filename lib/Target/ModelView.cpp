@@ -387,6 +387,8 @@ FailureOr<ModelView> Reader::read() {
       c.eosTokenId = a.getInt();
     if (auto a = model.getAs<IntegerAttr>("sliding_window"))
       c.slidingWindow = a.getInt();
+    if (auto a = model.getAs<StringAttr>("tokenizer"))
+      c.tokenizer = a.getValue().str();
   }
   view.sourceShape = readShapeAttr(module, "shear.source_shape");
   view.targetShape = readShapeAttr(module, "shear.target_shape");
@@ -437,6 +439,8 @@ void shear::emitModelView(ModuleOp module, const ModelView &v, StringRef outDir)
     model.push_back(b.getNamedAttr("eos_token_id", b.getI64IntegerAttr(*c.eosTokenId)));
   if (c.slidingWindow)
     model.push_back(b.getNamedAttr("sliding_window", b.getI64IntegerAttr(*c.slidingWindow)));
+  if (!c.tokenizer.empty())
+    model.push_back(b.getNamedAttr("tokenizer", b.getStringAttr(c.tokenizer)));
   module->setAttr("shear.model", b.getDictionaryAttr(model));
   module->removeAttr("shear.source_shape");
   module->removeAttr("shear.target_shape");

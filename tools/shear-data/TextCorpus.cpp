@@ -1,6 +1,8 @@
 //===- TextCorpus.cpp - text domains to token sequences -------------------===//
 #include "TextCorpus.h"
 
+#include "shear/Support/Process.h"
+
 #include "shear/Runtime/Dataset.h"
 #include "shear/Target/ArtifactPaths.h"
 
@@ -174,33 +176,12 @@ private:
   int to = -1, from = -1;
 };
 
-/// Runs shear-spm with arguments; returns its stdout or an error with stderr.
+/// Runs shear-spm with arguments; returns its stdout or its own error message.
 llvm::Expected<std::string> runSpm(const std::string &spm, std::vector<std::string> args) {
-  std::string cmd = "'" + spm + "'";
-  for (const std::string &a : args)
-    cmd += " '" + a + "'";
-  cmd += " 2>&1";
-  FILE *p = popen(cmd.c_str(), "r");
-  if (!p)
-    return textError(spm, "cannot run");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-    out.append(buf, n);
-  int status = pclose(p);
-  if (status != 0) {
-    // Keep shear-spm's own message, not SentencePiece's log lines.
-    std::string msg;
-    llvm::SmallVector<llvm::StringRef> lines;
-    llvm::StringRef(out).split(lines, '\n');
-    for (llvm::StringRef l : lines)
-      if (l.consume_front("shear-spm: error: "))
-        msg += (msg.empty() ? "" : "; ") + l.str();
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   msg.empty() ? llvm::StringRef(out).trim().str() : msg);
-  }
-  return out;
+  auto out = runProgram(spm, args);
+  if (!out.ok())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), out.status().message());
+  return out.take();
 }
 
 /// Cuts a token stream into sequences of seq+1 tokens: the first `evalSeqs`

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "shear/Dialect/ShearDialect.h"
 #include "shear/Target/ArtifactPaths.h"
+#include "shear/Support/Process.h"
 #include "shear/Target/HF.h"
 #include "shear/Target/ONNX.h"
 
@@ -46,6 +47,12 @@ static cl::opt<std::string> externalAbove(
     "external-data-above",
     cl::desc("with --export-onnx: weights go to MODEL.onnx.data above this size (default: 2000MB)"),
     cl::init("2000MB"), cl::cat(category));
+static cl::opt<std::string> tokenizerPath(
+    "tokenizer",
+    cl::desc("--import-hf: the tokenizer the model carries (default: the HF directory's own "
+             "files); --export-hf: the tokenizer to write beside the weights (default: the "
+             "model's); a tokenizer.model, a directory of HF tokenizer files, or none"),
+    cl::value_desc("PATH"), cl::init(""), cl::cat(category));
 static cl::opt<bool> noKvCache(
     "no-kv-cache",
     cl::desc("with --export-onnx: only input_ids -> logits (every call computes the whole "
@@ -71,6 +78,13 @@ static int importHFCommand() {
   auto view = importHF(importHFDir);
   if (!view)
     return fail(2, llvm::toString(view.takeError()));
+  if (tokenizerPath == "none")
+    view->config.tokenizer.clear();
+  else if (!tokenizerPath.empty()) {
+    if (!pathExists(tokenizerPath))
+      return fail(2, tokenizerPath + ": no such tokenizer file or directory");
+    view->config.tokenizer = canonicalPath(tokenizerPath);
+  }
   if (llvm::Error e = configureArtifactPaths("-", outputPath))
     return fail(2, llvm::toString(std::move(e)));
   mlir::MLIRContext context;
@@ -138,7 +152,14 @@ static int exportHFCommand() {
     dtype = DType::F16;
   else if (!onnxDtype.empty() && onnxDtype != "source")
     return fail(2, "--dtype must be source, f32, bf16 or f16, got '" + onnxDtype + "'");
-  if (llvm::Error e = exportHF(*view, outputPath, *shardBytes, dtype))
+  std::string tokenizer = tokenizerPath;
+  if (!tokenizer.empty() && tokenizer != "none") {
+    if (!pathExists(tokenizer))
+      return fail(2, tokenizer + ": no such tokenizer file or directory");
+    tokenizer = canonicalPath(tokenizer);
+  }
+  if (llvm::Error e = exportHF(*view, outputPath, *shardBytes, dtype, tokenizer,
+                               joinPath(executableDirectory(), "shear-spm")))
     return fail(2, llvm::toString(std::move(e)));
   return 0;
 }

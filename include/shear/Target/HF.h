@@ -19,8 +19,22 @@ llvm::Expected<ModelView> importHF(llvm::StringRef dir);
 /// standard HF names, so LlamaForCausalLM.from_pretrained loads it as-is.
 /// Only dense models can be exported. With `dtype`, every weight is converted
 /// to it (e.g. bf16 from a checkpoint's float32 master weights).
+/// With a tokenizer (the model's, or `tokenizer` when given; "none": none),
+/// its files go beside the weights (writeTokenizerFiles), and
+/// generation_config.json holds the bos/eos ids. `spm` is the shear-spm
+/// that converts SentencePiece models.
 llvm::Error exportHF(const ModelView &view, llvm::StringRef dir, uint64_t maxShardBytes,
-                     std::optional<DType> dtype = std::nullopt);
+                     std::optional<DType> dtype = std::nullopt,
+                     const std::string &tokenizer = "", const std::string &spm = "");
+
+/// Puts the tokenizer files of an HF directory into `dir`: from a directory
+/// of HF tokenizer files, those files as they are (plus, for a
+/// tokenizer.model alone, the ones converted from it); from a SentencePiece
+/// tokenizer.model, tokenizer.model, tokenizer.json (converted),
+/// tokenizer_config.json and special_tokens_map.json. A tokenizer with more
+/// pieces than the model's `vocab` is refused.
+llvm::Error writeTokenizerFiles(const std::string &source, const std::string &dir, int64_t vocab,
+                                int64_t maxLength, const std::string &spm);
 
 /// Reads config.json's text (`path` names it in errors): the fields import
 /// needs, each checked (type, range, consistency).

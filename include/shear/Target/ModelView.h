@@ -58,6 +58,10 @@ struct ModelConfig {
   int64_t maxPositionEmbeddings = 2048;
   std::string architecture = "LlamaForCausalLM";
   std::optional<int64_t> bosTokenId, eosTokenId, slidingWindow;
+  /// The model's tokenizer, carried from import to export: the absolute path
+  /// of a directory with HF tokenizer files or of a SentencePiece
+  /// tokenizer.model ("": none).
+  std::string tokenizer;
 };
 
 /// The pruning-relevant shape of a model (METHOD.md §1).
