@@ -53,14 +53,16 @@ else
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# onnxruntime (CPU) for the ONNX export tests, and the JS port of HF
-# tokenizers (an independent reader of the exported tokenizer.json). The
+# onnxruntime (CPU) for the ONNX export tests, transformers.js (loads an
+# exported ONNX folder as users do) and the JS port of HF tokenizers (an
+# independent reader of the exported tokenizer.json). The
 # onnxruntime postinstall would try to download GPU providers;
 # ONNXRUNTIME_NODE_INSTALL=skip keeps the bundled CPU one.
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -d "$root/test/onnx/node_modules/onnxruntime-node" ] ||
-   [ ! -d "$root/test/onnx/node_modules/@huggingface/tokenizers" ]; then
-  echo "setup: installing onnxruntime-node and @huggingface/tokenizers into test/onnx"
+   [ ! -d "$root/test/onnx/node_modules/@huggingface/tokenizers" ] ||
+   [ ! -d "$root/test/onnx/node_modules/@huggingface/transformers" ]; then
+  echo "setup: installing onnxruntime-node, transformers.js and @huggingface/tokenizers into test/onnx"
   (cd "$root/test/onnx" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: done"

@@ -150,6 +150,10 @@ static Error writeHFDirectory(const ModelView &viewIn, StringRef dir, uint64_t m
   }
   if (dtype)
     view.embed.dtype = *dtype; // config.json's torch_dtype
+  return writeHFConfigFiles(view, dir.str());
+}
+
+Error shear::writeHFConfigFiles(const ModelView &view, const std::string &dir) {
   if (view.config.bosTokenId || view.config.eosTokenId) {
     json::Object generation{{"_from_model_config", true}};
     if (view.config.bosTokenId)

@@ -1,6 +1,8 @@
 //===- ONNXExport.cpp - a dense model as an ONNX graph --------------------===//
 #include "shear/Target/ONNX.h"
 
+#include "shear/Target/HF.h"
+
 #include "Protobuf.h"
 #include "shear/Target/ArtifactPaths.h"
 
@@ -211,6 +213,8 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
     return llvmFileError(pathIn, "the model still has masks; export a dense model (run "
                              "--finalize-masks --materialize-shapes first)");
   std::string path = absolutePath(pathIn, ".");
+  if (Error e = toLlvm(createDirectories(parentDirectory(path))))
+    return e;
   const ModelConfig &c = view.config;
   int64_t H = c.numHeads, G = c.numKvHeads, hd = c.headDim, per = H / G, half = hd / 2;
   GraphBuilder g(options);
@@ -443,6 +447,15 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
     ::unlink(old.c_str());
   if (!external) // an earlier export's data file would lie about this model
     ::unlink(dataPath.c_str());
-  syncDirectory(parentDirectory(absolutePath(path, ".")));
+  // The folder a runtime loads: the model's config and its tokenizer beside it.
+  std::string dir = parentDirectory(absolutePath(path, "."));
+  if (Error e = writeHFConfigFiles(view, dir))
+    return e;
+  std::string source = options.tokenizer.empty() ? c.tokenizer : options.tokenizer;
+  if (!source.empty() && source != "none")
+    if (Error e = writeTokenizerFiles(source, dir, c.vocabSize, c.maxPositionEmbeddings,
+                                      options.spmPath))
+      return e;
+  syncDirectory(dir);
   return Error::success();
 }

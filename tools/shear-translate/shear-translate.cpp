@@ -50,8 +50,9 @@ static cl::opt<std::string> externalAbove(
 static cl::opt<std::string> tokenizerPath(
     "tokenizer",
     cl::desc("--import-hf: the tokenizer the model carries (default: the HF directory's own "
-             "files); --export-hf: the tokenizer to write beside the weights (default: the "
-             "model's); a tokenizer.model, a directory of HF tokenizer files, or none"),
+             "files); --export-hf, --export-onnx: the tokenizer to write beside the weights "
+             "(default: the model's); a tokenizer.model, a directory of HF tokenizer files, or "
+             "none"),
     cl::value_desc("PATH"), cl::init(""), cl::cat(category));
 static cl::opt<bool> noKvCache(
     "no-kv-cache",
@@ -177,6 +178,13 @@ static int exportOnnxCommand() {
     return fail(2, "--external-data-above: '" + externalAbove + "' is not a size");
   options.externalDataAbove = *limit;
   options.kvCache = !noKvCache;
+  options.tokenizer = tokenizerPath;
+  if (!options.tokenizer.empty() && options.tokenizer != "none") {
+    if (!pathExists(options.tokenizer))
+      return fail(2, options.tokenizer + ": no such tokenizer file or directory");
+    options.tokenizer = canonicalPath(options.tokenizer);
+  }
+  options.spmPath = joinPath(executableDirectory(), "shear-spm");
   mlir::MLIRContext context;
   context.printOpOnDiagnostic(false); // one-line errors, not the op they concern
   auto view = readModelFile(context, exportOnnxModel);

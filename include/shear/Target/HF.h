@@ -27,6 +27,9 @@ llvm::Error exportHF(const ModelView &view, llvm::StringRef dir, uint64_t maxSha
                      std::optional<DType> dtype = std::nullopt,
                      const std::string &tokenizer = "", const std::string &spm = "");
 
+/// config.json and (with bos/eos ids) generation_config.json of `view`.
+llvm::Error writeHFConfigFiles(const ModelView &view, const std::string &dir);
+
 /// Puts the tokenizer files of an HF directory into `dir`: from a directory
 /// of HF tokenizer files, those files as they are (plus, for a
 /// tokenizer.model alone, the ones converted from it); from a SentencePiece

@@ -10,6 +10,10 @@ struct OnnxExportOptions {
   DType weightDtype = DType::F32;   // F32 or BF16 initializers
   uint64_t externalDataAbove = 2000ull << 20; // initializer bytes above which they go to a file
   bool kvCache = true; // the decoder layout with past_key_values / present
+  /// Beside the model: config.json, generation_config.json and the
+  /// tokenizer's files (the model's, or this one; "none": none), so the
+  /// directory is a model folder transformers.js loads.
+  std::string tokenizer, spmPath;
 };
 
 /// Writes `view` (a dense model) as an ONNX model (IR 8, opset 17) in the
