@@ -335,7 +335,7 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
                          : g.weight(view.lmHead, true);
   g.node("MatMul", {xf, head}, {}, "logits");
 
-  // Initializers: inline, or in <path>.data when they would pass the limit.
+  // Initializers: inline, or in <path>_data when they would pass the limit.
   uint64_t total = 0;
   for (const Initializer &init : g.inits) {
     uint64_t n = 1;
@@ -344,8 +344,9 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
     total += n * (init.type == INT64 ? 8 : init.type == BFLOAT16 ? 2 : 4);
   }
   bool external = total > options.externalDataAbove;
-  std::string dataName = llvm::sys::path::filename(path).str() + ".data";
-  std::string dataPath = path + ".data", dataTmp = dataPath + ".tmp." + std::to_string(getpid());
+  // MODEL.onnx_data: the name Optimum writes and transformers.js looks for.
+  std::string dataName = llvm::sys::path::filename(path).str() + "_data";
+  std::string dataPath = path + "_data", dataTmp = dataPath + ".tmp." + std::to_string(getpid());
   int fd = -1;
   if (external) {
     fd = ::open(dataTmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -451,6 +452,16 @@ Error shear::exportOnnx(const ModelView &view, llvm::StringRef pathIn,
   std::string dir = parentDirectory(absolutePath(path, "."));
   if (Error e = writeHFConfigFiles(view, dir))
     return e;
+  if (external) { // transformers.js loads MODEL.onnx_data only when told to
+    std::string configPath = joinPath(dir, "config.json");
+    auto config = readJsonFile(configPath);
+    if (!config.ok())
+      return toLlvm(config.status());
+    if (json::Object *o = config->asObject())
+      (*o)["transformers.js_config"] = json::Object{{"use_external_data_format", true}};
+    if (Error e = toLlvm(writeJsonFileAtomically(configPath, *config)))
+      return e;
+  }
   std::string source = options.tokenizer.empty() ? c.tokenizer : options.tokenizer;
   if (!source.empty() && source != "none")
     if (Error e = writeTokenizerFiles(source, dir, c.vocabSize, c.maxPositionEmbeddings,

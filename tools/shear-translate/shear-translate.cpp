@@ -45,7 +45,7 @@ static cl::opt<std::string> onnxDtype(
     cl::init(""), cl::cat(category));
 static cl::opt<std::string> externalAbove(
     "external-data-above",
-    cl::desc("with --export-onnx: weights go to MODEL.onnx.data above this size (default: 2000MB)"),
+    cl::desc("with --export-onnx: weights go to MODEL.onnx_data above this size (default: 2000MB)"),
     cl::init("2000MB"), cl::cat(category));
 static cl::opt<std::string> tokenizerPath(
     "tokenizer",

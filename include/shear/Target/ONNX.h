@@ -26,7 +26,7 @@ struct OnnxExportOptions {
 /// decode. Without `kvCache`: only `input_ids` -> `logits`, every call
 /// computing the whole sequence. RMSNorm, RoPE (with its scaling), GQA and
 /// SwiGLU are decomposed into standard ops, weights are initializers
-/// (transposed for MatMul), in `<path>.data` when they exceed the protobuf
+/// (transposed for MatMul), in `<path>_data` when they exceed the protobuf
 /// limit. Positions may go up to max_position_embeddings - 1.
 llvm::Error exportOnnx(const ModelView &view, llvm::StringRef path,
                        const OnnxExportOptions &options);
