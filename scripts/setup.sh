@@ -19,8 +19,9 @@ packages=(
   # independent numerical references used by the tests (run with /usr/bin/python3);
   # psutil: lit's per-test --timeout
   python3 python3-numpy python3-torch python3-onnx python3-sentencepiece python3-psutil
-  # tokenizer (in its own binary, shear-spm) and gzip reading for text corpora
-  libsentencepiece-dev zlib1g-dev
+  # tokenizer (in its own binary, shear-spm); gzip and zstd corpora (zstd: the
+  # tests compress with it)
+  libsentencepiece-dev zlib1g-dev libzstd-dev zstd
   # the demo: Debian text for its corpus, matplotlib for its report
   fortunes python3-matplotlib
   # onnxruntime for the ONNX tests comes from npm (below)

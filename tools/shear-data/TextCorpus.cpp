@@ -1,5 +1,6 @@
 //===- TextCorpus.cpp - text domains to token sequences -------------------===//
 #include "TextCorpus.h"
+#include "DocumentReader.h"
 
 #include "shear/Support/Process.h"
 
@@ -16,6 +17,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -30,25 +32,6 @@ using llvm::Error;
 namespace {
 Error textError(const std::string &file, const llvm::Twine &what) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), (file + ": " + what).str());
-}
-
-/// Reads a whole file, decompressing gzip (man pages, dictzip) transparently.
-llvm::Expected<std::string> readText(const std::string &path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f)
-    return textError(path, "cannot read: " + llvm::Twine(std::strerror(errno)));
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0)
-    out.append(buf, n);
-  bool failed = n < 0;
-  gzclose(f);
-  if (failed)
-    return textError(path, "cannot read (corrupt compressed data?)");
-  if (out.find('\0') != std::string::npos)
-    return textError(path, "binary data, not text (narrow the domain with :GLOB patterns)");
-  return out;
 }
 
 /// Files of a source, sorted, so the corpus is reproducible.
@@ -84,25 +67,6 @@ llvm::Expected<std::vector<std::string>> listFiles(const TextSource &s) {
     return textError(s.path, "cannot list: " + ec.message());
   std::sort(files.begin(), files.end());
   return files;
-}
-
-/// Documents of a file: the file, or for large files pieces of about 64 KiB
-/// cut at blank lines.
-std::vector<std::string> documents(const std::string &text) {
-  const size_t limit = 64 << 10;
-  std::vector<std::string> docs;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.size();
-    if (end - start > limit) {
-      size_t cut = text.find("\n\n", start + limit / 2);
-      end = cut == std::string::npos || cut > start + 2 * limit ? std::min(text.size(), start + limit)
-                                                                : cut + 2;
-    }
-    docs.push_back(text.substr(start, end - start));
-    start = end;
-  }
-  return docs;
 }
 
 /// A shear-spm child process (tokenizer, on the other end of two pipes).
@@ -280,21 +244,21 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
     std::string sample;
     for (const std::string &d : names) {
       int64_t taken = 0;
-      bool any = false;
+      ReadStats seen;
       for (const std::string &f : files[d]) {
         if (taken >= o.sampleBytes)
           break;
-        auto text = readText(f);
-        if (!text)
-          return text.takeError();
-        any |= !text->empty();
-        std::string piece = text->substr(0, o.sampleBytes - taken);
-        sample += piece;
-        if (!piece.empty() && piece.back() != '\n')
-          sample += '\n';
-        taken += piece.size();
+        if (Error e = readDocuments(f, o.read, seen, [&](llvm::StringRef doc) {
+              std::string piece = doc.substr(0, o.sampleBytes - taken).str();
+              sample += piece;
+              if (!piece.empty() && piece.back() != '\n')
+                sample += '\n';
+              taken += piece.size();
+              return taken < o.sampleBytes;
+            }))
+          return e;
       }
-      if (!any && taken < o.sampleBytes)
+      if (taken == 0)
         return textError(o.outDir, "domain '" + d + "' is empty: its " +
                                        llvm::Twine(files[d].size()) + " files hold no text");
     }
@@ -334,28 +298,67 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
     SequenceWriter w(o.seqLen, o.evalSeqs, wide, joinPath(o.outDir, d + ".train.bin"));
     if (!w.ok())
       return textError(w.tmpPath, "cannot create");
-    int64_t bytes = 0, docs = 0, tokens = 0, read = 0;
-    std::vector<uint32_t> ids;
+    int64_t tokens = 0, read = 0, totalDisk = 0;
     for (const std::string &f : files[d]) {
-      if (o.maxBytes > 0 && bytes >= o.maxBytes)
+      uint64_t size = 0;
+      if (!llvm::sys::fs::file_size(f, size))
+        totalDisk += static_cast<int64_t>(size);
+    }
+    ReadStats stats;
+    std::vector<uint32_t> ids;
+    bool tokenizerFailed = false;
+    auto started = std::chrono::steady_clock::now();
+    auto lastReport = started;
+    for (const std::string &f : files[d]) {
+      if (o.maxBytes > 0 && stats.textBytes >= o.maxBytes)
         break;
-      auto text = readText(f);
-      if (!text)
-        return text.takeError();
-      for (const std::string &doc : documents(*text)) {
-        if (!(*tokenizer)->encode(doc, ids))
-          return textError(o.spmPath, "the tokenizer process failed");
-        if (bos >= 0)
-          w.push(bos);
-        for (uint32_t id : ids)
-          w.push(id);
-        if (eos >= 0)
-          w.push(eos);
-        tokens += ids.size() + (bos >= 0) + (eos >= 0);
-        ++docs;
-      }
-      bytes += text->size();
+      if (Error e = readDocuments(f, o.read, stats, [&](llvm::StringRef doc) {
+            if (!(*tokenizer)->encode(doc.str(), ids)) {
+              tokenizerFailed = true;
+              return false;
+            }
+            if (bos >= 0)
+              w.push(bos);
+            for (uint32_t id : ids)
+              w.push(id);
+            if (eos >= 0)
+              w.push(eos);
+            tokens += ids.size() + (bos >= 0) + (eos >= 0);
+            // Progress of long domains: every 5 s, on stderr.
+            auto now = std::chrono::steady_clock::now();
+            if (now - lastReport > std::chrono::seconds(5)) {
+              lastReport = now;
+              double secs = std::chrono::duration<double>(now - started).count();
+              double done = static_cast<double>(stats.fileBytes) / std::max<int64_t>(1, totalDisk);
+              llvm::errs() << llvm::formatv(
+                  "  {0}: {1:f1} MB of text ({2:f1} MB/s), {3} documents, {4:f2} M tokens, "
+                  "{5:f0}% of the files{6}\n",
+                  d, stats.bytes / 1e6, stats.bytes / 1e6 / secs, stats.documents, tokens / 1e6,
+                  100 * done,
+                  done > 0.01 ? llvm::formatv(", ETA {0:f0} s", secs * (1 - done) / done).str()
+                              : std::string());
+            }
+            // --max-bytes stops inside a file too: one shard may hold a whole domain.
+            return o.maxBytes <= 0 || stats.textBytes < o.maxBytes;
+          }))
+        return e;
+      if (tokenizerFailed)
+        return textError(o.spmPath, "the tokenizer process failed");
       ++read;
+    }
+    int64_t bytes = stats.textBytes, docs = stats.documents;
+    if (stats.documents == 0 && stats.malformed > 0)
+      return textError(stats.examples.front().substr(0, stats.examples.front().find(':')),
+                       "domain '" + d + "': none of its " + llvm::Twine(stats.malformed) +
+                           " JSON lines is a document (" + stats.examples.front().substr(
+                               stats.examples.front().rfind(": ") + 2) +
+                           "); --text-field names the field holding the text");
+    if (stats.malformed > 0) {
+      llvm::errs() << llvm::formatv("shear-data: warning: domain '{0}': {1} malformed JSON lines "
+                                    "skipped (--strict makes them an error), e.g.\n",
+                                    d, stats.malformed);
+      for (const std::string &example : stats.examples)
+        llvm::errs() << "  " << example << "\n";
     }
     if (w.sequences <= o.evalSeqs)
       return textError(o.outDir, "domain '" + d + "' gives only " + llvm::Twine(w.sequences) +
@@ -379,6 +382,7 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
                                              {"files_matched", static_cast<int64_t>(files[d].size())},
                                              {"files_read", read},
                                              {"documents", docs},
+                                             {"malformed_lines", stats.malformed},
                                              {"bytes", bytes},
                                              {"tokens", tokens}});
     llvm::outs() << llvm::formatv("{0,-12} {1,5} files {2,7} documents {3,10} bytes {4,9} tokens: "

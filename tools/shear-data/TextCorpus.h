@@ -2,6 +2,8 @@
 #ifndef SHEAR_TOOLS_SHEAR_DATA_TEXTCORPUS_H
 #define SHEAR_TOOLS_SHEAR_DATA_TEXTCORPUS_H
 
+#include "DocumentReader.h"
+
 #include "llvm/Support/Error.h"
 
 #include <string>
@@ -25,6 +27,7 @@ struct TextOptions {
   int64_t sampleBytes = 4 << 20;  // per domain, for training the tokenizer
   int64_t maxBytes = 0;           // per domain; 0: everything
   std::string spmPath;            // the shear-spm binary
+  ReadOptions read;               // text or JSON lines, the text field, strictness
 };
 
 /// Builds DATA_DIR from text: tokenizer, per-domain train/eval shards and a

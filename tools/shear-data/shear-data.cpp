@@ -55,6 +55,17 @@ static cl::opt<int64_t> textSample("sample-bytes",
                                    cl::init(4 << 20), cl::sub(textCommand), cl::cat(dataCategory));
 static cl::opt<int64_t> textMax("max-bytes", cl::desc("bytes of text read per domain (default: 0, all)"),
                                 cl::init(0), cl::sub(textCommand), cl::cat(dataCategory));
+static cl::opt<std::string> textFormat(
+    "format",
+    cl::desc("auto (default: JSON lines for *.jsonl, *.jsonl.gz|.zst, *.json.gz|.zst; text "
+             "otherwise), text or jsonl; files may be gzip or zstd compressed"),
+    cl::init("auto"), cl::sub(textCommand), cl::cat(dataCategory));
+static cl::opt<std::string> textField("text-field",
+                                      cl::desc("JSON lines: the field holding a document's text (default: text)"),
+                                      cl::init("text"), cl::sub(textCommand), cl::cat(dataCategory));
+static cl::opt<bool> textStrict("strict",
+                                cl::desc("a malformed JSON line is an error (default: counted, reported and skipped)"),
+                                cl::sub(textCommand), cl::cat(dataCategory));
 static cl::list<std::string> textInputs(cl::Positional,
                                         cl::desc("name=PATH[:GLOB,GLOB] ... (a domain may repeat)"),
                                         cl::sub(textCommand), cl::cat(dataCategory));
@@ -198,6 +209,18 @@ static int text(const char *argv0) {
   o.vocabSize = textVocab;
   o.sampleBytes = textSample;
   o.maxBytes = textMax;
+  if (textFormat == "auto")
+    o.read.format = CorpusFormat::Auto;
+  else if (textFormat == "text")
+    o.read.format = CorpusFormat::Text;
+  else if (textFormat == "jsonl")
+    o.read.format = CorpusFormat::JsonLines;
+  else
+    return fail("--format must be auto, text or jsonl, got '" + textFormat + "'");
+  if (textField.empty())
+    return fail("--text-field must not be empty");
+  o.read.textField = textField;
+  o.read.strict = textStrict;
   std::string self = llvm::sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&fail));
   o.spmPath = joinPath(llvm::sys::path::parent_path(self), "shear-spm");
   if (llvm::Error e = packText(sources, o))
