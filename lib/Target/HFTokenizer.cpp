@@ -47,6 +47,23 @@ Error checkSpmVocab(const std::string &spm, const std::string &model, int64_t vo
                                     std::to_string(vocab) + " entries: not this model's tokenizer");
   return Error::success();
 }
+/// A fast tokenizer as given: its ids must fit the model.
+Error checkFastTokenizer(const std::string &copy, const std::string &source, int64_t vocab) {
+  auto text = readFile(copy);
+  auto json = text.ok() ? json::parse(*text) : Result<json::Value>(text.status());
+  const json::Object *m = json.ok() ? json->getObject("model") : nullptr;
+  const json::Object *v = nullptr;
+  if (m)
+    if (auto it = m->find("vocab"); it != m->end())
+      v = it->second.asObject();
+  if (!v)
+    return llvmFileError(source, "has no model.vocab");
+  for (const auto &[piece, id] : *v)
+    if (!id.asInteger() || *id.asInteger() < 0 || *id.asInteger() >= vocab)
+      return llvmFileError(source, "piece '" + piece + "' has an id outside the model's vocabulary of " +
+                                       std::to_string(vocab));
+  return Error::success();
+}
 } // namespace
 
 Error shear::writeTokenizerFiles(const std::string &source, const std::string &dir, int64_t vocab,
@@ -61,27 +78,22 @@ Error shear::writeTokenizerFiles(const std::string &source, const std::string &d
       if (pathExists(joinPath(source, f)))
         if (Error e = copyFile(joinPath(source, f), joinPath(dir, f)))
           return e;
-    if (pathExists(joinPath(dir, "tokenizer.json"))) {
-      // Fast tokenizer as given: its ids must fit the model.
-      auto text = readFile(joinPath(dir, "tokenizer.json"));
-      auto json = text.ok() ? json::parse(*text) : Result<json::Value>(text.status());
-      const json::Object *m = json.ok() ? json->getObject("model") : nullptr;
-      const json::Object *v = nullptr;
-      if (m)
-        if (auto it = m->find("vocab"); it != m->end())
-          v = it->second.asObject();
-      if (!v)
-        return llvmFileError(joinPath(source, "tokenizer.json"), "has no model.vocab");
-      for (const auto &[piece, id] : *v)
-        if (!id.asInteger() || *id.asInteger() < 0 || *id.asInteger() >= vocab)
-          return llvmFileError(joinPath(source, "tokenizer.json"),
-                               "piece '" + piece + "' has an id outside the model's vocabulary of " +
-                                   std::to_string(vocab));
-      return Error::success();
-    }
+    if (pathExists(joinPath(dir, "tokenizer.json")))
+      return checkFastTokenizer(joinPath(dir, "tokenizer.json"), joinPath(source, "tokenizer.json"), vocab);
     model = joinPath(source, "tokenizer.model");
     if (!pathExists(model))
       return llvmFileError(source, "has neither tokenizer.json nor tokenizer.model");
+  } else if (llvm::StringRef(source).ends_with(".json")) {
+    // A tokenizer.json file (shear-data's DATA_DIR/tokenizer.json): it and
+    // the configuration files beside it.
+    if (Error e = copyFile(source, joinPath(dir, "tokenizer.json")))
+      return e;
+    std::string from = std::filesystem::path(source).parent_path().string();
+    for (const char *f : {"tokenizer_config.json", "special_tokens_map.json"})
+      if (pathExists(joinPath(from, f)))
+        if (Error e = copyFile(joinPath(from, f), joinPath(dir, f)))
+          return e;
+    return checkFastTokenizer(joinPath(dir, "tokenizer.json"), source, vocab);
   } else {
     model = source;
   }

@@ -17,7 +17,12 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -69,21 +74,27 @@ llvm::Expected<std::vector<std::string>> listFiles(const TextSource &s) {
   return files;
 }
 
-/// A shear-spm child process (tokenizer, on the other end of two pipes).
+/// A shear-spm child process (tokenizer, on the other end of two pipes),
+/// used asynchronously: documents are sent as they are read, the child
+/// encodes them on several threads, and a thread of ours hands the replies,
+/// in order, to the consumer.
 class Tokenizer {
 public:
+  using Consumer = std::function<void(const std::vector<uint32_t> &)>;
   static llvm::Expected<std::unique_ptr<Tokenizer>> start(const std::string &spm,
-                                                          const std::string &model) {
+                                                          const std::string &model, unsigned threads) {
     int in[2], out[2];
     if (pipe(in) || pipe(out))
       return textError(spm, "cannot create pipes");
+    std::string threadCount = std::to_string(threads);
     pid_t pid = fork();
     if (pid == 0) {
       dup2(in[0], 0);
       dup2(out[1], 1);
       close(in[1]);
       close(out[0]);
-      execl(spm.c_str(), spm.c_str(), "encode", "--model", model.c_str(), nullptr);
+      execl(spm.c_str(), spm.c_str(), "encode", "--model", model.c_str(), "--threads",
+            threadCount.c_str(), nullptr);
       _exit(127);
     }
     close(in[0]);
@@ -92,24 +103,60 @@ public:
     t->pid = pid;
     t->to = in[1];
     t->from = out[0];
+    t->reader = std::thread([p = t.get()] { p->readReplies(); });
     return t;
   }
   ~Tokenizer() {
     close(to);
+    if (reader.joinable())
+      reader.join();
     close(from);
     int status;
     waitpid(pid, &status, 0);
   }
-  bool encode(const std::string &text, std::vector<uint32_t> &ids) {
+  /// Who receives the next replies (set when no document is in flight).
+  void setConsumer(Consumer c) {
+    std::lock_guard<std::mutex> lock(consumerMu); // waits for a call in progress
+    consumer = std::move(c);
+  }
+  bool send(llvm::StringRef text) {
     uint32_t n = text.size();
-    if (!writeAll(&n, 4) || !writeAll(text.data(), n) || !readAll(&n, 4))
+    if (!writeAll(&n, 4) || !writeAll(text.data(), n))
       return false;
-    ids.resize(n);
-    return n == 0 || readAll(ids.data(), n * 4);
+    ++sent;
+    return true;
+  }
+  /// Waits until every document sent has been consumed; false if the child failed.
+  bool drain() {
+    std::unique_lock<std::mutex> lock(mu);
+    done.wait(lock, [&] { return received == sent || broken; });
+    return received == sent;
   }
   Tokenizer() = default;
 
 private:
+  void readReplies() {
+    std::vector<uint32_t> ids;
+    while (true) {
+      uint32_t n;
+      if (!readAll(&n, 4))
+        break;
+      ids.resize(n);
+      if (n && !readAll(ids.data(), n * 4))
+        break;
+      {
+        std::lock_guard<std::mutex> lock(consumerMu);
+        if (consumer)
+          consumer(ids);
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      ++received;
+      done.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    broken = true;
+    done.notify_all();
+  }
   bool writeAll(const void *p, size_t n) {
     const char *c = static_cast<const char *>(p);
     while (n) {
@@ -138,7 +185,23 @@ private:
   }
   pid_t pid = -1;
   int to = -1, from = -1;
+  std::thread reader;
+  Consumer consumer;
+  std::mutex consumerMu, mu;
+  std::condition_variable done;
+  int64_t sent = 0, received = 0;
+  bool broken = false;
 };
+
+/// The tokenizer file a --tokenizer names: the file, or in a directory its
+/// tokenizer.json (HF's fast tokenizer, what LLaMA-3 ships), else its
+/// tokenizer.model.
+std::string givenTokenizer(const std::string &path) {
+  if (!llvm::sys::fs::is_directory(path))
+    return path;
+  std::string json = joinPath(path, "tokenizer.json");
+  return llvm::sys::fs::exists(json) ? json : joinPath(path, "tokenizer.model");
+}
 
 /// Runs shear-spm with arguments; returns its stdout or its own error message.
 llvm::Expected<std::string> runSpm(const std::string &spm, std::vector<std::string> args) {
@@ -205,6 +268,13 @@ public:
 };
 } // namespace
 
+std::string shear::tokenizerFileName(const TextOptions &o) {
+  if (o.tokenizer.empty())
+    return "tokenizer.model";
+  return llvm::StringRef(givenTokenizer(o.tokenizer)).ends_with(".json") ? "tokenizer.json"
+                                                                        : "tokenizer.model";
+}
+
 Error shear::packText(const std::vector<TextSource> &sources, const TextOptions &o) {
   if (std::error_code ec = llvm::sys::fs::create_directories(o.outDir))
     return textError(o.outDir, "cannot create: " + ec.message());
@@ -229,17 +299,28 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
     if (files[d].empty())
       return textError(o.outDir, "domain '" + d + "' matches no files");
 
-  // The tokenizer: given, or trained on a sample of every domain.
-  std::string model = joinPath(o.outDir, "tokenizer.model");
+  // The tokenizer: given (copied into DATA_DIR with its configuration), or
+  // trained on a sample of every domain.
+  std::string model = joinPath(o.outDir, tokenizerFileName(o));
   if (!o.tokenizer.empty()) {
-    auto info = runSpm(o.spmPath, {"info", "--model", o.tokenizer});
+    std::string source = givenTokenizer(o.tokenizer);
+    auto info = runSpm(o.spmPath, {"info", "--model", source});
     if (!info)
       return info.takeError();
-    auto buffer = llvm::MemoryBuffer::getFile(o.tokenizer, false, false);
-    if (!buffer)
-      return textError(o.tokenizer, "cannot read");
-    if (Error e = toLlvm(writeFileAtomically(model, (*buffer)->getBuffer())))
-      return e;
+    std::vector<std::pair<std::string, std::string>> copies{{source, model}};
+    if (llvm::StringRef(model).ends_with(".json"))
+      for (const char *f : {"tokenizer_config.json", "special_tokens_map.json"}) {
+        std::string beside = joinPath(llvm::sys::path::parent_path(source).str(), f);
+        if (llvm::sys::fs::exists(beside))
+          copies.push_back({beside, joinPath(o.outDir, f)});
+      }
+    for (const auto &[from, to] : copies) {
+      auto buffer = llvm::MemoryBuffer::getFile(from, false, false);
+      if (!buffer)
+        return textError(from, "cannot read");
+      if (Error e = toLlvm(writeFileAtomically(to, (*buffer)->getBuffer())))
+        return e;
+    }
   } else {
     std::string sample;
     for (const std::string &d : names) {
@@ -284,7 +365,7 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
   int64_t vocab = inf->getInteger("vocab_size").value_or(0);
   int64_t bos = inf->getInteger("bos_id").value_or(-1), eos = inf->getInteger("eos_id").value_or(-1);
 
-  auto tokenizer = Tokenizer::start(o.spmPath, model);
+  auto tokenizer = Tokenizer::start(o.spmPath, model, o.threads);
   if (!tokenizer)
     return tokenizer.takeError();
   rt::Manifest m;
@@ -298,32 +379,40 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
     SequenceWriter w(o.seqLen, o.evalSeqs, wide, joinPath(o.outDir, d + ".train.bin"));
     if (!w.ok())
       return textError(w.tmpPath, "cannot create");
-    int64_t tokens = 0, read = 0, totalDisk = 0;
+    std::atomic<int64_t> tokens{0};
+    int64_t read = 0, totalDisk = 0;
     for (const std::string &f : files[d]) {
       uint64_t size = 0;
       if (!llvm::sys::fs::file_size(f, size))
         totalDisk += static_cast<int64_t>(size);
     }
     ReadStats stats;
-    std::vector<uint32_t> ids;
     bool tokenizerFailed = false;
+    (*tokenizer)->setConsumer([&](const std::vector<uint32_t> &ids) {
+      if (bos >= 0)
+        w.push(bos);
+      for (uint32_t id : ids)
+        w.push(id);
+      if (eos >= 0)
+        w.push(eos);
+      tokens += ids.size() + (bos >= 0) + (eos >= 0);
+    });
+    // Whatever way this domain ends, replies still in flight must not reach
+    // the writer once it is gone.
+    struct Detach {
+      Tokenizer &t;
+      ~Detach() { t.setConsumer(nullptr); }
+    } detach{**tokenizer};
     auto started = std::chrono::steady_clock::now();
     auto lastReport = started;
     for (const std::string &f : files[d]) {
       if (o.maxBytes > 0 && stats.textBytes >= o.maxBytes)
         break;
       if (Error e = readDocuments(f, o.read, stats, [&](llvm::StringRef doc) {
-            if (!(*tokenizer)->encode(doc.str(), ids)) {
+            if (!(*tokenizer)->send(doc)) {
               tokenizerFailed = true;
               return false;
             }
-            if (bos >= 0)
-              w.push(bos);
-            for (uint32_t id : ids)
-              w.push(id);
-            if (eos >= 0)
-              w.push(eos);
-            tokens += ids.size() + (bos >= 0) + (eos >= 0);
             // Progress of long domains: every 5 s, on stderr.
             auto now = std::chrono::steady_clock::now();
             if (now - lastReport > std::chrono::seconds(5)) {
@@ -333,7 +422,7 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
               llvm::errs() << llvm::formatv(
                   "  {0}: {1:f1} MB of text ({2:f1} MB/s), {3} documents, {4:f2} M tokens, "
                   "{5:f0}% of the files{6}\n",
-                  d, stats.bytes / 1e6, stats.bytes / 1e6 / secs, stats.documents, tokens / 1e6,
+                  d, stats.bytes / 1e6, stats.bytes / 1e6 / secs, stats.documents, tokens.load() / 1e6,
                   100 * done,
                   done > 0.01 ? llvm::formatv(", ETA {0:f0} s", secs * (1 - done) / done).str()
                               : std::string());
@@ -346,6 +435,8 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
         return textError(o.spmPath, "the tokenizer process failed");
       ++read;
     }
+    if (!(*tokenizer)->drain())
+      return textError(o.spmPath, "the tokenizer process failed");
     int64_t bytes = stats.textBytes, docs = stats.documents;
     if (stats.documents == 0 && stats.malformed > 0)
       return textError(stats.examples.front().substr(0, stats.examples.front().find(':')),
@@ -384,10 +475,10 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
                                              {"documents", docs},
                                              {"malformed_lines", stats.malformed},
                                              {"bytes", bytes},
-                                             {"tokens", tokens}});
+                                             {"tokens", tokens.load()}});
     llvm::outs() << llvm::formatv("{0,-12} {1,5} files {2,7} documents {3,10} bytes {4,9} tokens: "
                                   "{5} train + {6} eval sequences\n",
-                                  d, read, docs, bytes, tokens, info.trainSequences,
+                                  d, read, docs, bytes, tokens.load(), info.trainSequences,
                                   info.evalSequences);
   }
   for (rt::DomainInfo &d : m.domains)
@@ -395,7 +486,7 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
   if (Error e = toLlvm(rt::writeManifest(o.outDir, m)))
     return e;
   // How the corpus was made, so it can be made again.
-  llvm::json::Object recipe{{"tokenizer", "tokenizer.model"},
+  llvm::json::Object recipe{{"tokenizer", tokenizerFileName(o)},
                             {"tokenizer_source", o.tokenizer.empty() ? "trained" : o.tokenizer},
                             {"vocab_size", vocab},
                             {"bos_id", bos},

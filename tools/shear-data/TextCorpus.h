@@ -22,17 +22,22 @@ struct TextSource {
 struct TextOptions {
   int64_t seqLen = 0, evalSeqs = 0;
   std::string outDir;
-  std::string tokenizer;          // an existing tokenizer.model, or "" to train one
+  std::string tokenizer;          // tokenizer.model, tokenizer.json or a directory; "": train one
   int64_t vocabSize = 8000;       // when training one
   int64_t sampleBytes = 4 << 20;  // per domain, for training the tokenizer
   int64_t maxBytes = 0;           // per domain; 0: everything
   std::string spmPath;            // the shear-spm binary
   ReadOptions read;               // text or JSON lines, the text field, strictness
+  unsigned threads = 1;           // tokenizer threads
 };
 
 /// Builds DATA_DIR from text: tokenizer, per-domain train/eval shards and a
 /// manifest recording how (docs/data-format.md). Streams: documents are read,
 /// tokenized and written one at a time.
+/// The tokenizer's file name in DATA_DIR: tokenizer.json for HF
+/// tokenizers, tokenizer.model for SentencePiece (given or trained).
+std::string tokenizerFileName(const TextOptions &options);
+
 llvm::Error packText(const std::vector<TextSource> &sources, const TextOptions &options);
 
 } // namespace shear

@@ -1,6 +1,8 @@
 //===- shear-data.cpp - build training data directories -------------------===//
 //
 //   shear-data pack --seq T --eval-seqs N -o DATA_DIR name=tokens.npy [...]
+//   shear-data text --seq T ... -o DATA_DIR name=PATH[:GLOB,...] [...]
+//   shear-data encode|decode --tokenizer TOK < lines
 //
 // Each domain's 1-D token array is cut into consecutive sequences of T + 1
 // tokens; the first N are the held-out evaluation set, the rest the training
@@ -21,6 +23,10 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <unistd.h>
 
 namespace cl = llvm::cl;
 using namespace shear;
@@ -46,8 +52,13 @@ static cl::opt<int64_t> textEval("eval-seqs", cl::desc("held-out sequences per d
 static cl::opt<std::string> textOut("o", cl::desc("output data directory"),
                                     cl::value_desc("DATA_DIR"), cl::sub(textCommand), cl::cat(dataCategory));
 static cl::opt<std::string> textTokenizer(
-    "tokenizer", cl::desc("an existing SentencePiece tokenizer.model (default: train one)"),
+    "tokenizer",
+    cl::desc("an existing tokenizer: a SentencePiece tokenizer.model, an HF tokenizer.json or a "
+             "directory holding one (default: train a SentencePiece BPE)"),
     cl::sub(textCommand), cl::cat(dataCategory));
+static cl::opt<unsigned> textThreads("threads",
+                                     cl::desc("tokenizer threads (default: 0, every core)"),
+                                     cl::init(0), cl::sub(textCommand), cl::cat(dataCategory));
 static cl::opt<int64_t> textVocab("vocab-size", cl::desc("vocabulary of the trained tokenizer (default: 8000)"),
                                   cl::init(8000), cl::sub(textCommand), cl::cat(dataCategory));
 static cl::opt<int64_t> textSample("sample-bytes",
@@ -209,6 +220,7 @@ static int text(const char *argv0) {
   o.vocabSize = textVocab;
   o.sampleBytes = textSample;
   o.maxBytes = textMax;
+  o.threads = textThreads ? textThreads : std::max(1u, std::thread::hardware_concurrency());
   if (textFormat == "auto")
     o.read.format = CorpusFormat::Auto;
   else if (textFormat == "text")
@@ -225,14 +237,56 @@ static int text(const char *argv0) {
   o.spmPath = joinPath(llvm::sys::path::parent_path(self), "shear-spm");
   if (llvm::Error e = packText(sources, o))
     return fail(llvm::toString(std::move(e)));
-  llvm::outs() << "wrote " << textOut << "/manifest.json, tokenizer.model, corpus.json\n";
+  llvm::outs() << "wrote " << textOut << "/manifest.json, " << tokenizerFileName(o) << ", corpus.json\n";
   return 0;
+}
+
+static cl::SubCommand encodeCommand(
+    "encode", "print the token ids of each line of stdin (space-separated, one line each)");
+static cl::opt<std::string> encodeTokenizer("tokenizer",
+                                            cl::desc("tokenizer.model, tokenizer.json or a directory "
+                                                     "holding one (required)"),
+                                            cl::sub(encodeCommand), cl::cat(dataCategory));
+static cl::opt<bool> encodeBos("bos", cl::desc("add the tokenizer's BOS (its post-processor's tokens)"),
+                               cl::sub(encodeCommand), cl::cat(dataCategory));
+static cl::opt<bool> encodeWhole("whole", cl::desc("all of stdin as one text (newlines included)"),
+                                 cl::sub(encodeCommand), cl::cat(dataCategory));
+static cl::SubCommand decodeCommand("decode",
+                                    "print the text of each line of space-separated token ids on stdin");
+static cl::opt<std::string> decodeTokenizer("tokenizer",
+                                            cl::desc("tokenizer.model, tokenizer.json or a directory "
+                                                     "holding one (required)"),
+                                            cl::sub(decodeCommand), cl::cat(dataCategory));
+static cl::opt<bool> decodeJson("json",
+                                cl::desc("each text as a JSON string (texts may hold newlines)"),
+                                cl::sub(decodeCommand), cl::cat(dataCategory));
+
+/// encode and decode are shear-spm's, which holds both kinds of tokenizer:
+/// this process becomes it.
+static int tokenize(const char *argv0, const std::string &tokenizer,
+                    std::vector<std::string> args) {
+  if (tokenizer.empty())
+    return fail("give --tokenizer tokenizer.model|tokenizer.json|DIR");
+  if (!llvm::sys::fs::exists(tokenizer))
+    return fail(tokenizer + ": no such file or directory");
+  std::string self = llvm::sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&fail));
+  std::string spm = joinPath(llvm::sys::path::parent_path(self), "shear-spm");
+  args.insert(args.begin() + 1, {"--model", tokenizer});
+  args.insert(args.begin(), spm);
+  std::vector<char *> argvOut;
+  for (std::string &a : args)
+    argvOut.push_back(a.data());
+  argvOut.push_back(nullptr);
+  llvm::outs().flush();
+  execv(spm.c_str(), argvOut.data());
+  return fail(spm + ": cannot run: " + std::strerror(errno));
 }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   // --help lists shear-data's own options, not LLVM's.
-  for (cl::SubCommand *sub : {&cl::SubCommand::getTopLevel(), &packCommand, &textCommand})
+  for (cl::SubCommand *sub :
+       {&cl::SubCommand::getTopLevel(), &packCommand, &textCommand, &encodeCommand, &decodeCommand})
     cl::HideUnrelatedOptions(dataCategory, *sub);
   // Usage errors are bad input: exit code 2 (docs/exit-codes.md).
   if (!cl::ParseCommandLineOptions(argc, argv, "shear-data: build shear's training data\n",
@@ -242,5 +296,17 @@ int main(int argc, char **argv) {
     return pack();
   if (textCommand)
     return text(argv[0]);
-  return fail("give a command: pack or text (see --help)");
+  if (encodeCommand) {
+    std::vector<std::string> args{"encode", encodeWhole ? "--whole" : "--lines", "1"};
+    if (encodeBos)
+      args.insert(args.end(), {"--bos", "1"});
+    return tokenize(argv[0], encodeTokenizer, args);
+  }
+  if (decodeCommand) {
+    std::vector<std::string> args{"decode", "--lines", "1"};
+    if (decodeJson)
+      args.insert(args.end(), {"--json", "1"});
+    return tokenize(argv[0], decodeTokenizer, args);
+  }
+  return fail("give a command: pack, text, encode or decode (see --help)");
 }

@@ -1,13 +1,18 @@
-//===- shear-spm.cpp - SentencePiece, in a binary of its own --------------===//
+//===- shear-spm.cpp - tokenizers, in a binary of their own ---------------===//
 //
 // Debian's libsentencepiece bundles its own protobuf; linked beside another
 // protobuf user it crashes at start-up (TOOLCHAIN.md). So tokenization lives
-// here, and shear-data / shear-run talk to this process:
+// here, and shear-data / shear-run talk to this process. It holds both kinds
+// of tokenizer: SentencePiece (tokenizer.model) and HF's tokenizer.json
+// (this project's BPE, runtime/tokenizer), picked by --model:
 //
 //   shear-spm train  --input SAMPLE.txt --model-prefix PREFIX --vocab-size V
-//   shear-spm info   --model M              JSON: vocab size, special ids
-//   shear-spm encode --model M [--text T]   frames on stdin/stdout, or one text
-//   shear-spm decode --model M [--ids 1,2]  frames on stdin/stdout, or one list
+//   shear-spm info   --model M              JSON: vocab size, special ids, kind
+//   shear-spm encode --model M [--threads N] frames on stdin/stdout (N encoding threads)
+//                    [--text T | --lines 1 | --whole 1] [--bos 1]
+//                                           one text / stdin's lines / all of stdin
+//   shear-spm decode --model M [--ids 1,2 | --lines 1 [--json 1]]
+//                                           frames on stdin/stdout, one list, lines of ids
 //   shear-spm hf     --model M --out DIR [--max-length N]
 //                    the tokenizer files of an HF model directory: tokenizer.model,
 //                    tokenizer.json (the fast-tokenizer format, converted),
@@ -23,16 +28,23 @@
 //===----------------------------------------------------------------------===//
 #include "shear/Support/Files.h"
 #include "shear/Support/Json.h"
+#include "shear/Tokenizer/HFTokenizer.h"
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <tuple>
 
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -276,6 +288,190 @@ int writeHF(const sentencepiece::SentencePieceProcessor &sp, bool newline,
             write("special_tokens_map.json", shear::json::write(Value(specials), 2) + "\n");
   return ok ? 0 : 2;
 }
+
+/// A tokenizer, whichever kind: SentencePiece or a tokenizer.json. Encoding
+/// is const and thread-safe for both.
+class Codec {
+public:
+  virtual ~Codec() = default;
+  virtual const char *kind() const = 0;
+  virtual int64_t vocabSize() const = 0;
+  virtual int64_t bos() const = 0;
+  virtual int64_t eos() const = 0;
+  virtual int64_t unk() const = 0;
+  virtual bool newlineSymbol() const { return false; }
+  virtual bool encode(const std::string &text, bool addBos, std::vector<uint32_t> &ids) const = 0;
+  /// `skipSpecial`: leave out BOS, EOS and other control tokens.
+  virtual bool decode(const std::vector<uint32_t> &ids, bool skipSpecial, std::string &text) const = 0;
+};
+
+class SpmCodec : public Codec {
+public:
+  sentencepiece::SentencePieceProcessor sp;
+  bool newline = false;
+  const char *kind() const override { return "sentencepiece"; }
+  int64_t vocabSize() const override { return sp.GetPieceSize(); }
+  int64_t bos() const override { return sp.bos_id(); }
+  int64_t eos() const override { return sp.eos_id(); }
+  int64_t unk() const override { return sp.unk_id(); }
+  bool newlineSymbol() const override { return newline; }
+  bool encode(const std::string &text, bool addBos, std::vector<uint32_t> &ids) const override {
+    std::vector<int> out;
+    if (!sp.Encode(newline ? replaceAll(text, "\n", kNewline) : text, &out).ok())
+      return false;
+    ids.clear();
+    if (addBos && sp.bos_id() >= 0)
+      ids.push_back(static_cast<uint32_t>(sp.bos_id()));
+    ids.insert(ids.end(), out.begin(), out.end());
+    return true;
+  }
+  bool decode(const std::vector<uint32_t> &ids, bool, std::string &text) const override {
+    std::vector<int> in;
+    for (uint32_t id : ids) {
+      if (id >= static_cast<uint32_t>(sp.GetPieceSize()))
+        return false;
+      in.push_back(static_cast<int>(id));
+    }
+    if (!sp.Decode(in, &text).ok())
+      return false;
+    if (newline)
+      text = replaceAll(text, kNewline, "\n");
+    return true;
+  }
+};
+
+class HFCodec : public Codec {
+public:
+  explicit HFCodec(shear::HFTokenizer t) : tok(std::move(t)) {}
+  shear::HFTokenizer tok;
+  const char *kind() const override { return "tokenizer.json"; }
+  int64_t vocabSize() const override { return tok.vocabSize(); }
+  int64_t bos() const override { return tok.bosId(); }
+  int64_t eos() const override { return tok.eosId(); }
+  int64_t unk() const override { return tok.unkId(); }
+  bool encode(const std::string &text, bool addBos, std::vector<uint32_t> &ids) const override {
+    ids = tok.encode(text, addBos);
+    return true;
+  }
+  bool decode(const std::vector<uint32_t> &ids, bool skipSpecial, std::string &text) const override {
+    auto r = tok.decode(ids, skipSpecial);
+    if (!r.ok())
+      return false;
+    text = r.take();
+    return true;
+  }
+};
+
+void printIds(const std::vector<uint32_t> &ids) {
+  std::string line;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i)
+      line += ' ';
+    line += std::to_string(ids[i]);
+  }
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stdout);
+}
+
+bool parseIds(const std::string &list, char separator, std::vector<uint32_t> &ids) {
+  for (size_t at = 0; at < list.size();) {
+    size_t end = list.find(separator, at);
+    if (end == std::string::npos)
+      end = list.size();
+    std::string item = list.substr(at, end - at);
+    at = end + 1;
+    if (item.empty() && separator == ' ')
+      continue;
+    if (item.empty() || item.size() > 10 || item.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    uint64_t v = std::stoull(item);
+    if (v > UINT32_MAX)
+      return false;
+    ids.push_back(static_cast<uint32_t>(v));
+  }
+  return true;
+}
+
+/// Encode frames: texts in, ids out, in order. With several threads the
+/// texts are read ahead and encoded at once; each reply is flushed as soon as
+/// nothing that follows it is ready, so a caller that waits for every reply
+/// is served at once too.
+int serveFrames(const Codec &codec, int threads) {
+  struct Job {
+    std::string text;
+    std::vector<uint32_t> ids;
+    bool done = false, ok = true;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<Job>> order, todo;
+  bool eof = false;
+  const size_t window = 16 * static_cast<size_t>(threads);
+  std::thread reader([&] {
+    std::string text;
+    while (readFrame(text)) {
+      auto job = std::make_shared<Job>();
+      job->text = std::move(text);
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return order.size() < window; });
+      order.push_back(job);
+      todo.push_back(job);
+      cv.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    eof = true;
+    cv.notify_all();
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      while (true) {
+        std::shared_ptr<Job> job;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return !todo.empty() || eof; });
+          if (todo.empty())
+            return;
+          job = todo.front();
+          todo.pop_front();
+        }
+        bool ok = codec.encode(job->text, false, job->ids);
+        std::lock_guard<std::mutex> lock(mu);
+        job->ok = ok;
+        job->done = true;
+        cv.notify_all();
+      }
+    });
+  int rc = 0;
+  while (true) {
+    std::shared_ptr<Job> job;
+    bool more;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return (!order.empty() && order.front()->done) || (eof && order.empty()); });
+      if (order.empty())
+        break;
+      job = order.front();
+      order.pop_front();
+      more = !order.empty() && order.front()->done;
+      cv.notify_all();
+    }
+    if (!job->ok) {
+      rc = fail("cannot encode a text");
+      break;
+    }
+    writeFrame(job->ids.data(), job->ids.size() * 4, job->ids.size());
+    if (!more)
+      std::fflush(stdout); // the caller may be waiting for this reply
+  }
+  std::fflush(stdout);
+  if (rc != 0)
+    std::_Exit(rc); // the reader may be blocked on stdin
+  reader.join();
+  for (std::thread &w : workers)
+    w.join();
+  return 0;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -303,65 +499,91 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  sentencepiece::SentencePieceProcessor sp;
-  if (int rc = load(sp, o["--model"]))
-    return rc;
-  bool newline = hasNewlineSymbol(sp);
+  // The tokenizer: a tokenizer.json (this project's BPE) or SentencePiece.
+  std::string modelPath = o["--model"];
+  std::unique_ptr<Codec> codec;
+  if (modelPath.empty())
+    return fail("give --model tokenizer.model|tokenizer.json|DIR");
+  if (shear::HFTokenizer::isTokenizerJson(modelPath)) {
+    if (cmd == "hf")
+      return fail("hf converts a SentencePiece model; " + modelPath + " is a tokenizer.json already");
+    auto hf = shear::HFTokenizer::load(modelPath);
+    if (!hf.ok())
+      return fail(hf.status().message());
+    codec = std::make_unique<HFCodec>(hf.take());
+  } else {
+    auto spm = std::make_unique<SpmCodec>();
+    if (int rc = load(spm->sp, modelPath))
+      return rc;
+    spm->newline = hasNewlineSymbol(spm->sp);
+    codec = std::move(spm);
+  }
 
   if (cmd == "info") {
-    std::cout << "{\"vocab_size\": " << sp.GetPieceSize() << ", \"bos_id\": " << sp.bos_id()
-              << ", \"eos_id\": " << sp.eos_id() << ", \"unk_id\": " << sp.unk_id()
-              << ", \"newline_symbol\": " << (newline ? "true" : "false") << "}\n";
+    std::cout << "{\"vocab_size\": " << codec->vocabSize() << ", \"bos_id\": " << codec->bos()
+              << ", \"eos_id\": " << codec->eos() << ", \"unk_id\": " << codec->unk()
+              << ", \"kind\": \"" << codec->kind() << "\", \"newline_symbol\": "
+              << (codec->newlineSymbol() ? "true" : "false") << "}\n";
     return 0;
   }
   if (cmd == "encode") {
-    auto encode = [&](const std::string &text, std::vector<int> &ids) {
-      return sp.Encode(newline ? replaceAll(text, "\n", kNewline) : text, &ids);
-    };
+    bool bos = o.count("--bos") && o["--bos"] != "0";
     if (o.count("--text")) {
-      std::vector<int> ids;
-      if (!encode(o["--text"], ids).ok())
+      std::vector<uint32_t> ids;
+      if (!codec->encode(o["--text"], bos, ids))
         return fail("cannot encode the text");
-      for (size_t i = 0; i < ids.size(); ++i)
-        std::cout << (i ? " " : "") << ids[i];
-      std::cout << "\n";
+      printIds(ids);
       return 0;
     }
-    std::string text;
-    while (readFrame(text)) {
-      std::vector<int> ids;
-      auto status = encode(text, ids);
-      if (!status.ok())
-        return fail("cannot encode: " + status.ToString());
-      std::vector<uint32_t> out(ids.begin(), ids.end());
-      writeFrame(out.data(), out.size() * 4, out.size());
-      std::fflush(stdout); // the caller waits for each reply
+    if (o.count("--whole")) {
+      // All of stdin as one text.
+      std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+      std::vector<uint32_t> ids;
+      if (!codec->encode(text, bos, ids))
+        return fail("cannot encode the text");
+      printIds(ids);
+      return 0;
     }
-    return 0;
+    if (o.count("--lines")) {
+      // Lines of text on stdin, each line's ids on stdout.
+      std::string line;
+      while (std::getline(std::cin, line)) {
+        std::vector<uint32_t> ids;
+        if (!codec->encode(line, bos, ids))
+          return fail("cannot encode line: " + line);
+        printIds(ids);
+      }
+      return 0;
+    }
+    int threads = o.count("--threads") ? std::max(1, std::atoi(o["--threads"].c_str())) : 1;
+    return serveFrames(*codec, threads);
   }
   if (cmd == "decode") {
-    auto decode = [&](const std::vector<int> &ids, std::string &text) {
-      for (int id : ids)
-        if (id < 0 || id >= sp.GetPieceSize())
-          return false;
-      if (!sp.Decode(ids, &text).ok())
-        return false;
-      if (newline)
-        text = replaceAll(text, kNewline, "\n");
-      return true;
-    };
     if (o.count("--ids")) {
-      std::vector<int> ids;
-      std::string list = o["--ids"];
-      for (size_t at = 0; at < list.size();) {
-        size_t end = list.find(',', at);
-        ids.push_back(std::stoi(list.substr(at, end - at)));
-        at = end == std::string::npos ? list.size() : end + 1;
-      }
+      std::vector<uint32_t> ids;
+      if (!parseIds(o["--ids"], ',', ids))
+        return fail("--ids: not a comma-separated list of token ids");
       std::string text;
-      if (!decode(ids, text))
+      if (!codec->decode(ids, false, text))
         return fail("cannot decode: token ids outside the vocabulary");
       std::cout << text;
+      return 0;
+    }
+    if (o.count("--lines")) {
+      // Lines of space-separated ids on stdin, each line's text on stdout
+      // (as a JSON string with --json: text may hold newlines).
+      bool asJson = o.count("--json") && o["--json"] != "0";
+      std::string line;
+      for (int64_t number = 1; std::getline(std::cin, line); ++number) {
+        std::vector<uint32_t> ids;
+        std::string text;
+        if (!parseIds(line, ' ', ids))
+          return fail("line " + std::to_string(number) + ": not token ids separated by spaces");
+        if (!codec->decode(ids, false, text))
+          return fail("line " + std::to_string(number) + ": token ids outside the vocabulary of " +
+                      std::to_string(codec->vocabSize()));
+        std::cout << (asJson ? shear::json::quote(text) : text) << "\n";
+      }
       return 0;
     }
     std::string frame;
@@ -373,7 +595,7 @@ int main(int argc, char **argv) {
       if (n && std::fread(raw.data(), 4, n, stdin) != n)
         return fail("truncated frame");
       std::string text;
-      if (!decode(std::vector<int>(raw.begin(), raw.end()), text))
+      if (!codec->decode(raw, true, text))
         return fail("cannot decode: token ids outside the vocabulary");
       writeFrame(text.data(), text.size(), text.size());
       std::fflush(stdout);
@@ -384,7 +606,8 @@ int main(int argc, char **argv) {
     if (o["--out"].empty())
       return fail("hf needs --out DIR");
     int64_t maxLength = o.count("--max-length") ? std::stoll(o["--max-length"]) : 4096;
-    return writeHF(sp, newline, o["--model"], o["--out"], maxLength);
+    auto &spm = static_cast<SpmCodec &>(*codec);
+    return writeHF(spm.sp, spm.newline, modelPath, o["--out"], maxLength);
   }
   return fail("unknown command '" + cmd + "' (train, info, encode, decode, hf)");
 }
