@@ -195,7 +195,7 @@ struct HFTokenizer::Impl {
   Status parsePostProcessor(const Value &v);
   int64_t idOf(const std::string &token) const {
     auto it = vocab.find(token);
-    return it == vocab.end() ? -1 : it->second;
+    return it == vocab.end() ? int64_t(-1) : int64_t(it->second);
   }
 
   void splitAdded(const std::u32string &text, bool normalizedPass, bool first,

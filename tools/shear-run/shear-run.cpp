@@ -690,7 +690,7 @@ int main(int argc, char **argv) {
   cli::Command &genCmd = cl.command("generate", "generate text with a KV cache");
   genCmd.positional("MODEL", modelHelp, &gen.model)
       .group("prompt")
-      .option("tokenizer", "TOK", "SentencePiece tokenizer.model", &gen.tokenizer)
+      .option("tokenizer", "TOK", "tokenizer.model (SentencePiece), tokenizer.json (HF) or a directory holding one", &gen.tokenizer)
       .option("prompt", "TEXT", "prompt text (needs --tokenizer)", &gen.prompt)
       .option("prompt-ids", "A,B,C", "prompt as token ids", &gen.promptIds)
       .flag("no-bos", "do not start the prompt with BOS", &gen.noBos)

@@ -64,10 +64,13 @@ std::map<std::string, std::string> options(int argc, char **argv) {
   return o;
 }
 
-std::string replaceAll(std::string s, const std::string &from, const std::string &to) {
-  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size())
-    s.replace(at, from.size(), to);
-  return s;
+std::string replaceAll(const std::string &s, const std::string &from, const std::string &to) {
+  std::string out; // built in one pass: replacing in place is quadratic
+  out.reserve(s.size());
+  size_t at = 0;
+  for (size_t hit; (hit = s.find(from, at)) != std::string::npos; at = hit + from.size())
+    out.append(s, at, hit - at).append(to);
+  return out.append(s, at, std::string::npos);
 }
 
 bool readFrame(std::string &out) {
@@ -564,7 +567,7 @@ int main(int argc, char **argv) {
       if (!parseIds(o["--ids"], ',', ids))
         return fail("--ids: not a comma-separated list of token ids");
       std::string text;
-      if (!codec->decode(ids, false, text))
+      if (!codec->decode(ids, true, text)) // generated text: no control tokens
         return fail("cannot decode: token ids outside the vocabulary");
       std::cout << text;
       return 0;
