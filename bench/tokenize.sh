@@ -78,11 +78,13 @@ PY
 echo "shear-spm:               $(mbps "$s") MB/s"
 echo "python3-sentencepiece:   $(mbps "$py") MB/s"
 
-echo "== shear-data text, JSON lines (zstd), tokenizer.json"
-for th in 1 2; do
-  t0=$(now)
-  "$BIN/shear-data" text --seq 512 --threads $th --tokenizer llama3 -o out$th d=jsonl > /dev/null
-  t1=$(now)
-  echo "--threads $th: $(mbps "$(/usr/bin/python3 -c "print($t1 - $t0)")") MB/s of text"
+for tok in llama3 spm-data/tokenizer.model; do
+  echo "== shear-data text, JSON lines (zstd), documents of ~4 KiB, $tok"
+  for th in 1 2; do
+    t0=$(now)
+    "$BIN/shear-data" text --seq 512 --threads $th --tokenizer $tok -o out$th d=jsonl > /dev/null
+    t1=$(now)
+    echo "--threads $th: $(mbps "$(/usr/bin/python3 -c "print($t1 - $t0)")") MB/s of text"
+  done
+  cmp -s out1/d.train.bin out2/d.train.bin && echo "same shards with 1 and 2 threads"
 done
-cmp -s out1/d.train.bin out2/d.train.bin && echo "same shards with 1 and 2 threads"
