@@ -21,7 +21,7 @@ PY=/usr/bin/python3
 cmake -G Ninja -S "$ROOT" -B "$FUZZ_BUILD" -DSHEAR_FUZZ=ON -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 > /dev/null
 ninja -C "$FUZZ_BUILD" FuzzSafetensors FuzzJson FuzzProgram FuzzNpy FuzzManifest \
-  FuzzTrainState FuzzTargetShape FuzzHFConfig FuzzModule > /dev/null
+  FuzzTrainState FuzzTargetShape FuzzHFConfig FuzzModule FuzzTokenizer FuzzTokenizerText > /dev/null
 
 # Seeds: real files of every kind.
 mkdir -p "$WORK" && cd "$WORK"
@@ -48,14 +48,20 @@ printf '2.7b' > spec1; printf 'layers=24' > spec2; printf 'heads=16,kv-heads=4,h
 corpus FuzzTargetShape spec1 spec2 spec3
 corpus FuzzHFConfig hf/config.json hf/model.safetensors.index.json
 corpus FuzzModule model.mlir masked.mlir run/final/model.mlir
+node "$ROOT/test/onnx/bpe_train.js" --style llama3 --merges 200 --out tok-llama3 \
+  "$ROOT/test/Data/Inputs/tokenizer-torture.txt" 2> /dev/null
+node "$ROOT/test/onnx/bpe_train.js" --style gpt2 --merges 200 --out tok-gpt2 \
+  "$ROOT/test/Data/Inputs/tokenizer-torture.txt" 2> /dev/null
+corpus FuzzTokenizer tok-llama3/tokenizer.json tok-gpt2/tokenizer.json "$ROOT"/test/Data/Inputs/handmade/*.json
+corpus FuzzTokenizerText "$ROOT/test/Data/Inputs/tokenizer-torture.txt" "$ROOT/test/Data/Inputs/tokenizer-invalid-utf8.bin"
 cd "$WORK"
 
 declare -A DICT=([FuzzSafetensors]=json [FuzzJson]=json [FuzzProgram]=program [FuzzNpy]=npy
                  [FuzzManifest]=json [FuzzTrainState]=json [FuzzTargetShape]=target
-                 [FuzzHFConfig]=json [FuzzModule]=mlir)
+                 [FuzzHFConfig]=json [FuzzModule]=mlir [FuzzTokenizer]=json [FuzzTokenizerText]=text)
 printf "%-16s %12s %10s %8s  %s\n" target executions exec/s cov result
 for t in ${FUZZ_TARGETS:-FuzzSafetensors FuzzJson FuzzProgram FuzzNpy FuzzManifest FuzzTrainState \
-                         FuzzTargetShape FuzzHFConfig FuzzModule}; do
+                         FuzzTargetShape FuzzHFConfig FuzzModule FuzzTokenizer FuzzTokenizerText}; do
   mkdir -p "$t" && cd "$t"
   set +e
   "$FUZZ_BUILD/bin/$t" "../corpus-$t" -dict="$ROOT/fuzz/dict/${DICT[$t]}.dict" \

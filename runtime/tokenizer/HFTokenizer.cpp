@@ -430,8 +430,9 @@ Status HFTokenizer::Impl::parsePostProcessor(const Value &v) {
       return bad(file, "post_processor TemplateProcessing: special token '" + *name + "' without ids");
     for (const Value &id : *ids) {
       auto i = id.asInteger();
-      if (!i || *i < 0)
-        return bad(file, "post_processor TemplateProcessing: a bad id for '" + *name + "'");
+      if (!i || *i < 0 || static_cast<size_t>(*i) >= idToToken.size() || idToToken[*i].empty())
+        return bad(file, "post_processor TemplateProcessing: the id of '" + *name +
+                             "' is not in the vocabulary");
       (seenSequence ? suffix : prefix).push_back(static_cast<uint32_t>(*i));
     }
   }
@@ -461,7 +462,26 @@ Result<HFTokenizer> HFTokenizer::load(const std::string &path) {
   auto text = readFile(file);
   if (!text.ok())
     return text.status();
-  auto parsed = json::parse(*text);
+  // BOS and EOS: tokenizer_config.json beside the file names them.
+  size_t slash = file.find_last_of('/');
+  std::string configFile = (slash == std::string::npos ? std::string(".") : file.substr(0, slash)) +
+                           "/tokenizer_config.json";
+  std::string config;
+  if (exists(configFile)) {
+    auto configText = readFile(configFile);
+    if (!configText.ok())
+      return configText.status();
+    config = configText.take();
+    auto parsed = json::parse(config);
+    if (!parsed.ok())
+      return bad(configFile, "not JSON: " + parsed.status().message());
+  }
+  return parse(*text, file, config);
+}
+
+Result<HFTokenizer> HFTokenizer::parse(std::string_view text, const std::string &file,
+                                       std::string_view configText) {
+  auto parsed = json::parse(text);
   if (!parsed.ok())
     return bad(file, "not JSON: " + parsed.status().message());
   const Value &root = *parsed;
@@ -575,17 +595,12 @@ Result<HFTokenizer> HFTokenizer::load(const std::string &path) {
     if (Status s = m.parsePostProcessor(*p); !s.ok())
       return s;
 
-  // BOS and EOS: tokenizer_config.json beside the file names them; else the
-  // template's single leading token, and the usual names for EOS.
-  std::string dir = file.substr(0, file.find_last_of('/') == std::string::npos ? 0 : file.find_last_of('/'));
-  std::string configFile = (dir.empty() ? std::string(".") : dir) + "/tokenizer_config.json";
-  if (exists(configFile)) {
-    auto configText = readFile(configFile);
-    if (!configText.ok())
-      return configText.status();
-    auto config = json::parse(*configText);
+  // BOS and EOS: tokenizer_config.json's; else the template's single
+  // leading token, and the usual names for EOS.
+  if (!configText.empty()) {
+    auto config = json::parse(configText);
     if (!config.ok())
-      return bad(configFile, "not JSON: " + config.status().message());
+      return bad(file, "tokenizer_config.json: not JSON: " + config.status().message());
     if (const std::string *b = tokenName(config->get("bos_token")))
       m.bos = m.idOf(*b);
     if (const std::string *e = tokenName(config->get("eos_token")))

@@ -32,6 +32,10 @@ public:
   /// Loads DIR/tokenizer.json or the file PATH (a tokenizer_config.json beside
   /// it, when present, names BOS and EOS).
   static Result<HFTokenizer> load(const std::string &path);
+  /// A tokenizer.json's text; `name` names it in messages. `config`: the
+  /// text of tokenizer_config.json, or empty.
+  static Result<HFTokenizer> parse(std::string_view json, const std::string &name,
+                                   std::string_view config = {});
   /// Whether `path` names a tokenizer.json or a directory holding one.
   static bool isTokenizerJson(const std::string &path);
 
