@@ -16,6 +16,7 @@
 #include "shear/Runtime/Executable.h"
 #include "shear/Runtime/Generate.h"
 #include "shear/Runtime/Npy.h"
+#include "shear/Runtime/Tasks.h"
 #include "shear/Runtime/Trainer.h"
 #include "shear/Support/Files.h"
 #include "shear/Support/Json.h"
@@ -156,15 +157,25 @@ Result<ProgramFile> loadProgram(const std::string &path, const CompileRequest &r
 struct EvalOptions {
   std::string model, tokens, logitsOut, data, evalMasks = "expected";
   int64_t evalSeqs = 0, batch = 32;
+  // downstream tasks
+  std::string tasks, tokenizer, loglikOut;
+  int64_t fewshot = 0, limit = 0, maxLength = 2048, batchTokens = 8192;
+  uint64_t seed = 1234;
   Common common;
 };
+
+Result<std::string> runSpm(std::vector<std::string> args);
+int runTasks(EvalOptions &o, const ProgramFile &program, rt::Backend &b);
 
 int runEval(const cli::Command &c, EvalOptions &o) {
   if (o.data.empty())
     if (Status s = oneRank("eval --tokens"); !s.ok())
       return fail(s);
-  if (o.data.empty() && (o.tokens.empty() || o.logitsOut.empty()) && !o.common.plan)
-    return fail(invalidInput("eval needs --data DATA_DIR, or --tokens T.npy and --logits-out L.npy"));
+  if (o.data.empty() && o.tasks.empty() && (o.tokens.empty() || o.logitsOut.empty()) && !o.common.plan)
+    return fail(invalidInput("eval needs --data DATA_DIR, --tasks NAME=FILE,... with --tokenizer, or "
+                             "--tokens T.npy and --logits-out L.npy"));
+  if (!o.tasks.empty() && o.tokenizer.empty())
+    return fail(invalidInput("--tasks needs --tokenizer (the model's tokenizer.model or tokenizer.json)"));
   if (o.evalMasks != "expected" && o.evalMasks != "target" && o.evalMasks != "none")
     return fail(invalidInput("--eval-masks must be expected, target or none, got '" + o.evalMasks + "'"));
   CompileRequest request;
@@ -186,6 +197,8 @@ int runEval(const cli::Command &c, EvalOptions &o) {
     return fail(backend.status());
   rt::Backend &b = **backend;
 
+  if (!o.tasks.empty())
+    return runTasks(o, *program, b);
   if (!o.data.empty()) {
     if (o.common.plan) {
       auto data = rt::Dataset::open(o.data);
@@ -244,6 +257,130 @@ int runEval(const cli::Command &c, EvalOptions &o) {
   if (!logits.ok())
     return report(logits.status());
   return report(rt::writeNpyF32(o.logitsOut, *logits));
+}
+
+/// Downstream tasks: every choice of every item scored by log-likelihood
+/// (runtime/tasks), the texts tokenized by shear-spm in one call.
+int runTasks(EvalOptions &o, const ProgramFile &program, rt::Backend &b) {
+  if (Status s = oneRank("eval --tasks"); !s.ok())
+    return fail(s);
+  std::vector<std::pair<std::string, std::string>> tasks;
+  for (size_t at = 0; at < o.tasks.size();) {
+    size_t comma = o.tasks.find(',', at);
+    std::string part = o.tasks.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    at = comma == std::string::npos ? o.tasks.size() : comma + 1;
+    size_t eq = part.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == part.size())
+      return fail(invalidInput("--tasks: '" + part + "' is not NAME=FILE"));
+    tasks.emplace_back(part.substr(0, eq), part.substr(eq + 1));
+  }
+  auto info = runSpm({"info", "--model", o.tokenizer});
+  if (!info.ok())
+    return 2;
+  auto parsed = json::parse(*info);
+  if (!parsed.ok())
+    return report(invalidInput(o.tokenizer + ": unexpected tokenizer info"));
+  rt::ScoreOptions so;
+  so.bos = parsed->getInteger("bos_id").value_or(-1);
+  so.maxLength = o.maxLength;
+  so.tokenBudget = o.batchTokens;
+  so.vocab = program.model.vocab;
+  // Texts go to shear-spm as JSON strings in a scratch file, ids come back
+  // one line per text.
+  std::string scratch = joinPath(parentDirectory(absolutePath(o.loglikOut.empty() ? "." : o.loglikOut, ".")),
+                                 ".shear-tasks-" + std::to_string(getpid()) + ".jsonl");
+  rt::Encoder encode = [&](const std::vector<std::string> &texts)
+      -> Result<std::vector<std::vector<int64_t>>> {
+    std::string lines;
+    for (const std::string &t : texts)
+      lines += json::quote(t) + "\n";
+    if (Status s = writeFileAtomically(scratch, lines); !s.ok())
+      return s;
+    auto out = runSpm({"encode", "--model", o.tokenizer, "--json-lines", scratch});
+    std::remove(scratch.c_str());
+    if (!out.ok())
+      return out.status();
+    std::vector<std::vector<int64_t>> ids;
+    std::vector<int64_t> row;
+    std::string number;
+    for (char c : *out) {
+      if (c >= '0' && c <= '9') {
+        number.push_back(c);
+        continue;
+      }
+      if (!number.empty())
+        row.push_back(std::stoll(number));
+      number.clear();
+      if (c == '\n') {
+        ids.push_back(std::move(row));
+        row.clear();
+      }
+    }
+    return ids;
+  };
+  Status weights = rt::validateProgramWeights(program);
+  if (!weights.ok())
+    return report(weights);
+  auto forward = rt::Executable::load(program, "forward", b);
+  if (!forward.ok())
+    return report(forward.status());
+  rt::ParamStore store(b);
+  json::Object results;
+  json::Array perTask;
+  std::string loglikLines;
+  double accSum = 0;
+  int64_t accCount = 0;
+  for (const auto &[name, file] : tasks) {
+    rt::TaskLayout layout = rt::layoutOf(name);
+    auto items = rt::readTask(file, layout);
+    if (!items.ok())
+      return report(items.status());
+    if (o.limit > 0 && static_cast<int64_t>(items->size()) > o.limit)
+      items->resize(o.limit); // few-shot examples come from the kept items
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (size_t i = 0; i < items->size(); ++i)
+      for (size_t c = 0; c < (*items)[i].continuations.size(); ++c)
+        pairs.emplace_back(rt::fewShotContext(*items, i, c, static_cast<int>(o.fewshot), o.seed),
+                           (*items)[i].continuations[c]);
+    auto scored = rt::scorePairs(pairs, encode, **forward, store, b, so);
+    if (!scored.ok())
+      return report(scored.status().prefixed(name + ": "));
+    std::vector<std::vector<rt::Likelihood>> scores;
+    size_t k = 0;
+    for (size_t i = 0; i < items->size(); ++i) {
+      scores.emplace_back();
+      for (size_t c = 0; c < (*items)[i].continuations.size(); ++c, ++k) {
+        scores.back().push_back((*scored)[k]);
+        if (!o.loglikOut.empty())
+          loglikLines += json::write(json::Value(json::Object{
+                             {"task", name},
+                             {"item", static_cast<int64_t>(i)},
+                             {"line", (*items)[i].line},
+                             {"choice", static_cast<int64_t>(c)},
+                             {"gold", (*items)[i].gold == static_cast<int>(c)},
+                             {"context", pairs[k].first},
+                             {"continuation", pairs[k].second},
+                             {"loglik", (*scored)[k].loglik},
+                             {"tokens", (*scored)[k].tokens},
+                             {"greedy", (*scored)[k].greedy}})) +
+                         "\n";
+      }
+    }
+    json::Object m = rt::taskMetrics(name, layout, *items, scores);
+    m["num_fewshot"] = o.fewshot;
+    if (auto acc = m["acc"].asNumber()) {
+      accSum += *acc;
+      ++accCount;
+    }
+    perTask.push_back(std::move(m));
+  }
+  results["tasks"] = std::move(perTask);
+  results["mean_acc"] = accCount ? accSum / static_cast<double>(accCount) : 0.0;
+  if (!o.loglikOut.empty())
+    if (Status s = writeFileAtomically(o.loglikOut, loglikLines); !s.ok())
+      return report(s);
+  printLine(json::write(json::Value(std::move(results)), 2));
+  return 0;
 }
 
 //===----------------------------------------------------------------------===//
@@ -619,6 +756,21 @@ int main(int argc, char **argv) {
       .option("data", "DATA_DIR", "data directory: mean held-out loss per domain, as JSON", &eval.data)
       .option("tokens", "T.npy", "int token array [batch, seq]", &eval.tokens)
       .option("logits-out", "L.npy", "write float32 logits [batch, seq, vocab]", &eval.logitsOut)
+      .group("downstream tasks (docs/evaluation.md)")
+      .option("tasks", "NAME=FILE,...",
+              "multiple-choice tasks from JSON lines; NAME picks the layout: arc*, hellaswag*, piqa*, "
+              "boolq*, winogrande*, lambada*, else {context, choices, gold}",
+              &eval.tasks)
+      .option("tokenizer", "TOK", "the model's tokenizer.model, tokenizer.json or a directory", &eval.tokenizer)
+      .option("num-fewshot", "K", "examples from the same file before each item", &eval.fewshot, 0, 1000)
+      .option("limit", "N", "the first N items of each task (0: all)", &eval.limit, 0, int64_t(1) << 40)
+      .option("loglik-out", "FILE.jsonl", "every choice's context, continuation and log-likelihood",
+              &eval.loglikOut)
+      .option("seed", "N", "seed of the few-shot draws", &eval.seed)
+      .option("max-length", "N", "tokens per scored sequence (longer lose their start)", &eval.maxLength, 2,
+              int64_t(1) << 24)
+      .option("batch-tokens", "N", "tokens per forward call (batch x length)", &eval.batchTokens, 1,
+              int64_t(1) << 30)
       .group("evaluation")
       .option("eval-masks", "WHICH",
               "masked models: deterministic masks keep the expected number of entries per row "

@@ -547,6 +547,28 @@ int main(int argc, char **argv) {
       printIds(ids);
       return 0;
     }
+    if (o.count("--json-lines")) {
+      // A file of JSON strings, one per line (texts may hold newlines): each
+      // one's ids on a line of stdout.
+      auto file = shear::readFile(o["--json-lines"]);
+      if (!file.ok())
+        return fail(file.status().message());
+      size_t at = 0;
+      for (int64_t number = 1; at < file->size(); ++number) {
+        size_t end = file->find('\n', at);
+        if (end == std::string::npos)
+          end = file->size();
+        auto text = shear::json::parse(std::string_view(*file).substr(at, end - at));
+        at = end + 1;
+        if (!text.ok() || !text->asString())
+          return fail(o["--json-lines"] + ":" + std::to_string(number) + ": not a JSON string");
+        std::vector<uint32_t> ids;
+        if (!codec->encode(*text->asString(), bos, ids))
+          return fail(o["--json-lines"] + ":" + std::to_string(number) + ": cannot encode");
+        printIds(ids);
+      }
+      return 0;
+    }
     if (o.count("--lines")) {
       // Lines of text on stdin, each line's ids on stdout.
       std::string line;
