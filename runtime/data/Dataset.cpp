@@ -56,6 +56,15 @@ Result<Manifest> shear::rt::parseManifest(std::string_view text, const std::stri
     info.name = *name;
     info.trainFile = *trainFile;
     info.evalFile = *evalFile;
+    const std::string *trainMask = d->getString("train_mask_file");
+    const std::string *evalMask = d->getString("eval_mask_file");
+    if (!trainMask != !evalMask || (trainMask && (trainMask->empty() || evalMask->empty())))
+      return dataError(path, "domain '" + info.name +
+                                 "': a loss mask needs both train_mask_file and eval_mask_file");
+    if (trainMask) {
+      info.trainMaskFile = *trainMask;
+      info.evalMaskFile = *evalMask;
+    }
     info.trainSequences = *trainSeqs;
     info.evalSequences = *evalSeqs;
     info.weight = d->getNumber("weight").value_or(0.0);
@@ -108,10 +117,18 @@ Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
   const Manifest &m = ds->manifest_;
   uint64_t perSequence = static_cast<uint64_t>(m.seqLen + 1) * m.tokenBytes();
   for (const DomainInfo &info : m.domains) {
-    for (int which = 0; which < 2; ++which) {
-      std::string file = shear::joinPath(dir, which ? info.evalFile : info.trainFile);
-      int64_t count = which ? info.evalSequences : info.trainSequences;
-      uint64_t expected = static_cast<uint64_t>(count) * perSequence;
+    // Tokens (train, eval), then the loss masks (train, eval) if any: a mask
+    // has one byte per token.
+    for (int which = 0; which < 4; ++which) {
+      bool isMask = which >= 2, isEval = which % 2 == 1;
+      if (isMask && info.trainMaskFile.empty()) {
+        (isEval ? ds->evalMask_ : ds->trainMask_).push_back(Mapped{});
+        continue;
+      }
+      std::string file = shear::joinPath(
+          dir, isMask ? (isEval ? info.evalMaskFile : info.trainMaskFile) : (isEval ? info.evalFile : info.trainFile));
+      int64_t count = isEval ? info.evalSequences : info.trainSequences;
+      uint64_t expected = static_cast<uint64_t>(count) * (isMask ? perSequence / m.tokenBytes() : perSequence);
       int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0)
         return dataError(file, std::string("cannot open: ") + std::strerror(errno) +
@@ -125,8 +142,9 @@ Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
         ::close(fd);
         return dataError(file, "holds " + std::to_string(st.st_size) + " bytes but " +
                                    std::to_string(count) + " sequences of " +
-                                   std::to_string(m.seqLen + 1) + " " + m.tokenDtype +
-                                   " tokens need " + std::to_string(expected) +
+                                   std::to_string(m.seqLen + 1) + " " +
+                                   (isMask ? std::string("mask bytes") : m.tokenDtype + " tokens") +
+                                   " need " + std::to_string(expected) +
                                    (static_cast<uint64_t>(st.st_size) < expected
                                         ? " (truncated, or tokens of another dtype)"
                                         : " (tokens of another dtype, or trailing data)"));
@@ -142,14 +160,15 @@ Result<std::unique_ptr<Dataset>> Dataset::open(const std::string &dir) {
         mapped.data = static_cast<const uint8_t *>(p);
       }
       ::close(fd);
-      (which ? ds->eval_ : ds->train_).push_back(mapped);
+      (isMask ? (isEval ? ds->evalMask_ : ds->trainMask_) : (isEval ? ds->eval_ : ds->train_))
+          .push_back(mapped);
     }
   }
   return ds;
 }
 
 Dataset::~Dataset() {
-  for (auto *list : {&train_, &eval_})
+  for (auto *list : {&train_, &eval_, &trainMask_, &evalMask_})
     for (const Mapped &m : *list)
       if (m.data)
         munmap(const_cast<uint8_t *>(m.data), m.size);
@@ -162,8 +181,16 @@ int64_t Dataset::domainIndex(const std::string &name) const {
   return -1;
 }
 
-void Dataset::read(const Mapped &m, int64_t index, int64_t *out) const {
+void Dataset::read(const Mapped &m, const Mapped &mask, int64_t index, int64_t *out) const {
   int64_t n = manifest_.seqLen + 1;
+  if (mask.data) {
+    const uint8_t *keep = mask.data + index * n;
+    read(m, Mapped{}, index, out);
+    for (int64_t i = 0; i < n; ++i)
+      if (!keep[i])
+        out[i] |= kNoLossBit;
+    return;
+  }
   if (manifest_.tokenDtype == "uint16") {
     const uint16_t *p = reinterpret_cast<const uint16_t *>(m.data) + index * n;
     for (int64_t i = 0; i < n; ++i)
@@ -175,18 +202,24 @@ void Dataset::read(const Mapped &m, int64_t index, int64_t *out) const {
   }
 }
 
-void Dataset::readTrain(int64_t d, int64_t i, int64_t *out) const { read(train_[d], i, out); }
-void Dataset::readEval(int64_t d, int64_t i, int64_t *out) const { read(eval_[d], i, out); }
+void Dataset::readTrain(int64_t d, int64_t i, int64_t *out) const { read(train_[d], trainMask_[d], i, out); }
+void Dataset::readEval(int64_t d, int64_t i, int64_t *out) const { read(eval_[d], evalMask_[d], i, out); }
 
 Status shear::rt::writeManifest(const std::string &dir, const Manifest &m) {
   json::Array domains;
-  for (const DomainInfo &d : m.domains)
-    domains.push_back(json::Object{{"name", d.name},
-                                   {"train_file", d.trainFile},
-                                   {"eval_file", d.evalFile},
-                                   {"train_sequences", d.trainSequences},
-                                   {"eval_sequences", d.evalSequences},
-                                   {"weight", d.weight}});
+  for (const DomainInfo &d : m.domains) {
+    json::Object o{{"name", d.name},
+                   {"train_file", d.trainFile},
+                   {"eval_file", d.evalFile},
+                   {"train_sequences", d.trainSequences},
+                   {"eval_sequences", d.evalSequences},
+                   {"weight", d.weight}};
+    if (!d.trainMaskFile.empty()) {
+      o["train_mask_file"] = d.trainMaskFile;
+      o["eval_mask_file"] = d.evalMaskFile;
+    }
+    domains.push_back(std::move(o));
+  }
   json::Object root{{"format", "shear-data"},
                     {"version", 1},
                     {"seq_len", m.seqLen},

@@ -72,8 +72,10 @@ std::pair<Tensor, Tensor> shear::rt::splitInputsAndLabels(const Tensor &t) {
   Tensor ids = Tensor::empty({B, T}, DType::I64), labels = Tensor::empty({B, T}, DType::I64);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i = 0; i < T; ++i) {
-      ids.i64()[b * T + i] = t.i64()[b * (T + 1) + i];
-      labels.i64()[b * T + i] = t.i64()[b * (T + 1) + i + 1];
+      int64_t in = t.i64()[b * (T + 1) + i], next = t.i64()[b * (T + 1) + i + 1];
+      ids.i64()[b * T + i] = in & ~kNoLossBit;
+      // A label the loss mask excludes: the cross-entropy's ignored index.
+      labels.i64()[b * T + i] = next & kNoLossBit ? kIgnoredLabel : next;
     }
   return {ids, labels};
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """check_gradients.py --hf SRC --gates G.safetensors [--lambdas L.safetensors]
-       --tokens T.npy --grads OUT.safetensors --step N --seed S --warmup W [--tol 1e-4]
+       --tokens T.npy [--loss-mask M.npy] --grads OUT.safetensors --step N --seed S --warmup W [--tol 1e-4]
 
 Independent float64 PyTorch reference of one pruning step (METHOD.md §2-3):
 gates sampled with shear's Philox keying, the masked forward, cross-entropy
@@ -26,6 +26,7 @@ p.add_argument("--hf", required=True)
 p.add_argument("--gates")
 p.add_argument("--lambdas")
 p.add_argument("--tokens", required=True)
+p.add_argument("--loss-mask", help="int array like --tokens: 0 where a token's label does not count")
 p.add_argument("--grads", required=True)
 p.add_argument("--step", type=int, default=0)
 p.add_argument("--seed", type=int, default=1)
@@ -38,7 +39,9 @@ cfg, W, _ = llama_ref.load_hf(a.hf)
 for t in W.values():
     t.requires_grad_(True)
 tokens = torch.tensor(np.load(a.tokens).astype(np.int64))
-ids, labels = tokens[:, :-1], tokens[:, 1:]
+ids, labels = tokens[:, :-1], tokens[:, 1:].clone()
+if a.loss_mask:
+    labels[torch.tensor(np.load(a.loss_mask))[:, 1:] == 0] = -100  # cross_entropy's ignore_index
 targets = dict((kv.split("=")[0], int(kv.split("=")[1])) for kv in a.target)
 
 log_alpha, masks, lambdas = {}, {}, {}

@@ -388,7 +388,7 @@ int runTasks(EvalOptions &o, const ProgramFile &program, rt::Backend &b) {
 //===----------------------------------------------------------------------===//
 
 struct GradientOptions {
-  std::string model, tokens, out, mode = "prune";
+  std::string model, tokens, lossMask, out, mode = "prune";
   int64_t step = 0, warmupSteps = 0;
   uint64_t seed = 1;
   Common common;
@@ -424,6 +424,18 @@ int runGradients(GradientOptions &o) {
   Status weights = rt::validateProgramWeights(*program);
   if (!weights.ok())
     return report(weights);
+  if (!o.lossMask.empty()) {
+    // 0 in the mask: that token's label does not count (as a data loss mask).
+    auto mask = rt::readNpyInt(o.lossMask);
+    if (!mask.ok())
+      return report(mask.status());
+    if (mask->shape() != tokens->shape())
+      return report(invalidInput(o.lossMask + ": loss mask of shape " + mask->shapeString() +
+                                 " for tokens of shape " + tokens->shapeString()));
+    for (int64_t i = 0; i < tokens->numel(); ++i)
+      if (mask->i64()[i] == 0)
+        tokens->i64()[i] |= rt::kNoLossBit;
+  }
   auto [ids, labels] = rt::splitInputsAndLabels(*tokens);
   rt::ParamStore store(**backend);
   auto out = (*step)->run({ids, labels, rt::Tensor::scalarI64(o.step)}, store);
@@ -859,6 +871,8 @@ int main(int argc, char **argv) {
       cl.command("gradients", "one training step's loss, metrics and gradients (for checking)");
   gradCmd.positional("MODEL", modelHelp, &grad.model)
       .option("tokens", "T.npy", "int token array [batch, seq+1]: inputs [:, :-1], labels [:, 1:]", &grad.tokens)
+      .option("loss-mask", "M.npy", "int array like --tokens: 0 where a token's label does not count",
+              &grad.lossMask)
       .option("out", "G.safetensors", "write metrics and gradients", &grad.out)
       .option("mode", "MODE", "prune or train", &grad.mode)
       .option("step", "N", "step number (gate noise, warm-up)", &grad.step, 0)

@@ -37,8 +37,12 @@ private:
   LoaderState state_;
 };
 
+/// The label the compiled cross-entropy ignores (its ignore_index).
+constexpr int64_t kIgnoredLabel = -100;
+
 /// Token sequences [batch, seq + 1] as model inputs [:, :-1] and next-token
-/// labels [:, 1:].
+/// labels [:, 1:]; a token marked with kNoLossBit (a loss mask's 0) is an
+/// input as usual but its label is kIgnoredLabel.
 std::pair<Tensor, Tensor> splitInputsAndLabels(const Tensor &tokens);
 
 enum class DblMode { Paper, Code, Off };

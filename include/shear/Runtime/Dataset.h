@@ -23,6 +23,9 @@ namespace shear::rt {
 struct DomainInfo {
   std::string name;
   std::string trainFile, evalFile; // relative to the data directory
+  // Optional loss masks (instruction data): one byte per token, 1 where the
+  // token counts as a label, 0 where it does not (the prompt's tokens).
+  std::string trainMaskFile, evalMaskFile;
   int64_t trainSequences = 0, evalSequences = 0;
   double weight = 0; // initial sampling weight (the data mix)
 };
@@ -51,6 +54,8 @@ public:
   const std::string &dir() const { return dir_; }
   int64_t domainIndex(const std::string &name) const; // -1 if absent
   /// Copies sequence `index` of a domain (seq_len + 1 tokens) into `out`.
+  /// Tokens a loss mask excludes carry kNoLossBit (splitInputsAndLabels
+  /// turns them into ignored labels and plain inputs).
   void readTrain(int64_t domain, int64_t index, int64_t *out) const;
   void readEval(int64_t domain, int64_t index, int64_t *out) const;
 
@@ -59,11 +64,15 @@ private:
     const uint8_t *data = nullptr;
     size_t size = 0;
   };
-  void read(const Mapped &m, int64_t index, int64_t *out) const;
+  void read(const Mapped &m, const Mapped &mask, int64_t index, int64_t *out) const;
   std::string dir_;
   Manifest manifest_;
-  std::vector<Mapped> train_, eval_;
+  std::vector<Mapped> train_, eval_, trainMask_, evalMask_;
 };
+
+/// Marks a token whose label must not count in the loss, from the data
+/// reader to splitInputsAndLabels (token ids stay far below it).
+constexpr int64_t kNoLossBit = int64_t(1) << 40;
 
 /// Writes a manifest atomically.
 Status writeManifest(const std::string &dir, const Manifest &m);
