@@ -124,7 +124,8 @@ Error shear::readDocuments(const std::string &path, const ReadOptions &options, 
   auto source = ByteSource::open(path);
   if (!source)
     return source.takeError();
-  bool jsonl = formatOf(path, options.format) == CorpusFormat::JsonLines;
+  CorpusFormat format = formatOf(path, options.format);
+  bool jsonl = format == CorpusFormat::JsonLines || format == CorpusFormat::RawLines;
   std::string buffer;
   size_t start = 0; // the unread part of `buffer` starts here
   bool eof = false, going = true;
@@ -199,6 +200,10 @@ Error shear::readDocuments(const std::string &path, const ReadOptions &options, 
       llvm::StringRef text = llvm::StringRef(buffer).slice(start, end).rtrim("\r");
       start = nl == std::string::npos ? buffer.size() : nl + 1;
       ++line;
+      if (format == CorpusFormat::RawLines) { // every line, so callers can count them
+        emit(text);
+        continue;
+      }
       if (text.trim().empty())
         continue;
       auto value = llvm::json::parse(text);

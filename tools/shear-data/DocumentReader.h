@@ -20,7 +20,7 @@
 
 namespace shear {
 
-enum class CorpusFormat { Auto, Text, JsonLines };
+enum class CorpusFormat { Auto, Text, JsonLines, RawLines /* every line as it is, blank ones too */ };
 
 struct ReadOptions {
   CorpusFormat format = CorpusFormat::Auto; // Auto: JSON lines for *.jsonl[.gz|.zst], *.json.gz|.zst

@@ -275,6 +275,31 @@ std::string shear::tokenizerFileName(const TextOptions &o) {
                                                                         : "tokenizer.model";
 }
 
+Error shear::copyTokenizer(const std::string &tokenizer, const std::string &outDir,
+                           const std::string &spmPath) {
+  std::string source = givenTokenizer(tokenizer);
+  auto info = runSpm(spmPath, {"info", "--model", source});
+  if (!info)
+    return info.takeError();
+  std::string model = joinPath(outDir, llvm::StringRef(source).ends_with(".json") ? "tokenizer.json"
+                                                                                 : "tokenizer.model");
+  std::vector<std::pair<std::string, std::string>> copies{{source, model}};
+  if (llvm::StringRef(model).ends_with(".json"))
+    for (const char *f : {"tokenizer_config.json", "special_tokens_map.json"}) {
+      std::string beside = joinPath(llvm::sys::path::parent_path(source).str(), f);
+      if (llvm::sys::fs::exists(beside))
+        copies.push_back({beside, joinPath(outDir, f)});
+    }
+  for (const auto &[from, to] : copies) {
+    auto buffer = llvm::MemoryBuffer::getFile(from, false, false);
+    if (!buffer)
+      return textError(from, "cannot read");
+    if (Error e = toLlvm(writeFileAtomically(to, (*buffer)->getBuffer())))
+      return e;
+  }
+  return Error::success();
+}
+
 Error shear::packText(const std::vector<TextSource> &sources, const TextOptions &o) {
   if (std::error_code ec = llvm::sys::fs::create_directories(o.outDir))
     return textError(o.outDir, "cannot create: " + ec.message());
@@ -303,24 +328,8 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
   // trained on a sample of every domain.
   std::string model = joinPath(o.outDir, tokenizerFileName(o));
   if (!o.tokenizer.empty()) {
-    std::string source = givenTokenizer(o.tokenizer);
-    auto info = runSpm(o.spmPath, {"info", "--model", source});
-    if (!info)
-      return info.takeError();
-    std::vector<std::pair<std::string, std::string>> copies{{source, model}};
-    if (llvm::StringRef(model).ends_with(".json"))
-      for (const char *f : {"tokenizer_config.json", "special_tokens_map.json"}) {
-        std::string beside = joinPath(llvm::sys::path::parent_path(source).str(), f);
-        if (llvm::sys::fs::exists(beside))
-          copies.push_back({beside, joinPath(o.outDir, f)});
-      }
-    for (const auto &[from, to] : copies) {
-      auto buffer = llvm::MemoryBuffer::getFile(from, false, false);
-      if (!buffer)
-        return textError(from, "cannot read");
-      if (Error e = toLlvm(writeFileAtomically(to, (*buffer)->getBuffer())))
-        return e;
-    }
+    if (Error e = copyTokenizer(o.tokenizer, o.outDir, o.spmPath))
+      return e;
   } else {
     std::string sample;
     for (const std::string &d : names) {

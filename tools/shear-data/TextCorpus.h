@@ -38,6 +38,12 @@ struct TextOptions {
 /// tokenizers, tokenizer.model for SentencePiece (given or trained).
 std::string tokenizerFileName(const TextOptions &options);
 
+/// Copies a given tokenizer (a file, or a directory's tokenizer.json or
+/// tokenizer.model, with the HF configuration beside it) into DATA_DIR,
+/// after checking that shear-spm loads it.
+llvm::Error copyTokenizer(const std::string &tokenizer, const std::string &outDir,
+                          const std::string &spmPath);
+
 llvm::Error packText(const std::vector<TextSource> &sources, const TextOptions &options);
 
 } // namespace shear

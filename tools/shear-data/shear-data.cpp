@@ -10,6 +10,7 @@
 // Exit codes: 0 success, 2 bad usage or bad input.
 //
 //===----------------------------------------------------------------------===//
+#include "ChatCorpus.h"
 #include "TextCorpus.h"
 #include "shear/Runtime/Dataset.h"
 #include "shear/Runtime/Npy.h"
@@ -241,6 +242,64 @@ static int text(const char *argv0) {
   return 0;
 }
 
+static cl::SubCommand chatCommand(
+    "chat", "build DATA_DIR from conversations (ShareGPT or OpenAI JSON lines): loss on the answers only");
+static cl::opt<int64_t> chatSeq("seq", cl::desc("tokens per training input (required)"), cl::init(0),
+                                cl::sub(chatCommand), cl::cat(dataCategory));
+static cl::opt<int64_t> chatEval("eval-seqs", cl::desc("held-out sequences (default: 0)"), cl::init(0),
+                                 cl::sub(chatCommand), cl::cat(dataCategory));
+static cl::opt<std::string> chatOut("o", cl::desc("output data directory"), cl::value_desc("DATA_DIR"),
+                                    cl::sub(chatCommand), cl::cat(dataCategory));
+static cl::opt<std::string> chatTokenizer("tokenizer",
+                                          cl::desc("the model's tokenizer.model, tokenizer.json or a "
+                                                   "directory holding one (required)"),
+                                          cl::sub(chatCommand), cl::cat(dataCategory));
+static cl::opt<std::string> chatSystem("system",
+                                       cl::desc("the system prompt of conversations that have none "
+                                                "(default: Vicuna v1.1's)"),
+                                       cl::init(defaultSystemPrompt()), cl::sub(chatCommand),
+                                       cl::cat(dataCategory));
+static cl::opt<std::string> chatDomain("domain", cl::desc("the domain's name (default: chat)"),
+                                       cl::init("chat"), cl::sub(chatCommand), cl::cat(dataCategory));
+static cl::opt<bool> chatPad("pad", cl::desc("one conversation per sequence, padded (default: packed)"),
+                             cl::sub(chatCommand), cl::cat(dataCategory));
+static cl::opt<bool> chatStrict("strict", cl::desc("a line that is not a conversation is an error"),
+                                cl::sub(chatCommand), cl::cat(dataCategory));
+static cl::list<std::string> chatInputs(cl::Positional, cl::desc("FILE.jsonl[.gz|.zst] ..."),
+                                        cl::sub(chatCommand), cl::cat(dataCategory));
+
+static int chat(const char *argv0) {
+  if (chatSeq <= 0)
+    return fail("--seq must be positive");
+  if (chatEval < 0)
+    return fail("--eval-seqs must not be negative");
+  if (chatOut.empty())
+    return fail("give the output directory with -o DATA_DIR");
+  if (chatTokenizer.empty())
+    return fail("give the model's tokenizer with --tokenizer");
+  if (chatInputs.empty())
+    return fail("give at least one file of conversations");
+  ChatOptions o;
+  o.seqLen = chatSeq;
+  o.evalSeqs = chatEval;
+  o.outDir = chatOut;
+  o.tokenizer = chatTokenizer;
+  o.system = chatSystem;
+  o.domain = chatDomain;
+  o.pad = chatPad;
+  o.strict = chatStrict;
+  std::string self = llvm::sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&fail));
+  o.spmPath = joinPath(llvm::sys::path::parent_path(self), "shear-spm");
+  std::vector<std::string> files(chatInputs.begin(), chatInputs.end());
+  for (const std::string &f : files)
+    if (!llvm::sys::fs::is_regular_file(f))
+      return fail(f + ": no such file");
+  if (llvm::Error e = packChat(files, o))
+    return fail(llvm::toString(std::move(e)));
+  llvm::outs() << "wrote " << chatOut << "/manifest.json, corpus.json\n";
+  return 0;
+}
+
 static cl::SubCommand encodeCommand(
     "encode", "print the token ids of each line of stdin (space-separated, one line each)");
 static cl::opt<std::string> encodeTokenizer("tokenizer",
@@ -286,7 +345,8 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   // --help lists shear-data's own options, not LLVM's.
   for (cl::SubCommand *sub :
-       {&cl::SubCommand::getTopLevel(), &packCommand, &textCommand, &encodeCommand, &decodeCommand})
+       {&cl::SubCommand::getTopLevel(), &packCommand, &textCommand, &chatCommand, &encodeCommand,
+        &decodeCommand})
     cl::HideUnrelatedOptions(dataCategory, *sub);
   // Usage errors are bad input: exit code 2 (docs/exit-codes.md).
   if (!cl::ParseCommandLineOptions(argc, argv, "shear-data: build shear's training data\n",
@@ -296,6 +356,8 @@ int main(int argc, char **argv) {
     return pack();
   if (textCommand)
     return text(argv[0]);
+  if (chatCommand)
+    return chat(argv[0]);
   if (encodeCommand) {
     std::vector<std::string> args{"encode", encodeWhole ? "--whole" : "--lines", "1"};
     if (encodeBos)
@@ -308,5 +370,5 @@ int main(int argc, char **argv) {
       args.insert(args.end(), {"--json", "1"});
     return tokenize(argv[0], decodeTokenizer, args);
   }
-  return fail("give a command: pack, text, encode or decode (see --help)");
+  return fail("give a command: pack, text, chat, encode or decode (see --help)");
 }

@@ -18,6 +18,7 @@
 #include "shear/Runtime/Npy.h"
 #include "shear/Runtime/Tasks.h"
 #include "shear/Runtime/Trainer.h"
+#include "shear/Support/ChatTemplate.h"
 #include "shear/Support/Files.h"
 #include "shear/Support/Json.h"
 #include "shear/Support/Safetensors.h"
@@ -577,7 +578,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
 //===----------------------------------------------------------------------===//
 
 struct GenerateOptions {
-  std::string model, tokenizer, prompt, promptIds;
+  std::string model, tokenizer, prompt, promptIds, chat, system = defaultSystemPrompt();
   int64_t maxNew = 64;
   double temperature = 0, topP = 1.0;
   uint64_t seed = 1;
@@ -647,7 +648,13 @@ int runGenerate(GenerateOptions &o) {
     }
   } else {
     if (o.tokenizer.empty())
-      return report(invalidInput("generate needs --tokenizer TOK with --prompt, or --prompt-ids"));
+      return report(invalidInput("generate needs --tokenizer TOK with --prompt or --chat, or --prompt-ids"));
+    if (!o.chat.empty()) {
+      if (!o.prompt.empty())
+        return report(invalidInput("give --prompt or --chat, not both"));
+      // shear-data chat's template (Vicuna v1.1): the answer follows.
+      o.prompt = chatPrompt(o.system, o.chat, 0);
+    }
     auto ids = runSpm({"encode", "--model", o.tokenizer, "--text", o.prompt});
     if (!ids.ok())
       return 2;
@@ -856,6 +863,11 @@ int main(int argc, char **argv) {
       .group("prompt")
       .option("tokenizer", "TOK", "tokenizer.model (SentencePiece), tokenizer.json (HF) or a directory holding one", &gen.tokenizer)
       .option("prompt", "TEXT", "prompt text (needs --tokenizer)", &gen.prompt)
+      .option("chat", "MESSAGE",
+              "a user message in shear-data chat's template: '{system} USER: {message} ASSISTANT:'",
+              &gen.chat)
+      .option("system", "TEXT", "--chat's system prompt (default: Vicuna v1.1's, as shear-data chat)",
+              &gen.system)
       .option("prompt-ids", "A,B,C", "prompt as token ids", &gen.promptIds)
       .flag("no-bos", "do not start the prompt with BOS", &gen.noBos)
       .group("decoding")
