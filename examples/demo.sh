@@ -11,7 +11,8 @@
 #   5. continued pre-training of the compact model;
 #   6. the paper's baseline: the target shape trained from scratch on as many
 #      tokens as pruning + continued pre-training together;
-#   7. every model evaluated on every domain's held-out set; the final model
+#   7. every model evaluated on every domain's held-out set and on two small
+#      downstream tasks made from Debian text outside the corpus; the final model
 #      exported to HF (checked against float64 PyTorch) and ONNX (checked with
 #      onnxruntime), a sample generated; report.md with plots.
 # DEMO_SCALE=tiny runs every stage on tiny sizes (the CI test does).
@@ -31,13 +32,13 @@ if [ "$SCALE" = tiny ]; then
   SRC="--layers 2 --hidden 64 --heads 4 --kv-heads 2 --intermediate 96"
   TGT="--layers 1 --hidden 32 --heads 2 --kv-heads 1 --intermediate 48"
   TARGET="layers=1,heads=2,kv-heads=1,hidden=32,intermediate=48"
-  PRE=20 PRUNE=20 CPT=10 EVERY=5
+  PRE=20 PRUNE=20 CPT=10 EVERY=5 TASK_ITEMS=20 TASK_LEN=128
 else
   SEQ=128 BATCH=16 VOCAB=4096 MAXB=2000000 SAMPLE=1000000 EVAL=32
   SRC="--layers 6 --hidden 256 --heads 8 --kv-heads 4 --intermediate 704"
   TGT="--layers 4 --hidden 128 --heads 4 --kv-heads 2 --intermediate 352"
   TARGET="layers=4,heads=4,kv-heads=2,hidden=128,intermediate=352"
-  PRE=400 PRUNE=80 CPT=80 EVERY=20
+  PRE=400 PRUNE=80 CPT=80 EVERY=20 TASK_ITEMS=200 TASK_LEN=$SEQ
 fi
 SCRATCH=$((PRUNE + CPT))
 RUN_OPTS="--batch $BATCH --threads 2"
@@ -114,6 +115,14 @@ stage_start "7. evaluation, export, checks, report"
 for s in pruned:compact/compact.mlir continued:continue/final/model.mlir \
          scratch:scratch/final/model.mlir; do
   shear-run eval "${s#*:}" --data data > "eval-${s%%:*}.json"
+done
+# Downstream tasks from Debian text outside the corpus (docs/evaluation.md).
+$PY "$ROOT/examples/make_demo_tasks.py" tasks $TASK_ITEMS
+for s in source:$SOURCE pruned:compact/compact.mlir continued:continue/final/model.mlir \
+         scratch:scratch/final/model.mlir; do
+  shear-run eval "${s#*:}" --tokenizer data/tokenizer.model --max-length $TASK_LEN \
+      --tasks code_completion=tasks/code_completion.jsonl,lambada_licenses=tasks/license_lambada.jsonl \
+      > "tasks-${s%%:*}.json"
 done
 shear-translate --export-hf continue/final/model.mlir -o final-hf
 shear-translate --export-onnx continue/final/model.mlir -o final.onnx

@@ -93,6 +93,21 @@ for name, key in rows:
     mean = sum(e.values()) / len(e)
     lines.append(f"| {name} | {params.get(key, '')} | " + " | ".join(f"{e[d]:.4f}" for d in doms) + f" | {mean:.4f} |")
 table = "\n".join(lines)
+
+# Downstream tasks (accuracy: higher is better; LAMBADA perplexity: lower).
+task_lines = ["| model | " + " | ".join(["code completion acc", "acc_norm", "licence last-word acc",
+                                         "perplexity"]) + " |", "|---|---:|---:|---:|---:|"]
+for name, key in rows:
+    path = os.path.join(root, f"tasks-{key}.json")
+    if not os.path.exists(path):
+        continue
+    t = {x["task"]: x for x in json.load(open(path))["tasks"]}
+    cc, lb = t["code_completion"], t["lambada_licenses"]
+    task_lines.append(f"| {name} | {cc['acc']:.3f} ± {cc['acc_stderr']:.3f} | {cc['acc_norm']:.3f} | "
+                      f"{lb['acc']:.3f} ± {lb['acc_stderr']:.3f} | {lb['perplexity']:.3g} |")
+n_items = {x["task"]: x["count"] for x in json.load(open(os.path.join(root, "tasks-source.json")))["tasks"]} \
+    if os.path.exists(os.path.join(root, "tasks-source.json")) else {}
+task_table = "\n".join(task_lines)
 last = prune[-1]
 sparsity = ", ".join(f"{f} {last['expected_sparsity'][f]:.3f}/{last['target_sparsity'][f]:.3f}"
                      for f in sorted(last["expected_sparsity"]))
@@ -114,6 +129,12 @@ Held-out loss per domain (lower is better):
 
 {table}
 
+Downstream tasks (`shear-run eval --tasks`, zero-shot; made by examples/make_demo_tasks.py from Debian
+text outside the corpus: {n_items.get('code_completion', 0)} Python line completions with four choices — chance
+0.25 —, {n_items.get('lambada_licenses', 0)} last words of licence sentences):
+
+{task_table}
+
 Pruning ({len(prune)} steps) ended with expected/target sparsity {sparsity}.
 Pruning + continued pre-training saw {tokens_arm:,} tokens; the from-scratch model {tokens_scratch:,}.
 The pruned and continued model is {"better" if verdict else "not better"} than the from-scratch one on the mean held-out loss.
@@ -128,5 +149,7 @@ The pruned and continued model is {"better" if verdict else "not better"} than t
 """
 open(os.path.join(root, "report.md"), "w").write(report)
 print(table)
+print()
+print(task_table)
 print(f"\npruned + continued {'beats' if verdict else 'does not beat'} from scratch on mean held-out loss")
 print(f"report: {os.path.join(root, 'report.md')}")
