@@ -363,7 +363,9 @@ Result<std::vector<Likelihood>> rt::scorePairs(const std::vector<std::pair<std::
   std::vector<Likelihood> out(requests.size());
   for (size_t start = 0; start < order.size();) {
     size_t len = std::max<size_t>(1, requests[order[start]].input.size());
-    size_t batch = std::max<size_t>(1, static_cast<size_t>(o.tokenBudget) / len);
+    // The float32 logits of a batch stay under 512 MiB whatever the vocabulary.
+    int64_t budget = std::min<int64_t>(o.tokenBudget, (int64_t(1) << 27) / std::max<int64_t>(1, o.vocab));
+    size_t batch = std::max<size_t>(1, static_cast<size_t>(budget) / len);
     size_t end = std::min(order.size(), start + batch);
     Tensor ids = Tensor::zeros({static_cast<int64_t>(end - start), static_cast<int64_t>(len)}, DType::I64);
     for (size_t k = start; k < end; ++k) {

@@ -27,6 +27,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -288,8 +289,8 @@ int runTasks(EvalOptions &o, const ProgramFile &program, rt::Backend &b) {
   so.vocab = program.model.vocab;
   // Texts go to shear-spm as JSON strings in a scratch file, ids come back
   // one line per text.
-  std::string scratch = joinPath(parentDirectory(absolutePath(o.loglikOut.empty() ? "." : o.loglikOut, ".")),
-                                 ".shear-tasks-" + std::to_string(getpid()) + ".jsonl");
+  const char *tmp = std::getenv("TMPDIR");
+  std::string scratch = joinPath(tmp && *tmp ? tmp : "/tmp", "shear-tasks-" + std::to_string(getpid()) + ".jsonl");
   rt::Encoder encode = [&](const std::vector<std::string> &texts)
       -> Result<std::vector<std::vector<int64_t>>> {
     std::string lines;
