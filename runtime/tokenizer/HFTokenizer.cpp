@@ -511,10 +511,16 @@ Result<HFTokenizer> HFTokenizer::parse(std::string_view text, const std::string 
   const json::Object *vocab = model->getObject("vocab");
   if (!vocab)
     return bad(file, "the model has no vocab");
+  // Ids number the tokens: they may leave gaps (reserved ids), not gaps
+  // far larger than the vocabulary (the table of ids is as large as they).
+  const json::Array *addedList = root.getArray("added_tokens");
+  const int64_t idLimit = 2 * static_cast<int64_t>(vocab->size() + (addedList ? addedList->size() : 0)) + 1024;
   for (const auto &[token, idValue] : *vocab) {
     auto id = idValue.asInteger();
-    if (!id || *id < 0 || *id >= (int64_t(1) << 31))
-      return bad(file, "vocab: token '" + token + "' has a bad id");
+    if (!id || *id < 0 || *id >= idLimit)
+      return bad(file, "vocab: token '" + token + "' has the id " +
+                           (id ? std::to_string(*id) : std::string("(not an integer)")) +
+                           ", not one of a vocabulary of " + std::to_string(vocab->size()) + " tokens");
     m.vocab[token] = static_cast<uint32_t>(*id);
     if (static_cast<size_t>(*id) >= m.idToToken.size())
       m.idToToken.resize(*id + 1);
@@ -552,13 +558,16 @@ Result<HFTokenizer> HFTokenizer::parse(std::string_view text, const std::string 
       return bad(file, "unk_token '" + *unk + "' is not in the vocabulary");
   }
 
-  if (const json::Array *added = root.getArray("added_tokens")) {
+  if (const json::Array *added = addedList) {
     for (const Value &a : *added) {
       AddedToken tok;
       const std::string *content = a.getString("content");
       auto id = a.getInteger("id");
-      if (!content || content->empty() || !id || *id < 0 || *id >= (int64_t(1) << 31))
+      if (!content || content->empty() || !id)
         return bad(file, "added_tokens: an entry without content or id");
+      if (*id < 0 || *id >= idLimit)
+        return bad(file, "added_tokens: '" + *content + "' has the id " + std::to_string(*id) +
+                             ", far outside a vocabulary of " + std::to_string(vocab->size()) + " tokens");
       tok.content = *content;
       tok.id = static_cast<uint32_t>(*id);
       tok.special = a.getBool("special").value_or(false);
