@@ -89,6 +89,18 @@ Result<TrainState> shear::rt::parseTrainState(std::string_view text, const std::
     return fileError(path, "the domain weights sum to 0");
   if (const std::string *sig = json->getString("signature"))
     st.signature = *sig;
+  for (auto [key, out] : {std::pair{"sparsity_overshoot", &st.overshoot}, std::pair{"controller_integral", &st.integral}}) {
+    const json::Value *v = json->get(key);
+    if (!v)
+      continue;
+    if (!v->asObject())
+      return fileError(path, "'" + std::string(key) + "' must be an object of numbers by family");
+    for (const auto &[family, x] : *v->asObject()) {
+      if (!x.asNumber() || !std::isfinite(*x.asNumber()))
+        return fileError(path, "'" + std::string(key) + "." + family + "' is not a finite number");
+      (*out)[family] = *x.asNumber();
+    }
+  }
   return st;
 }
 

@@ -17,6 +17,7 @@
 #include "shear/Support/Json.h"
 
 #include <functional>
+#include <map>
 
 namespace shear::rt {
 
@@ -27,6 +28,9 @@ struct TrainState {
   std::vector<int64_t> positions, epochs;
   std::vector<double> weights, refLoss;
   std::string signature; // empty in checkpoints older than program files
+  // Per family: the largest expected sparsity above the target so far, and
+  // the PI controller's integral of the error (absent in older checkpoints).
+  std::map<std::string, double> overshoot, integral;
 };
 
 /// Parses state.json text for a run of `steps` steps over `manifest`'s

@@ -79,6 +79,12 @@ Status checkResumedOptions(const TrainOptions &o, const std::string &resumeDir) 
   number("seed", "seed", static_cast<double>(o.seed));
   number("eval_every", "eval-every", static_cast<double>(o.evalEvery));
   number("eval_seqs", "eval-seqs", static_cast<double>(o.evalSequences));
+  number("pi_kp", "pi-gains", o.piKp);
+  number("pi_ki", "pi-gains", o.piKi);
+  number("pi_kq", "pi-gains", o.piKq);
+  if (const std::string *c = run->getString("controller"); c && *c != o.controller)
+    differences += std::string(differences.empty() ? "" : ", ") + "--controller " + o.controller +
+                   " (the run: " + *c + ")";
   if (const std::string *dbl = run->getString("dbl"); dbl && *dbl != dblName(o.dbl))
     differences += std::string(differences.empty() ? "" : ", ") + "--dbl " + dblName(o.dbl) +
                    " (the run: " + *dbl + ")";
@@ -158,6 +164,10 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   ParamStore store(backend);
   LoaderState loader;
   std::vector<double> refLoss;
+  // The constraint: per family, the largest overshoot, the last error and
+  // the PI controller's integral.
+  std::map<std::string, double> overshoot, finalError, integral;
+  const bool pi = o.controller == "pi";
   int64_t start = 0, localBatch = o.batch / ranks;
   bool needEval = o.evalEvery > 0 || o.dbl != DblMode::Off;
   Status ready = [&]() -> Status {
@@ -267,6 +277,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       loader.epoch = state->epochs;
       loader.weights = state->weights;
       refLoss = state->refLoss;
+      overshoot = state->overshoot;
+      integral = state->integral;
       SHEAR_RETURN_IF_ERROR(loadCheckpointTensors(
           resumeDir, program, store, [&](const std::string &n) { return shards.holds(n); }));
       return Status();
@@ -343,6 +355,10 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                        {"lr", o.lr},
                        {"lr_gate", o.lrGate},
                        {"lr_lambda", o.lrLambda},
+                       {"controller", o.controller},
+                       {"pi_kp", o.piKp},
+                       {"pi_ki", o.piKi},
+                       {"pi_kq", o.piKq},
                        {"seed", static_cast<int64_t>(o.seed)},
                        {"eval_every", o.evalEvery},
                        {"eval_seqs", o.evalSequences},
@@ -389,6 +405,12 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     say(shardLine);
 
   BatchLoader batches(data, o.seed, loader);
+  auto byFamily = [](const std::map<std::string, double> &m) {
+    json::Object out;
+    for (const auto &[f, v] : m)
+      out[f] = v;
+    return out;
+  };
   auto stateObject = [&](int64_t at) {
     json::Array domains, weights, positions, epochs, ref;
     for (size_t d = 0; d < k; ++d) {
@@ -408,6 +430,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                                     {"positions", std::move(positions)},
                                     {"epochs", std::move(epochs)},
                                     {"ref_loss", std::move(ref)},
+                                    {"sparsity_overshoot", byFamily(overshoot)},
+                                    {"controller_integral", byFamily(integral)},
                                     {"model", o.modelPath},
                                     {"data", o.dataDir},
                                     {"signature", program.model.signature}});
@@ -436,7 +460,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     std::vector<Tensor> inputs = {ids, labels, Tensor::scalarI64(at)};
     for (const std::string &which : step.lrArgs)
       inputs.push_back(Tensor::scalar(static_cast<float>(
-          which == "lr" ? lrAt(at) : which == "lr_gate" ? o.lrGate : o.lrLambda)));
+          which == "lr" ? lrAt(at) : which == "lr_gate" ? o.lrGate : pi ? 0.0 : o.lrLambda)));
     uint64_t calls = comm.meanCalls, bytes = comm.meanBytes;
     double commSeconds = comm.meanSeconds;
     auto out = train->run(inputs, store);
@@ -535,6 +559,17 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
         double t = metric[std::string("target_sparsity.") + f];
         expected[f] = e->second;
         target[f] = t;
+        double error = e->second - t;
+        overshoot[f] = std::max(overshoot.count(f) ? overshoot[f] : 0.0, error);
+        finalError[f] = error;
+        if (pi && !bad) {
+          // The multipliers of the next step, from this step's error.
+          integral[f] += error;
+          for (auto [which, value] : {std::pair{"lambda1", o.piKp * error + o.piKi * integral[f]},
+                                      std::pair{"lambda2", o.piKq}})
+            if (store.find(std::string("shear.") + which + "." + f))
+              store.set(std::string("shear.") + which + "." + f, Tensor::scalar(static_cast<float>(value)));
+        }
         line += format(" %s %.3f/%.3f", f, e->second, t);
         for (auto [which, obj] : {std::make_pair("lambda1", &l1), std::make_pair("lambda2", &l2)}) {
           const Tensor *v = store.find(std::string("shear.") + which + "." + f);
@@ -549,6 +584,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       record["target_sparsity"] = std::move(target);
       record["lambda1"] = std::move(l1);
       record["lambda2"] = std::move(l2);
+      record["sparsity_overshoot"] = byFamily(overshoot);
     }
     json::Object weights;
     for (size_t d = 0; d < k; ++d)
@@ -605,6 +641,13 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   }
   SHEAR_RETURN_IF_ERROR(checkpoint("final", o.steps));
   say("saved " + joinPath(o.outDir, "final") + " (model.mlir)");
+  if (mode == "prune" && !finalError.empty()) {
+    // How well the constraint held (issue: the paper's multipliers overshoot).
+    std::string line = "constraint (" + o.controller + "): largest overshoot / final distance to the target:";
+    for (const auto &[f, e] : finalError)
+      line += format(" %s %.3f/%.3f", f.c_str(), overshoot[f], std::fabs(e));
+    say(line);
+  }
   return Status();
 }
 

@@ -462,7 +462,8 @@ int runGradients(GradientOptions &o) {
 //===----------------------------------------------------------------------===//
 
 struct TrainCommandOptions {
-  std::string model, data, out, dbl = "paper", refLoss = "source", weights;
+  std::string model, data, out, dbl = "paper", refLoss = "source", weights, controller = "paper",
+                                                                           piGains = "50,5,50";
   int64_t steps = 3200, batch = 32, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
           logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
@@ -482,6 +483,21 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   t.lr = o.lr;
   t.lrGate = o.lrGate;
   t.lrLambda = o.lrLambda;
+  if (o.controller != "paper" && o.controller != "pi")
+    return fail(invalidInput("--controller must be paper or pi, got '" + o.controller + "'"));
+  t.controller = o.controller;
+  {
+    double g[3];
+    char extra;
+    if (std::sscanf(o.piGains.c_str(), "%lf,%lf,%lf%c", &g[0], &g[1], &g[2], &extra) != 3 ||
+        !std::isfinite(g[0]) || !std::isfinite(g[1]) || !std::isfinite(g[2]) || g[0] < 0 || g[1] < 0 ||
+        g[2] < 0)
+      return fail(invalidInput("--pi-gains must be KP,KI,KQ (three non-negative numbers), got '" +
+                               o.piGains + "'"));
+    t.piKp = g[0];
+    t.piKi = g[1];
+    t.piKq = g[2];
+  }
   t.warmupFraction = o.warmup;
   t.batch = o.batch;
   t.evalEvery = o.evalEvery >= 0 ? o.evalEvery : (mode == "prune" ? 50 : 400);
@@ -828,6 +844,11 @@ int main(int argc, char **argv) {
     if (isPrune)
       c.option("lr-gate", "LR", "learning rate of the gate parameters", &o->lrGate)
           .option("lr-lambda", "LR", "learning rate of the Lagrange multipliers (negative: ascent)", &o->lrLambda)
+          .option("controller", "paper|pi",
+                  "how the multipliers move: the paper's gradient ascent, or set every step from the "
+                  "sparsity error e (lambda1 = KP*e + KI*sum(e), lambda2 = KQ)",
+                  &o->controller)
+          .option("pi-gains", "KP,KI,KQ", "the pi controller's gains", &o->piGains)
           .option("target-warmup", "FRACTION",
                   "fraction of steps over which the target sparsity grows from 0 (compiled in)",
                   &o->targetWarmup, 0, 1);

@@ -27,6 +27,11 @@ struct TrainOptions {
   std::string dataDir, outDir;
   int64_t steps = 3200, batch = 32;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0;
+  /// How the Lagrange multipliers move: "paper" (gradient ascent at
+  /// lrLambda, METHOD.md §3) or "pi" (set every step from the sparsity error
+  /// e = expected − target: lambda1 = kp·e + ki·Σe, lambda2 = kq).
+  std::string controller = "paper";
+  double piKp = 50, piKi = 5, piKq = 50;
   double warmupFraction = 0.1, minLrRatio = 0.1;
   int64_t evalEvery = 50, saveEvery = 0, logEvery = 1;
   int64_t evalSequences = 0; // per domain; 0: all
