@@ -47,6 +47,29 @@ def FinalizeMasks : Pass<"finalize-masks", "mlir::ModuleOp"> {
   }];
 }
 
+def SelectStructure : Pass<"select-structure", "mlir::ModuleOp"> {
+  let summary = "one-shot pruning: choose the target sub-structure from scores, as final masks";
+  let description = [{
+    Scores every prunable unit of a masked model and keeps, in each row, the
+    `target_size` highest (ties: the lower index), with the grouped-query rule
+    of finalize-masks (kv groups first, then the same number of heads in each
+    kept group). `method=magnitude`: the sum of squares of the weights that
+    belong to the unit (a head: its q_proj rows and o_proj columns; a kv
+    group: its k_proj and v_proj rows and its heads'; an intermediate
+    channel: its gate_proj and up_proj rows and down_proj column; a hidden
+    channel: its column in the embedding, every q/k/v/gate/up_proj and
+    lm_head, its row in every o_proj and down_proj, and its norm weights; a
+    layer: all its weights). `method=random`: uniform scores from `seed`.
+    Kept units get mask 1 and the others 0, written as finalize-masks writes
+    masks (`<output stem>.masks.safetensors`), so --materialize-shapes cuts
+    the model to the exact target without scaling it (docs/one-shot.md).
+  }];
+  let options = [
+    Option<"method", "method", "std::string", /*default=*/"\"magnitude\"", "magnitude or random">,
+    Option<"seed", "seed", "uint64_t", /*default=*/"1", "seed of method=random">,
+  ];
+}
+
 def MaterializeShapes : Pass<"materialize-shapes", "mlir::ModuleOp"> {
   let summary = "fold final masks into the weights and slice to the compact model";
   let description = [{
