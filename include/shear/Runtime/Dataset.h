@@ -23,11 +23,11 @@ namespace shear::rt {
 struct DomainInfo {
   std::string name;
   std::string trainFile, evalFile; // relative to the data directory
-  // Optional loss masks (instruction data): one byte per token, 1 where the
-  // token counts as a label, 0 where it does not (the prompt's tokens).
-  std::string trainMaskFile, evalMaskFile;
   int64_t trainSequences = 0, evalSequences = 0;
   double weight = 0; // initial sampling weight (the data mix)
+  // Optional loss masks (instruction data): one byte per token, 1 where the
+  // token counts as a label, 0 where it does not (the prompt's tokens).
+  std::string trainMaskFile = {}, evalMaskFile = {};
 };
 
 struct Manifest {
