@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test test-asan demo bench clean
+.PHONY: all setup configure build test test-asan fuzz-build demo bench clean
 
 all: build
 
@@ -36,6 +36,15 @@ test-asan: setup
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp \
 	  ctest --output-on-failure -j1
+
+# The libFuzzer targets (fuzz/), built only: bench/fuzz.sh runs them. CI
+# builds them so that they keep compiling.
+FUZZ_BUILD ?= build-fuzz
+fuzz-build: setup
+	cmake -G Ninja -S . -B $(FUZZ_BUILD) -DSHEAR_FUZZ=ON -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
+	  $$(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache) > /dev/null
+	ninja -C $(FUZZ_BUILD) -j$(JOBS) shear-fuzzers
 
 demo: build
 	./examples/demo.sh $(BUILD)

@@ -20,8 +20,7 @@ PY=/usr/bin/python3
 
 cmake -G Ninja -S "$ROOT" -B "$FUZZ_BUILD" -DSHEAR_FUZZ=ON -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 > /dev/null
-ninja -C "$FUZZ_BUILD" FuzzSafetensors FuzzJson FuzzProgram FuzzNpy FuzzManifest \
-  FuzzTrainState FuzzTargetShape FuzzHFConfig FuzzModule FuzzTokenizer FuzzTokenizerText > /dev/null
+ninja -C "$FUZZ_BUILD" shear-fuzzers > /dev/null
 
 # Seeds: real files of every kind.
 mkdir -p "$WORK" && cd "$WORK"
