@@ -531,3 +531,18 @@ void shear::emitModelView(ModuleOp module, const ModelView &v, StringRef outDir)
                                   c.tieWordEmbeddings ? b.getUnitAttr() : UnitAttr());
   func::ReturnOp::create(b, loc, logits);
 }
+
+Status shear::replaceGatesByMasks(ModelView &view, std::array<std::vector<float>, kNumMaskFamilies> masks,
+                                  const std::string &masksPath) {
+  std::vector<std::pair<TensorSpec, std::vector<float>>> tensors;
+  for (int i = 0; i < kNumMaskFamilies; ++i) {
+    auto &m = view.masks[i];
+    if (!m)
+      continue;
+    std::string name = "shear.mask." + familyName(static_cast<MaskFamily>(i)).str();
+    tensors.push_back({TensorSpec{name, DType::F32, m->tensor.shape}, std::move(masks[i])});
+    m->tensor = WeightRef{name, masksPath, DType::F32, m->tensor.shape};
+    m->isGate = false;
+  }
+  return writeF32Tensors(masksPath, tensors);
+}

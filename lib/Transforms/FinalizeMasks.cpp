@@ -103,17 +103,7 @@ struct FinalizeMasksPass : shear::impl::FinalizeMasksBase<FinalizeMasksPass> {
       rowwise(MaskFamily::KvGroup);
     }
 
-    std::vector<std::pair<TensorSpec, std::vector<float>>> tensors;
-    for (int i = 0; i < kNumMaskFamilies; ++i) {
-      auto &m = view->masks[i];
-      if (!m)
-        continue;
-      std::string name = "shear.mask." + familyName(static_cast<MaskFamily>(i)).str();
-      tensors.push_back({TensorSpec{name, DType::F32, m->tensor.shape}, std::move(masks[i])});
-      m->tensor = WeightRef{name, masksPath, DType::F32, m->tensor.shape};
-      m->isGate = false;
-    }
-    if (llvm::Error e = toLlvm(writeF32Tensors(masksPath, tensors))) {
+    if (llvm::Error e = toLlvm(replaceGatesByMasks(*view, std::move(masks), masksPath))) {
       module.emitError() << "finalize-masks: " << llvm::toString(std::move(e));
       return signalPassFailure();
     }

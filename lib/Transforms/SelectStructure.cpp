@@ -216,17 +216,7 @@ struct SelectStructurePass : shear::impl::SelectStructureBase<SelectStructurePas
       rowwise(MaskFamily::KvGroup);
     }
 
-    std::vector<std::pair<TensorSpec, std::vector<float>>> tensors;
-    for (int i = 0; i < kNumMaskFamilies; ++i) {
-      auto &m = view->masks[i];
-      if (!m)
-        continue;
-      std::string name = "shear.mask." + familyName(static_cast<MaskFamily>(i)).str();
-      tensors.push_back({TensorSpec{name, DType::F32, m->tensor.shape}, std::move(masks[i])});
-      m->tensor = WeightRef{name, masksPath, DType::F32, m->tensor.shape};
-      m->isGate = false;
-    }
-    if (llvm::Error e = toLlvm(writeF32Tensors(masksPath, tensors)))
+    if (llvm::Error e = toLlvm(replaceGatesByMasks(*view, std::move(masks), masksPath)))
       return fail(llvm::toString(std::move(e)));
     emitModelView(module, *view, namesRelativeTo());
     artifactPaths().moduleDir = outputDir();

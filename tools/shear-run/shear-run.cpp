@@ -167,6 +167,20 @@ struct EvalOptions {
 };
 
 Result<std::string> runSpm(std::vector<std::string> args);
+
+/// shear-spm info of a tokenizer (vocab_size, bos_id, eos_id, ...). When
+/// shear-spm itself failed (its message is on stderr already) the error has
+/// no message: callers exit with 2 without repeating it.
+Result<json::Value> tokenizerInfo(const std::string &tokenizer) {
+  auto info = runSpm({"info", "--model", tokenizer});
+  if (!info.ok())
+    return invalidInput("");
+  auto parsed = json::parse(*info);
+  if (!parsed.ok())
+    return invalidInput(tokenizer + ": unexpected tokenizer info");
+  return parsed.take();
+}
+
 int runTasks(EvalOptions &o, const ProgramFile &program, rt::Backend &b);
 
 int runEval(const cli::Command &c, EvalOptions &o) {
@@ -276,12 +290,9 @@ int runTasks(EvalOptions &o, const ProgramFile &program, rt::Backend &b) {
       return fail(invalidInput("--tasks: '" + part + "' is not NAME=FILE"));
     tasks.emplace_back(part.substr(0, eq), part.substr(eq + 1));
   }
-  auto info = runSpm({"info", "--model", o.tokenizer});
-  if (!info.ok())
-    return 2;
-  auto parsed = json::parse(*info);
+  auto parsed = tokenizerInfo(o.tokenizer);
   if (!parsed.ok())
-    return report(invalidInput(o.tokenizer + ": unexpected tokenizer info"));
+    return parsed.status().message().empty() ? 2 : report(parsed.status());
   rt::ScoreOptions so;
   so.bos = parsed->getInteger("bos_id").value_or(-1);
   so.maxLength = o.maxLength;
@@ -639,12 +650,9 @@ int runGenerate(GenerateOptions &o) {
   std::vector<int64_t> prompt;
   int64_t eos = -1, bos = 1;
   if (!o.tokenizer.empty()) {
-    auto info = runSpm({"info", "--model", o.tokenizer});
-    if (!info.ok())
-      return 2;
-    auto parsed = json::parse(*info);
+    auto parsed = tokenizerInfo(o.tokenizer);
     if (!parsed.ok())
-      return report(invalidInput(o.tokenizer + ": unexpected tokenizer info"));
+      return parsed.status().message().empty() ? 2 : report(parsed.status());
     bos = parsed->getInteger("bos_id").value_or(-1);
     eos = parsed->getInteger("eos_id").value_or(-1);
   }

@@ -101,6 +101,12 @@ mlir::FailureOr<ModelView> readModelView(mlir::ModuleOp module, llvm::StringRef 
 /// Weight files are named relative to `outDir`.
 void emitModelView(mlir::ModuleOp module, const ModelView &view, llvm::StringRef outDir);
 
+/// Final masks replace the gates: every family's mask values (row-major,
+/// the gate's shape) are written as `shear.mask.<family>` to `masksPath`,
+/// and the view's masks refer to them (finalize-masks, select-structure).
+Status replaceGatesByMasks(ModelView &view, std::array<std::vector<float>, kNumMaskFamilies> masks,
+                           const std::string &masksPath);
+
 /// HF tensor names.
 std::string hfLayerName(int64_t layer, llvm::StringRef suffix);
 
