@@ -278,6 +278,18 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       return std::move(e);
     if (llvm::Error e = add(**m, "eval_loss", "eval_loss"))
       return std::move(e);
+  } else if (o.mode == "importance") {
+    // The source model's statistics: a masked model runs with every mask 1.
+    auto m = lowered([&](PassManager &pm) {
+      LowerToRuntimeOptions lo;
+      lo.evalMasks = "none";
+      pm.addPass(createLowerToRuntime(lo));
+      pm.addPass(createBuildImportanceStep());
+    });
+    if (mlir::failed(m))
+      return failed("lowering failed (see above)");
+    if (llvm::Error e = add(**m, "importance", "importance"))
+      return std::move(e);
   } else if (o.mode == "generate") {
     auto m = lowered([&](PassManager &pm) {
       pm.addPass(createBuildDecodeStep());
@@ -341,7 +353,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
     }
   } else {
     return compileError(sourcePath, "unknown mode '" + o.mode +
-                                        "' (expected eval, prune, train, generate or gradients)");
+                                        "' (expected eval, prune, train, generate, gradients or importance)");
   }
   Status verified = verifyProgram(p);
   if (!verified.ok())

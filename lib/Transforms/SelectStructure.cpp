@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "shear/Target/ArtifactPaths.h"
+#include "shear/Support/Safetensors.h"
 #include "shear/Target/ModelView.h"
 #include "shear/Transforms/Passes.h"
 
@@ -39,14 +40,53 @@ std::vector<float> topK(const std::vector<double> &scores, size_t begin, size_t 
 struct SelectStructurePass : shear::impl::SelectStructureBase<SelectStructurePass> {
   using Base::Base;
 
+  /// Scores written by `shear-run importance`: one tensor per family, of the
+  /// model's (source) shape. An empty string, or what is wrong.
+  std::string readScores(const ModelView &view,
+                         std::array<std::vector<double>, kNumMaskFamilies> &score) {
+    auto file = SafetensorsFile::open(scores);
+    if (!file.ok())
+      return file.status().message();
+    const ModelConfig &c = view.config;
+    for (int i = 0; i < kNumMaskFamilies; ++i) {
+      auto family = static_cast<MaskFamily>(i);
+      std::string name = familyName(family).str();
+      std::vector<int64_t> shape =
+          family == MaskFamily::Layer          ? std::vector<int64_t>{c.numLayers}
+          : family == MaskFamily::Head         ? std::vector<int64_t>{c.numLayers, c.numHeads}
+          : family == MaskFamily::KvGroup      ? std::vector<int64_t>{c.numLayers, c.numKvHeads}
+          : family == MaskFamily::Intermediate ? std::vector<int64_t>{c.numLayers, c.intermediateSize}
+                                               : std::vector<int64_t>{c.hiddenSize};
+      const TensorInfo *t = (*file)->find(name);
+      if (!t) {
+        if (view.mask(family))
+          return scores + ": no '" + name + "' scores (write them with shear-run importance)";
+        continue;
+      }
+      if (t->shape != shape)
+        return scores + ": '" + name + "' scores have shape " + shapeToString(t->shape) +
+               ", the model's " + name + " family is " + shapeToString(shape) +
+               " (scores of another model?)";
+      if (Status finite = checkFinite(**file, *t); !finite.ok())
+        return finite.message();
+      std::vector<float> values = (*file)->readF32(*t);
+      score[i].assign(values.begin(), values.end());
+    }
+    return "";
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto fail = [&](const llvm::Twine &msg) {
       module.emitError() << "select-structure: " << msg;
       signalPassFailure();
     };
-    if (method != "magnitude" && method != "random")
-      return fail("method must be magnitude or random, got '" + method + "'");
+    if (method != "magnitude" && method != "random" && method != "activation")
+      return fail("method must be magnitude, activation or random, got '" + method + "'");
+    if ((method == "activation") != !scores.empty())
+      return fail(method == "activation"
+                      ? "method=activation needs scores=FILE (from shear-run importance)"
+                      : "scores=FILE goes with method=activation");
     FailureOr<ModelView> view = readModelView(module, artifactPaths().moduleDir);
     if (failed(view))
       return signalPassFailure();
@@ -70,7 +110,10 @@ struct SelectStructurePass : shear::impl::SelectStructureBase<SelectStructurePas
     score[at(MaskFamily::Intermediate)].assign(L * M, 0);
     score[at(MaskFamily::Hidden)].assign(D, 0);
 
-    if (method == "random") {
+    if (method == "activation") {
+      if (std::string error = readScores(*view, score); !error.empty())
+        return fail(error);
+    } else if (method == "random") {
       std::mt19937_64 rng(seed);
       std::uniform_real_distribution<double> u(0, 1);
       for (auto &s : score)

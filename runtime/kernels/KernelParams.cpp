@@ -105,6 +105,12 @@ Result<KernelParams> shear::rt::decodeParams(KernelId id,
                                     a.number("clamp")});
   case K::Scalar:
     return KernelParams(ScalarParams{a.number("value")});
+  case K::UnitNorms: {
+    int64_t group = a.integer("group");
+    if (group <= 0)
+      return invalidInput("unit_norms: group must be positive, got " + std::to_string(group));
+    return KernelParams(GroupParams{group});
+  }
   default:
     return KernelParams(NoParams{});
   }
@@ -302,6 +308,20 @@ Status shear::rt::inferShapes(KernelId id, const KernelParams &params,
     for (size_t i : {1, 2, 3})
       SHEAR_RETURN_IF_ERROR(c.equal(i, c.operand(0)));
     out = {c.operand(0), c.operand(2), c.operand(3)};
+    break;
+  case K::UnitNorms: {
+    const Shape &x = c.operand(0);
+    int64_t group = std::get<GroupParams>(params).group;
+    if (x.empty() || x.back() % group != 0)
+      return c.bad(0, "must have a last dimension that is a multiple of " + std::to_string(group));
+    out[0] = {x.back() / group};
+    break;
+  }
+  case K::CosineSum:
+    if (c.operand(0).empty())
+      return c.bad(0, "must have a feature dimension");
+    SHEAR_RETURN_IF_ERROR(c.equal(1, c.operand(0)));
+    out[0] = Shape{};
     break;
   case K::NumKernels:
     break;

@@ -166,6 +166,11 @@ std::vector<KernelDecl> buildTable() {
               "clipped AdamW step, updating parameter and moments in place"),
       declare(K::Scalar, "scalar", "", "y", "value:float", "a float32 scalar"),
       declare(K::ZerosLike, "zeros_like", "t", "y", "", "zeros of t's shape"),
+      declare(K::UnitNorms, "unit_norms", "x", "s", "group:int",
+              "activation statistics: the sum over tokens of the L2 norm of every group of "
+              "`group` consecutive features"),
+      declare(K::CosineSum, "cosine_sum", "x y", "s", "",
+              "the sum over tokens of the cosine between x's and y's feature vectors"),
   };
   for (size_t i = 0; i < t.size(); ++i)
     if (static_cast<size_t>(t[i].id) != i)

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """check_select_structure.py --hf DIR --masks M.safetensors --keep layer=L,head=H,kv_group=G,intermediate=I,hidden=D
+                            [--activation-tokens T.npy]
 
 An independent float64 reference of one-shot magnitude selection: the sum
 of squares of each unit's weights (a head: its q_proj rows and o_proj
@@ -8,7 +9,8 @@ intermediate channel: gate/up rows and the down column; a hidden channel:
 its embedding / lm_head / q,k,v,gate,up column, o/down row and norm entries;
 a layer: all its weights), the top entries kept per row (ties: the lower
 index), kv groups before heads. Checks that the masks shear wrote are
-exactly these 0/1 masks."""
+exactly these 0/1 masks. With --activation-tokens the scores are instead
+activation importance and block influence on those tokens (importance_ref)."""
 import argparse
 import sys
 
@@ -22,6 +24,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--hf", required=True)
 p.add_argument("--masks", required=True)
 p.add_argument("--keep", required=True)
+p.add_argument("--activation-tokens")
 a = p.parse_args()
 keep = {k: int(v) for k, v in (x.split("=") for x in a.keep.split(","))}
 cfg, W, _ = llama_ref.load_hf(a.hf)
@@ -50,6 +53,12 @@ for l in range(L):
     g = g + h.view(G, H // G).sum(1)
     head.append(h), group.append(g)
     inter.append(sq(w["mlp.gate_proj"]).sum(1) + sq(w["mlp.up_proj"]).sum(1) + sq(w["mlp.down_proj"]).sum(0))
+
+if a.activation_tokens:
+    import importance_ref
+    s = importance_ref.activation_scores(cfg, W, np.load(a.activation_tokens))
+    layer, hidden = list(s["layer"]), s["hidden"]
+    head, group, inter = list(s["head"]), list(s["kv_group"]), list(s["intermediate"])
 
 
 def top(scores, k):

@@ -15,6 +15,7 @@
 #include "shear/Runtime/Dataset.h"
 #include "shear/Runtime/Executable.h"
 #include "shear/Runtime/Generate.h"
+#include "shear/Runtime/Importance.h"
 #include "shear/Runtime/Npy.h"
 #include "shear/Runtime/Tasks.h"
 #include "shear/Runtime/Trainer.h"
@@ -24,6 +25,7 @@
 #include "shear/Support/Safetensors.h"
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -737,6 +739,111 @@ int runGenerate(GenerateOptions &o) {
 }
 
 //===----------------------------------------------------------------------===//
+// importance
+//===----------------------------------------------------------------------===//
+
+struct ImportanceOptions {
+  std::string model, data, tokens, out, split = "train";
+  int64_t calibSeqs = 128, batch = 8;
+  Common common;
+};
+
+/// Activation importance and block influence of every prunable unit on a
+/// calibration set: the scores --select-structure=method=activation reads.
+int runImportance(ImportanceOptions &o) {
+  if (Status s = oneRank("importance"); !s.ok())
+    return fail(s);
+  if (o.out.empty() || (o.data.empty() == o.tokens.empty()))
+    return report(invalidInput("importance needs --out SCORES.safetensors and either --data DATA_DIR "
+                               "or --tokens T.npy"));
+  if (o.split != "train" && o.split != "eval")
+    return report(invalidInput("--split must be train or eval, got '" + o.split + "'"));
+  CompileRequest request;
+  request.mode = "importance";
+  auto program = loadProgram(o.model, request);
+  if (!program.ok())
+    return report(program.status());
+  auto backend = backendFor(o.common);
+  if (!backend.ok())
+    return report(backend.status());
+  Status weights = rt::validateProgramWeights(*program);
+  if (!weights.ok())
+    return report(weights);
+
+  std::map<std::string, std::string> metadata = {{"shear.scores", "activation"},
+                                                 {"model", absolutePath(o.model, ".")}};
+  std::function<std::optional<rt::Tensor>()> next;
+  std::unique_ptr<rt::Dataset> data;
+  std::vector<std::pair<int64_t, int64_t>> sequences;
+  size_t cursor = 0;
+  std::optional<rt::Tensor> whole;
+  if (!o.data.empty()) {
+    auto opened = rt::Dataset::open(o.data);
+    if (!opened.ok())
+      return report(opened.status());
+    data = opened.take();
+    if (data->manifest().vocabSize > program->model.vocab)
+      return report(invalidInput(o.data + ": tokens up to " + std::to_string(data->manifest().vocabSize - 1) +
+                                 " do not fit the model's vocabulary of " +
+                                 std::to_string(program->model.vocab)));
+    sequences = rt::calibrationSequences(*data, o.calibSeqs, o.split == "eval");
+    metadata["data"] = absolutePath(o.data, ".");
+    metadata["split"] = o.split;
+    metadata["sequences"] = std::to_string(sequences.size());
+    int64_t n = data->manifest().seqLen + 1;
+    next = [&, n]() -> std::optional<rt::Tensor> {
+      if (cursor >= sequences.size())
+        return std::nullopt;
+      int64_t b = std::min<int64_t>(o.batch, static_cast<int64_t>(sequences.size() - cursor));
+      rt::Tensor tokens = rt::Tensor::empty({b, n}, DType::I64);
+      for (int64_t i = 0; i < b; ++i, ++cursor) {
+        auto [domain, index] = sequences[cursor];
+        if (o.split == "eval")
+          data->readEval(domain, index, tokens.i64() + i * n);
+        else
+          data->readTrain(domain, index, tokens.i64() + i * n);
+      }
+      return rt::splitInputsAndLabels(tokens).first;
+    };
+  } else {
+    auto tokens = rt::readNpyInt(o.tokens);
+    if (!tokens.ok())
+      return report(tokens.status());
+    if (tokens->rank() != 2)
+      return report(invalidInput(o.tokens + ": token array must be [batch, seq], got " + tokens->shapeString()));
+    for (int64_t i = 0; i < tokens->numel(); ++i)
+      if (tokens->i64()[i] < 0 || tokens->i64()[i] >= program->model.vocab)
+        return report(invalidInput(o.tokens + ": token " + std::to_string(tokens->i64()[i]) + " at index " +
+                                   std::to_string(i) + " is outside the vocabulary [0, " +
+                                   std::to_string(program->model.vocab) + ")"));
+    metadata["tokens_file"] = absolutePath(o.tokens, ".");
+    whole = tokens.take();
+    next = [&]() -> std::optional<rt::Tensor> {
+      std::optional<rt::Tensor> t = std::move(whole);
+      whole.reset();
+      return t;
+    };
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto scores = rt::computeImportance(*program, **backend, next);
+  if (!scores.ok())
+    return report(scores.status());
+  std::string dir = parentDirectory(absolutePath(o.out, "."));
+  if (!isDirectory(dir))
+    if (Status made = createDirectories(dir); !made.ok())
+      return report(made);
+  if (Status written = rt::writeImportanceScores(o.out, *scores, metadata); !written.ok())
+    return report(written);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  char line[160];
+  std::snprintf(line, sizeof line, " from %lld calibration tokens in %.1f s", static_cast<long long>(scores->tokens),
+                seconds);
+  printLine("wrote " + o.out + ": activation importance of heads, kv groups, intermediate and hidden "
+            "channels, block influence of layers" + line);
+  return 0;
+}
+
+//===----------------------------------------------------------------------===//
 // compile
 //===----------------------------------------------------------------------===//
 
@@ -746,14 +853,13 @@ struct CompileCommandOptions {
   int64_t steps = 3200;
   double targetWarmup = 0.2, maxNorm = 1.0;
 };
-
 int runCompile(CompileCommandOptions &o) {
   if (Status s = oneRank("compile"); !s.ok())
     return fail(s);
   if (!hasCompiler())
     return report(compileModule(o.model, CompileRequest{o.mode}).status());
   if (o.mode.empty() || o.output.empty())
-    return report(invalidInput("compile needs --mode prune|train|eval|generate|gradients and -o PROGRAM"));
+    return report(invalidInput("compile needs --mode prune|train|eval|generate|gradients|importance and -o PROGRAM"));
   CompileRequest r;
   r.mode = o.mode;
   r.gradientsOf = o.gradientsOf;
@@ -922,10 +1028,24 @@ int main(int argc, char **argv) {
       .option("warmup-steps", "N", "target-sparsity warm-up steps", &grad.warmupSteps, 0);
   commonOptions(gradCmd, grad.common, false);
 
+  ImportanceOptions imp;
+  cli::Command &impCmd = cl.command(
+      "importance", "score every prunable unit by its activations on calibration data (docs/one-shot.md)");
+  impCmd.positional("MODEL", "a model or masked model module (.mlir), or a program compiled with --mode importance",
+                    &imp.model)
+      .option("data", "DATA_DIR", "calibration sequences from a data directory", &imp.data)
+      .option("calib-seqs", "N", "sequences, shared among the domains by the data mix (the first of each)",
+              &imp.calibSeqs, 1)
+      .option("split", "SPLIT", "train or eval: which file of each domain", &imp.split)
+      .option("tokens", "T.npy", "or: calibration token ids [batch, seq]", &imp.tokens)
+      .option("batch", "N", "sequences per forward pass", &imp.batch, 1, 1 << 20)
+      .option("out", "SCORES.safetensors", "the scores (head, kv_group, intermediate, hidden, layer)", &imp.out);
+  commonOptions(impCmd, imp.common, false);
+
   CompileCommandOptions comp;
   cli::Command &compCmd = cl.command("compile", "compile a model module into a program file");
   compCmd.positional("MODEL", "a model module (.mlir)", &comp.model)
-      .option("mode", "MODE", "prune, train, eval, generate or gradients", &comp.mode)
+      .option("mode", "MODE", "prune, train, eval, generate, gradients or importance", &comp.mode)
       .option("o", "PROGRAM", "the program file to write", &comp.output)
       .group("compiled into training programs")
       .option("seed", "N", "seed of the gate noise", &comp.seed)
@@ -952,6 +1072,7 @@ int main(int argc, char **argv) {
              : name == "train"     ? runTrainCommand(**command, "train", train)
              : name == "generate"  ? runGenerate(gen)
              : name == "gradients" ? runGradients(grad)
+             : name == "importance" ? runImportance(imp)
                                    : runCompile(comp);
   gComm.reset(); // MPI_Finalize with several ranks
   return code;

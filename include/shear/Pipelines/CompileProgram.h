@@ -20,7 +20,7 @@ namespace shear {
 struct CompileOptions {
   /// eval (forward, eval_loss), prune or train (train_step, eval_loss,
   /// source_eval_loss), generate (decode), gradients (train_step without the
-  /// optimizer).
+  /// optimizer), importance (activation statistics of a calibration batch).
   std::string mode = "eval";
   std::string gradientsOf = "prune"; // gradients: the step of prune or train
   uint64_t seed = 1;                 // gate noise

@@ -66,9 +66,14 @@ struct ScalarParams {
   double value = 0;
 };
 
+struct GroupParams {
+  int64_t group = 1;
+};
+
 using KernelParams =
     std::variant<NoParams, AttentionParams, NormParams, GateEvalParams, GateSampleParams,
-                 IndexParams, CrossEntropyParams, LagrangianParams, AdamWParams, ScalarParams>;
+                 IndexParams, CrossEntropyParams, LagrangianParams, AdamWParams, ScalarParams,
+                 GroupParams>;
 
 /// The parameters of a call of `id` from its (table-checked) attributes.
 Result<KernelParams> decodeParams(KernelId id, const std::map<std::string, AttrValue> &attrs);

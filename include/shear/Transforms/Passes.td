@@ -59,13 +59,17 @@ def SelectStructure : Pass<"select-structure", "mlir::ModuleOp"> {
     channel: its gate_proj and up_proj rows and down_proj column; a hidden
     channel: its column in the embedding, every q/k/v/gate/up_proj and
     lm_head, its row in every o_proj and down_proj, and its norm weights; a
-    layer: all its weights). `method=random`: uniform scores from `seed`.
+    layer: all its weights). `method=activation`: the scores file `scores`
+    written by `shear-run importance` (mean activation norms of heads, kv
+    groups, neurons and hidden channels; block influence of layers).
+    `method=random`: uniform scores from `seed`.
     Kept units get mask 1 and the others 0, written as finalize-masks writes
     masks (`<output stem>.masks.safetensors`), so --materialize-shapes cuts
     the model to the exact target without scaling it (docs/one-shot.md).
   }];
   let options = [
-    Option<"method", "method", "std::string", /*default=*/"\"magnitude\"", "magnitude or random">,
+    Option<"method", "method", "std::string", /*default=*/"\"magnitude\"", "magnitude, activation or random">,
+    Option<"scores", "scores", "std::string", /*default=*/"", "method=activation: the scores file of shear-run importance">,
     Option<"seed", "seed", "uint64_t", /*default=*/"1", "seed of method=random">,
   ];
 }
@@ -197,6 +201,24 @@ def BuildEvalStep : Pass<"build-eval-step", "mlir::ModuleOp"> {
     one number off the device per batch rather than the [batch, seq, vocab]
     logits. Replaces an existing @eval_loss. Lower it with lower-to-runtime
     (gates take deterministic masks, as `eval-masks` says).
+  }];
+}
+
+def BuildImportanceStep : Pass<"build-importance-step", "mlir::ModuleOp"> {
+  let summary = "build the activation statistics of a calibration batch";
+  let description = [{
+    Adds `@importance(%ids [batch, seq]) -> statistics` from a lowered
+    @forward (run lower-to-runtime first; for a masked model with
+    eval-masks=none, so the statistics are the source model's): attention
+    and mlp calls become their training variants, which also return each
+    head's output before o_proj and down_proj's input, and `unit_norms` /
+    `cosine_sum` reduce them over the batch's tokens. It returns, named by
+    `shear.metrics`: `hidden` [D] (Σ over every RMSNorm output of
+    Σ_tokens |y_d|), then for each layer l `head.l` [H] (Σ_tokens of the
+    L2 norm of the head's output), `intermediate.l` [M] (Σ_tokens |h_m|,
+    h = silu(gate) * up) and `layer.l` [] (Σ_tokens of the cosine between
+    the layer's input and output residual stream). `shear-run importance`
+    divides by the tokens and turns them into scores (docs/one-shot.md).
   }];
 }
 

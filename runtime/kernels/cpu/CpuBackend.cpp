@@ -89,6 +89,7 @@ public:
     registerCrossEntropy(define);
     registerLagrangian(define);
     registerOptimizer(define);
+    registerStatistics(define);
   }
 
   std::string describe() const override {

@@ -80,6 +80,7 @@ void registerGate(const Define &define);
 void registerCrossEntropy(const Define &define);
 void registerLagrangian(const Define &define);
 void registerOptimizer(const Define &define);
+void registerStatistics(const Define &define);
 
 } // namespace shear::rt::cpu
 
