@@ -22,15 +22,25 @@ def Shear_WeightOp : Shear_Op<"weight", [Pure]> {
     relative to the directory of the module file. The weights never enter the IR,
     so a 7B model's module stays a few kilobytes. With `zero_init` (training
     state: optimizer moments, Lagrange multipliers) a tensor the file does not
-    hold, or a file that does not exist yet, starts as zeros.
+    hold, or a file that does not exist yet, starts as zeros. `tensor` names
+    the tensor in the file when it differs from `name`, and `frozen` marks a
+    weight that is read but never trained (a distillation teacher's, named
+    `teacher.<name>`).
 
     Example:
     ```mlir
     %w = shear.weight "model.layers.0.self_attn.q_proj.weight" from "model.safetensors" : tensor<4096x4096xbf16>
     ```
   }];
-  let arguments = (ins StrAttr:$name, StrAttr:$file, UnitAttr:$zero_init);
+  let arguments = (ins StrAttr:$name, StrAttr:$file, UnitAttr:$zero_init,
+                       OptionalAttr<StrAttr>:$tensor, UnitAttr:$frozen);
   let results = (outs AnyStaticShapeTensor:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "::mlir::StringAttr":$name, "::mlir::StringAttr":$file), [{
+      build($_builder, $_state, type, name, file, /*zero_init=*/nullptr, /*tensor=*/nullptr,
+            /*frozen=*/nullptr);
+    }]>
+  ];
   let assemblyFormat = "$name `from` $file attr-dict `:` type($result)";
   let hasVerifier = 1;
 }

@@ -138,6 +138,8 @@ llvm::Error shear::emitProgramFunction(func::FuncOp fn, StringRef moduleDir, Pro
       ProgramWeight pw;
       pw.name = w.getName().str();
       pw.zeroInit = w.getZeroInit();
+      pw.tensor = w.getTensor().value_or("").str();
+      pw.frozen = w.getFrozen();
       pw.file = absolutePath(w.getFile(), moduleDir);
       pw.dtype = *elementDType(w.getType());
       pw.shape = shapeOf(w.getType());
@@ -150,7 +152,8 @@ llvm::Error shear::emitProgramFunction(func::FuncOp fn, StringRef moduleDir, Pro
         program.weights.push_back(pw);
       } else {
         const ProgramWeight &old = program.weights[index];
-        if (old.shape != pw.shape || old.file != pw.file || old.zeroInit != pw.zeroInit)
+        if (old.shape != pw.shape || old.file != pw.file || old.zeroInit != pw.zeroInit ||
+            old.tensor != pw.tensor)
           return compileError(pw.file, "weight '" + pw.name +
                                            "' is read with two different files or shapes");
       }
@@ -309,11 +312,19 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       p.compiledWith["max_norm"] = o.maxNorm;
     else
       p.compiledWith["step_of"] = stepMode;
+    if (!o.distillFrom.empty()) {
+      p.compiledWith["distill_from"] = absolutePath(o.distillFrom, ".");
+      p.compiledWith["distill_temperature"] = o.distillTemperature;
+      p.compiledWith["distill_alpha"] = o.distillAlpha;
+    }
     auto m = lowered([&](PassManager &pm) {
       BuildTrainStepOptions ts;
       ts.mode = stepMode;
       ts.seed = o.seed;
       ts.warmupSteps = o.targetWarmupSteps;
+      ts.distillFrom = o.distillFrom.empty() ? "" : absolutePath(o.distillFrom, ".");
+      ts.distillTemperature = o.distillTemperature;
+      ts.distillAlpha = o.distillAlpha;
       pm.addPass(createBuildTrainStep(ts));
       pm.addPass(createLowerToRuntime());
       pm.addPass(createDifferentiate());

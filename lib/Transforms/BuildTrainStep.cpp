@@ -1,10 +1,12 @@
 //===- BuildTrainStep.cpp - the loss of one training step -----------------===//
 #include "shear/Dialect/ShearOps.h"
+#include "shear/Support/Files.h"
 #include "shear/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Parser/Parser.h"
 
 namespace shear {
 #define GEN_PASS_DEF_BUILDTRAINSTEP
@@ -17,6 +19,51 @@ using namespace shear;
 namespace {
 struct BuildTrainStepPass : shear::impl::BuildTrainStepBase<BuildTrainStepPass> {
   using Base::Base;
+
+  /// Clones the teacher's @forward (from `distillFrom`) at b's insertion
+  /// point on `ids`: frozen weights `teacher.<name>` read from its files,
+  /// ops marked shear.frozen. Returns its logits, or null after an error.
+  Value cloneTeacher(OpBuilder &b, func::FuncOp student, Value ids) {
+    ModuleOp module = getOperation();
+    auto fail = [&](const Twine &what) {
+      module.emitError() << "build-train-step: " << distillFrom << ": " << what;
+      return Value();
+    };
+    ParserConfig config(&getContext());
+    OwningOpRef<ModuleOp> teacher = parseSourceFile<ModuleOp>(distillFrom, config);
+    if (!teacher)
+      return fail("cannot be read as a model module (see above)");
+    auto forward = teacher->lookupSymbol<func::FuncOp>("forward");
+    if (!forward)
+      return fail("no func.func @forward");
+    if (forward.getFunctionType() != student.getFunctionType())
+      return fail("the teacher's @forward must take the same token ids and return logits over the "
+                  "same vocabulary as the student's");
+    bool dense = true;
+    forward.walk([&](Operation *op) {
+      auto w = dyn_cast<WeightOp>(op);
+      dense &= !isa<GateOp>(op) && !(w && (w.getName().starts_with("shear.")));
+    });
+    if (!dense)
+      return fail("the teacher must be a dense model (the source), not a masked one");
+    std::string dir = parentDirectory(absolutePath(distillFrom, "."));
+    IRMapping map;
+    map.map(forward.getArgument(0), ids);
+    for (Operation &op : forward.getBody().front()) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op))
+        return map.lookup(ret.getOperand(0));
+      Operation *copy = b.clone(op, map);
+      if (auto w = dyn_cast<WeightOp>(copy)) {
+        w.setTensor(w.getName());
+        w.setName(("teacher." + w.getName()).str());
+        w.setFile(absolutePath(w.getFile(), dir));
+        w.setFrozen(true);
+      } else {
+        copy->setAttr("shear.frozen", b.getUnitAttr());
+      }
+    }
+    return fail("@forward has no return");
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -61,6 +108,12 @@ struct BuildTrainStepPass : shear::impl::BuildTrainStepBase<BuildTrainStepPass> 
     IRMapping map;
     map.map(forward.getArgument(0), ids);
     b.setInsertionPointToStart(entry);
+    Value teacherLogits;
+    if (!distillFrom.empty()) {
+      teacherLogits = cloneTeacher(b, forward, ids);
+      if (!teacherLogits)
+        return signalPassFailure();
+    }
     Value logits;
     for (Operation &op : forward.getBody().front()) {
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
@@ -75,9 +128,22 @@ struct BuildTrainStepPass : shear::impl::BuildTrainStepBase<BuildTrainStepPass> 
                               ValueRange{x, y})
           .getResult(0);
     };
-    Value lmLoss = CrossEntropyOp::create(b, loc, scalarF32, logits, labels);
-    SmallVector<Value> results = {Value(), lmLoss};
+    Value lmLoss;
+    SmallVector<Value> results = {Value()};
     SmallVector<Attribute> names = {b.getStringAttr("loss"), b.getStringAttr("lm_loss")};
+    if (teacherLogits) {
+      auto d = KernelOp::create(b, loc, TypeRange{scalarF32, scalarF32, scalarF32},
+                                b.getStringAttr("distill"), ValueRange{logits, teacherLogits, labels});
+      d->setAttr("temperature", b.getF64FloatAttr(distillTemperature));
+      d->setAttr("alpha", b.getF64FloatAttr(distillAlpha));
+      d->setAttr("ignore_index", b.getI64IntegerAttr(-100));
+      lmLoss = d.getResult(0);
+      results.append({d.getResult(1), d.getResult(2)});
+      names.push_back(b.getStringAttr("kd_loss"));
+    } else {
+      lmLoss = CrossEntropyOp::create(b, loc, scalarF32, logits, labels);
+      results.push_back(lmLoss);
+    }
     SmallVector<Value> sparsity;
     SmallVector<Attribute> sparsityNames;
     Value lagrangian;

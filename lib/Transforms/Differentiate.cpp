@@ -2,10 +2,13 @@
 //
 // Works on kernel-level IR: every differentiable kernel K has a backward
 // kernel K.bwd (K.train's is K.bwd) taking K's arguments, K's results and the
-// cotangent of K's first result, and returning one cotangent per float
-// argument. `add` is handled here (the cotangent flows to both sides).
+// cotangent of K's first result, and returning the cotangents its results
+// name (`dx` for operand `x`: every float operand but a frozen one, like the
+// distillation teacher's logits). `add` is handled here (the cotangent flows
+// to both sides). Frozen weights get no gradient.
 //
 //===----------------------------------------------------------------------===//
+#include "shear/Dialect/KernelCall.h"
 #include "shear/Dialect/ShearOps.h"
 #include "shear/Transforms/Passes.h"
 
@@ -85,16 +88,28 @@ struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
       args.push_back(dy);
       SmallVector<Type> types;
       SmallVector<Value> targets;
-      for (Value a : k.getArgs())
-        if (isFloat(a)) {
-          types.push_back(cotangentType(a));
-          targets.push_back(a);
-        }
-      auto back = KernelOp::create(b, loc, types, b.getStringAttr(bwd), args);
+      const KernelDecl *back = findKernel(bwd);
+      auto call = analyzeKernelCall(k);
+      if (!back || failed(call))
+        return k.emitOpError("differentiate: no backward kernel '") << bwd << "'";
+      // Result `dX` of the backward kernel is the cotangent of operand X.
+      for (const ResultDecl &r : back->results) {
+        int slot = call->decl->operandIndex(std::string_view(r.name).substr(1));
+        if (r.name.size() < 2 || r.name[0] != 'd' || slot < 0)
+          return k.emitOpError("differentiate: '") << bwd << "' result '" << r.name
+                                                    << "' names no operand of '" << callee << "'";
+        int index = call->slots.operands[slot];
+        if (index < 0)
+          continue; // an absent optional operand
+        Value a = k.getArgs()[index];
+        types.push_back(cotangentType(a));
+        targets.push_back(a);
+      }
+      auto backward = KernelOp::create(b, loc, types, b.getStringAttr(bwd), args);
       for (NamedAttribute a : k->getAttrs())
         if (a.getName() != "callee")
-          back->setAttr(a.getName(), a.getValue());
-      for (auto [target, grad] : llvm::zip(targets, back.getResults()))
+          backward->setAttr(a.getName(), a.getValue());
+      for (auto [target, grad] : llvm::zip(targets, backward.getResults()))
         accumulate(target, grad);
     }
 
@@ -102,7 +117,7 @@ struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
     SmallVector<Attribute> keys;
     for (Operation &op : body) {
       auto w = dyn_cast<WeightOp>(op);
-      if (!w || w.getName().starts_with("shear.mask."))
+      if (!w || w.getName().starts_with("shear.mask.") || w.getFrozen())
         continue;
       Value g = cot.lookup(w.getResult());
       if (!g)

@@ -34,7 +34,7 @@ struct LowerToRuntimePass : shear::impl::LowerToRuntimeBase<LowerToRuntimePass> 
       }
     SmallVector<NamedAttribute> attrs;
     for (NamedAttribute a : op->getAttrs())
-      if (a.getName() != "operandSegmentSizes")
+      if (a.getName() != "operandSegmentSizes" && a.getName() != "shear.frozen")
         attrs.push_back(a);
     attrs.append(extra.begin(), extra.end());
     if (!names.empty())
@@ -113,6 +113,10 @@ struct LowerToRuntimePass : shear::impl::LowerToRuntimeBase<LowerToRuntimePass> 
     Type f32 = b.getF32Type();
     int64_t kDyn = ShapedType::kDynamic;
     for (Operation *op : ops) {
+      if (op->hasAttr("shear.frozen")) { // a distillation teacher's: evaluated, not trained
+        lowerCommon(op);
+        continue;
+      }
       llvm::TypeSwitch<Operation *>(op)
           .Case([&](GateOp o) {
             int64_t stream = llvm::StringSwitch<int64_t>(o.getFamily())

@@ -95,6 +95,8 @@ struct SelectStructurePass : shear::impl::SelectStructureBase<SelectStructurePas
       anyGate |= m && m->isGate;
     if (!anyGate)
       return fail("the model has no gates to choose for (run --insert-masks first)");
+    if (write != "masks" && write != "gates")
+      return fail("write must be masks or gates, got '" + write + "'");
     std::string masksPath = outputSibling(".masks.safetensors");
     if (masksPath.empty())
       return fail("the masks go beside the output module: give an output file with -o");
@@ -259,8 +261,26 @@ struct SelectStructurePass : shear::impl::SelectStructureBase<SelectStructurePas
       rowwise(MaskFamily::KvGroup);
     }
 
-    if (llvm::Error e = toLlvm(replaceGatesByMasks(*view, std::move(masks), masksPath)))
+    if (write == "gates") {
+      // Learned pruning that starts from this choice: the gates of kept
+      // units at keep-log-alpha, the others at drop-log-alpha.
+      std::string gatesPath = outputSibling(".gates.safetensors");
+      std::vector<std::pair<TensorSpec, std::vector<float>>> tensors;
+      for (int i = 0; i < kNumMaskFamilies; ++i) {
+        auto &m = view->masks[i];
+        if (!m || !m->isGate)
+          continue;
+        std::vector<float> logAlpha(masks[i].size());
+        for (size_t j = 0; j < logAlpha.size(); ++j)
+          logAlpha[j] = static_cast<float>(masks[i][j] != 0 ? keepLogAlpha : dropLogAlpha);
+        tensors.push_back({TensorSpec{m->tensor.name, DType::F32, m->tensor.shape}, std::move(logAlpha)});
+        m->tensor.file = gatesPath;
+      }
+      if (llvm::Error e = toLlvm(writeF32Tensors(gatesPath, tensors)))
+        return fail(llvm::toString(std::move(e)));
+    } else if (llvm::Error e = toLlvm(replaceGatesByMasks(*view, std::move(masks), masksPath))) {
       return fail(llvm::toString(std::move(e)));
+    }
     emitModelView(module, *view, namesRelativeTo());
     artifactPaths().moduleDir = outputDir();
   }

@@ -39,7 +39,7 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
     auto f = files_.file(file);
     if (!f.ok())
       return f.status();
-    fromFile = (*f)->find(ref.name) != nullptr;
+    fromFile = (*f)->find(ref.tensorName()) != nullptr;
   }
   if (!fromFile) {
     auto t = Tensor::allocate(allocator, ref.shape, backend_.computeDType());
@@ -49,12 +49,12 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
     held_[ref.name] = *t;
     return t;
   }
-  auto found = files_.tensor(file, ref.name);
+  auto found = files_.tensor(file, ref.tensorName());
   if (!found.ok())
     return found.status();
   auto [f, info] = *found;
   if (!isFloatDType(info->dtype) || info->shape != ref.shape)
-    return mismatch(file, ref.name, *info, ref.shape);
+    return mismatch(file, ref.tensorName(), *info, ref.shape);
   // Converted to float32 on the host, then placed for the backend.
   auto t = Tensor::allocate(hostAllocator(), ref.shape, DType::F32);
   if (!t.ok())
@@ -63,7 +63,7 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
   f->release(*info);
   for (int64_t i = 0; i < t->numel(); ++i)
     if (!std::isfinite(t->f32()[i]))
-      return fileError(file, "tensor '" + ref.name + "' holds a non-finite value at element " +
+      return fileError(file, "tensor '" + ref.tensorName() + "' holds a non-finite value at element " +
                                  std::to_string(i) + " (non-finite weights are refused)");
   SHEAR_RETURN_IF_ERROR(put(ref.name, *t));
   return held_[ref.name];
@@ -88,12 +88,12 @@ Status shear::rt::validateProgramWeights(const ProgramFile &program) {
     if (w.zeroInit)
       continue;
     std::string file = absolutePath(w.file, program.baseDir);
-    auto found = files.tensor(file, w.name);
+    auto found = files.tensor(file, w.tensorName());
     if (!found.ok())
       return found.status();
     const TensorInfo &info = *found->second;
     if (!isFloatDType(info.dtype) || info.shape != w.shape)
-      return mismatch(file, w.name, info, w.shape);
+      return mismatch(file, w.tensorName(), info, w.shape);
   }
   return Status();
 }

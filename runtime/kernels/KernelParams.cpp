@@ -105,6 +105,14 @@ Result<KernelParams> shear::rt::decodeParams(KernelId id,
                                     a.number("clamp")});
   case K::Scalar:
     return KernelParams(ScalarParams{a.number("value")});
+  case K::Distill:
+  case K::DistillBwd: {
+    DistillParams p{a.number("temperature"), a.number("alpha"), a.integer("ignore_index", -100)};
+    if (!(p.temperature > 0) || !(p.alpha >= 0 && p.alpha <= 1))
+      return invalidInput("distill: temperature must be positive and alpha in [0, 1], got " +
+                          std::to_string(p.temperature) + " and " + std::to_string(p.alpha));
+    return KernelParams(p);
+  }
   case K::UnitNorms: {
     int64_t group = a.integer("group");
     if (group <= 0)
@@ -309,6 +317,18 @@ Status shear::rt::inferShapes(KernelId id, const KernelParams &params,
       SHEAR_RETURN_IF_ERROR(c.equal(i, c.operand(0)));
     out = {c.operand(0), c.operand(2), c.operand(3)};
     break;
+  case K::Distill:
+  case K::DistillBwd: {
+    SHEAR_RETURN_IF_ERROR(c.rank(0, 3));
+    const Shape &l = c.operand(0);
+    SHEAR_RETURN_IF_ERROR(c.equal(1, l));
+    SHEAR_RETURN_IF_ERROR(c.equal(2, {l[0], l[1]}));
+    if (id == K::Distill)
+      out = {Shape{}, Shape{}, Shape{}};
+    else
+      out[0] = l;
+    break;
+  }
   case K::UnitNorms: {
     const Shape &x = c.operand(0);
     int64_t group = std::get<GroupParams>(params).group;

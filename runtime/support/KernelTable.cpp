@@ -139,6 +139,13 @@ std::vector<KernelDecl> buildTable() {
               "mean next-token cross-entropy"),
       declare(K::CrossEntropyBwd, "cross_entropy.bwd", "logits labels:int loss dloss", "dlogits",
               "ignore_index:int", "gradient of cross_entropy"),
+      declare(K::Distill, "distill", "logits teacher labels:int", "loss lm kl",
+              "temperature:float alpha:float ignore_index:int",
+              "(1 - alpha) * cross-entropy + alpha * temperature^2 * KL(teacher || student) at "
+              "that temperature, means over the labelled tokens"),
+      declare(K::DistillBwd, "distill.bwd", "logits teacher labels:int loss lm kl dloss", "dlogits",
+              "temperature:float alpha:float ignore_index:int",
+              "gradient of distill for the student's logits (the teacher is frozen)"),
       declare(K::GateEval, "gate.eval", "log_alpha kv_log_alpha?", "mask",
               std::string(kGateAttrs) + " size:string kv_target_size:int?",
               "deterministic mask of a gate (target or expected sizes, or all ones)"),

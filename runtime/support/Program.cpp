@@ -162,6 +162,10 @@ std::string shear::printProgram(const ProgramFile &p) {
     json::Object o{{"name", w.name}, {"dtype", dtypeName(w.dtype)}, {"shape", std::move(shape)}};
     if (w.zeroInit)
       o["zero_init"] = true;
+    if (!w.tensor.empty())
+      o["tensor"] = w.tensor;
+    if (w.frozen)
+      o["frozen"] = true;
     if (!w.file.empty())
       o["file"] = w.file;
     out += "    " + json::write(json::Value(std::move(o))) + (i + 1 < p.weights.size() ? ",\n" : "\n");
@@ -289,6 +293,9 @@ public:
     if (numElements(w.shape) < 0)
       return fail(where, "shape " + shapeToString(w.shape) + " is too large");
     w.zeroInit = v.getBool("zero_init").value_or(false);
+    w.frozen = v.getBool("frozen").value_or(false);
+    if (const std::string *tensor = v.getString("tensor"))
+      w.tensor = *tensor;
     if (const std::string *file = v.getString("file"))
       w.file = *file;
     if (!w.zeroInit && w.file.empty())

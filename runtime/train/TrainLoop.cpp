@@ -494,10 +494,13 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       metric[step.metrics[i]] = host->f32()[0];
     }
     if (ranks > 1) { // each rank's loss is its rows' mean: average them
-      double local[2] = {metric["loss"], metric["lm_loss"]};
-      SHEAR_RETURN_IF_ERROR(comm.allReduce(local, 2, DType::F64, ReduceOp::Sum));
+      bool kd = metric.count("kd_loss") != 0;
+      double local[3] = {metric["loss"], metric["lm_loss"], kd ? metric["kd_loss"] : 0.0};
+      SHEAR_RETURN_IF_ERROR(comm.allReduce(local, 3, DType::F64, ReduceOp::Sum));
       metric["loss"] = local[0] / ranks;
       metric["lm_loss"] = local[1] / ranks;
+      if (kd)
+        metric["kd_loss"] = local[2] / ranks;
     }
     double dt = now() - t0;
     trainSeconds += dt;
@@ -542,12 +545,16 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                         {"grad_norm", metric["grad_norm"]},
                         {"tokens_per_s", tokPerS},
                         {"mfu", mfu}};
+    if (metric.count("kd_loss")) // distillation: the KL from the teacher
+      record["kd_loss"] = metric["kd_loss"];
     if (ranks > 1) // time this rank spent averaging gradients (waiting for the others included)
       record["allreduce_s"] = comm.meanSeconds - commSeconds;
     if (bad)
       record["skipped"] = true;
     std::string line = format("step %5lld/%lld  loss %.4f  lm %.4f", (long long)(at + 1),
                               (long long)o.steps, metric["loss"], metric["lm_loss"]);
+    if (metric.count("kd_loss"))
+      line += format("  kd %.4f", metric["kd_loss"]);
     if (mode == "prune") {
       record["lagrangian"] = metric["lagrangian"];
       line += format("  lag %.4f  sparsity", metric["lagrangian"]);

@@ -1,11 +1,16 @@
 #!/usr/bin/python3
 """check_gradients.py --hf SRC --gates G.safetensors [--lambdas L.safetensors]
        --tokens T.npy [--loss-mask M.npy] --grads OUT.safetensors --step N --seed S --warmup W [--tol 1e-4]
+       [--teacher HF_DIR --temperature T --alpha A]
 
 Independent float64 PyTorch reference of one pruning step (METHOD.md §2-3):
 gates sampled with shear's Philox keying, the masked forward, cross-entropy
 plus the Lagrangian; autograd gives the gradient of every weight, gate
-parameter and multiplier, compared with what `shear-run gradients` wrote."""
+parameter and multiplier, compared with what `shear-run gradients` wrote.
+With --teacher the language-model term is knowledge distillation:
+(1 - A) cross-entropy + A T^2 KL(softmax(teacher/T) || softmax(student/T)),
+the KL averaged over the tokens whose label counts; the teacher is frozen
+(no gradient of it may be written)."""
 import argparse
 import math
 import sys
@@ -33,6 +38,9 @@ p.add_argument("--seed", type=int, default=1)
 p.add_argument("--warmup", type=int, default=0)
 p.add_argument("--target", action="append", default=[], help="family=size (kept per row)")
 p.add_argument("--tol", type=float, default=1e-4)
+p.add_argument("--teacher")
+p.add_argument("--temperature", type=float, default=1.0)
+p.add_argument("--alpha", type=float, default=0.5)
 a = p.parse_args()
 
 cfg, W, _ = llama_ref.load_hf(a.hf)
@@ -70,6 +78,18 @@ if a.gates:
 
 logits = llama_ref.forward(cfg, W, ids, masks if masks else None)
 lm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+base = lm
+if a.teacher:
+    tcfg, TW, _ = llama_ref.load_hf(a.teacher)
+    with torch.no_grad():
+        tlogits = llama_ref.forward(tcfg, TW, ids)
+    T = a.temperature
+    log_ps = torch.log_softmax(logits / T, -1)
+    log_pt = torch.log_softmax(tlogits / T, -1)
+    kl_tok = (log_pt.exp() * (log_pt - log_ps)).sum(-1)
+    counted = labels != -100
+    kd = kl_tok[counted].mean()
+    base = (1 - a.alpha) * lm + a.alpha * T * T * kd
 lag = torch.tensor(0.0)
 for fam, la in log_alpha.items():
     n = la.shape[-1]
@@ -80,7 +100,7 @@ for fam, la in log_alpha.items():
         t *= min(1.0, a.step / a.warmup)
     d = s_hat - t
     lag = lag + (lambdas[f"shear.lambda1.{fam}"] * d + lambdas[f"shear.lambda2.{fam}"] * d * d).mean()
-loss = lm + lag
+loss = base + lag
 loss.backward()
 
 ref = {f"grad:{k}": v.grad for k, v in W.items()}
@@ -88,13 +108,18 @@ ref.update({f"grad:shear.gate.{f}": la.grad for f, la in log_alpha.items()})
 ref.update({f"grad:{k}": v.grad for k, v in lambdas.items()})
 got = {k: torch.tensor(np.asarray(v, dtype=np.float64)) for k, (_, v) in safetensors_np.read(a.grads).items()}
 ok = True
-for name, want in [("metric.loss", loss), ("metric.lm_loss", lm)]:
+checks = [("metric.loss", loss), ("metric.lm_loss", lm)] + ([("metric.kd_loss", kd)] if a.teacher else [])
+for name, want in checks:
     err = abs(got[name].item() - want.item()) / abs(want.item())
     print(f"{name}: {got[name].item():.6f} vs {want.item():.6f} (relative error {err:.1e})")
     ok &= err <= a.tol
 missing = sorted(set(ref) - set(got))
 if missing:
     print(f"missing gradients: {missing}")
+    ok = False
+extra = sorted(k for k in set(got) - set(ref) if k.startswith("grad:"))
+if extra:
+    print(f"unexpected gradients: {extra}")
     ok = False
 worst = (0.0, "")
 for name, want in sorted(ref.items()):

@@ -34,6 +34,9 @@ Result<ProgramFile> shear::compileModule(const std::string &path, const CompileR
   o.seed = r.seed;
   o.targetWarmupSteps = r.targetWarmupSteps;
   o.maxNorm = r.maxNorm;
+  o.distillFrom = r.distillFrom;
+  o.distillTemperature = r.distillTemperature;
+  o.distillAlpha = r.distillAlpha;
   auto program = compileProgram(*module, parentDirectory(absolutePath(path, ".")), path, o);
   if (!program) {
     std::string message = llvm::toString(program.takeError());

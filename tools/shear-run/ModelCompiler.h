@@ -22,6 +22,8 @@ struct CompileRequest {
   double targetWarmup = 0.2;      // fraction of steps
   int64_t targetWarmupSteps = 0;
   double maxNorm = 1.0;
+  std::string distillFrom;          // teacher module (empty: no distillation)
+  double distillTemperature = 1.0, distillAlpha = 0.5;
 };
 
 /// Whether this shear-run can compile modules.

@@ -402,8 +402,49 @@ int runTasks(EvalOptions &o, const ProgramFile &program, rt::Backend &b) {
 // gradients
 //===----------------------------------------------------------------------===//
 
+/// Knowledge distillation from a teacher (the source model), compiled into
+/// the training step.
+struct DistillOptions {
+  std::string from;
+  double temperature = 1.0, alpha = 0.5;
+
+  void add(cli::Command &c) {
+    c.group("distillation (docs/distillation.md)")
+        .option("distill-from", "SOURCE.mlir",
+                "teacher model (the dense source): the loss mixes the cross-entropy with the KL "
+                "divergence from the teacher's next-token distribution",
+                &from)
+        .option("distill-temperature", "T", "softmax temperature of the distillation term", &temperature, 1e-3, 1e3)
+        .option("distill-alpha", "A", "weight of the distillation term (1 - A: the cross-entropy's)", &alpha, 0, 1);
+  }
+  void into(CompileRequest &r) const {
+    r.distillFrom = from;
+    r.distillTemperature = temperature;
+    r.distillAlpha = alpha;
+  }
+  /// A program's compiled distillation must be the one asked for: options
+  /// not given take the program's values.
+  Status agreeWith(const ProgramFile &p, const std::string &path, const cli::Command &c) {
+    const std::string *compiled =
+        p.compiledWith.count("distill_from") ? p.compiledWith.at("distill_from").asString() : nullptr;
+    if (!compiled) {
+      if (!from.empty())
+        return invalidInput(path + " was compiled without distillation; --distill-from needs a program "
+                                   "compiled with it (shear-run compile --distill-from)");
+      return Status();
+    }
+    if (from.empty())
+      from = *compiled;
+    else if (absolutePath(from, ".") != *compiled)
+      return invalidInput(path + " was compiled to distill from " + *compiled + ", not " + from);
+    SHEAR_RETURN_IF_ERROR(agree(p, path, c, "distill-temperature", "distill_temperature", temperature));
+    return agree(p, path, c, "distill-alpha", "distill_alpha", alpha);
+  }
+};
+
 struct GradientOptions {
   std::string model, tokens, lossMask, out, mode = "prune";
+  DistillOptions distill;
   int64_t step = 0, warmupSteps = 0;
   uint64_t seed = 1;
   Common common;
@@ -421,6 +462,7 @@ int runGradients(GradientOptions &o) {
   request.gradientsOf = o.mode;
   request.seed = o.seed;
   request.targetWarmupSteps = o.warmupSteps;
+  o.distill.into(request);
   auto program = loadProgram(o.model, request);
   if (!program.ok())
     return report(program.status());
@@ -483,6 +525,7 @@ struct TrainCommandOptions {
   uint64_t seed = 1;
   double bucketMb = 25;
   bool resume = false, shardOptimizer = false;
+  DistillOptions distill;
   Common common;
 };
 
@@ -569,11 +612,14 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     r.targetWarmup = o.targetWarmup;
     r.targetWarmupSteps = static_cast<int64_t>(std::llround(o.targetWarmup * o.steps));
     r.maxNorm = o.maxNorm;
+    o.distill.into(r);
     return r;
   };
   auto program = loadProgram(o.model, request());
   if (!program.ok())
     return fail(program.status());
+  if (Status s = o.distill.agreeWith(*program, o.model, c); !s.ok())
+    return fail(s);
   double seed = static_cast<double>(o.seed), steps = static_cast<double>(o.steps);
   for (auto [option, key, value] : {std::tuple{"seed", "seed", &seed},
                                     std::tuple{"steps", "steps", &steps},
@@ -849,6 +895,7 @@ int runImportance(ImportanceOptions &o) {
 
 struct CompileCommandOptions {
   std::string model, mode, output, evalMasks = "expected", gradientsOf = "prune";
+  DistillOptions distill;
   uint64_t seed = 1;
   int64_t steps = 3200;
   double targetWarmup = 0.2, maxNorm = 1.0;
@@ -869,6 +916,7 @@ int runCompile(CompileCommandOptions &o) {
   r.targetWarmup = o.targetWarmup;
   r.targetWarmupSteps = static_cast<int64_t>(std::llround(o.targetWarmup * o.steps));
   r.maxNorm = o.maxNorm;
+  o.distill.into(r);
   auto program = compileModule(o.model, r);
   if (!program.ok())
     return report(program.status());
@@ -989,6 +1037,7 @@ int main(int argc, char **argv) {
                 "average the gradients over the ranks in buckets of at least MB MiB (0: one "
                 "collective per gradient)",
                 &o->bucketMb, 0);
+    o->distill.add(c);
     c.option("stop-after", "N", "testing: exit abruptly after N steps", &o->stopAfter, -1).hidden();
     commonOptions(c, o->common, true);
   }
@@ -1026,6 +1075,7 @@ int main(int argc, char **argv) {
       .option("step", "N", "step number (gate noise, warm-up)", &grad.step, 0)
       .option("seed", "N", "seed of the gate noise", &grad.seed)
       .option("warmup-steps", "N", "target-sparsity warm-up steps", &grad.warmupSteps, 0);
+  grad.distill.add(gradCmd);
   commonOptions(gradCmd, grad.common, false);
 
   ImportanceOptions imp;
@@ -1053,6 +1103,10 @@ int main(int argc, char **argv) {
       .option("target-warmup", "FRACTION", "fraction of steps over which the target sparsity grows", &comp.targetWarmup, 0, 1)
       .option("max-norm", "NORM", "gradient clipping norm", &comp.maxNorm, 0)
       .option("gradients-of", "MODE", "gradients programs: the step of prune or train", &comp.gradientsOf)
+      .option("distill-from", "SOURCE.mlir", "distill from this teacher (see prune --help)", &comp.distill.from)
+      .option("distill-temperature", "T", "softmax temperature of the distillation term",
+              &comp.distill.temperature, 1e-3, 1e3)
+      .option("distill-alpha", "A", "weight of the distillation term", &comp.distill.alpha, 0, 1)
       .group("compiled into evaluation programs")
       .option("eval-masks", "WHICH", "masked models: expected, target or none", &comp.evalMasks);
 

@@ -27,6 +27,9 @@ struct CompileOptions {
   int64_t targetWarmupSteps = 0;     // target sparsity warm-up
   double maxNorm = 1.0;              // gradient clipping
   std::string evalMasks = "expected"; // masked models in eval mode: expected, target, none
+  // Knowledge distillation in training steps (empty: none).
+  std::string distillFrom;
+  double distillTemperature = 1.0, distillAlpha = 0.5;
 };
 
 /// Compiles `module` (a model: @forward), whose relative weight files resolve

@@ -66,6 +66,11 @@ struct ScalarParams {
   double value = 0;
 };
 
+struct DistillParams {
+  double temperature = 1, alpha = 0.5;
+  int64_t ignoreIndex = -100;
+};
+
 struct GroupParams {
   int64_t group = 1;
 };
@@ -73,7 +78,7 @@ struct GroupParams {
 using KernelParams =
     std::variant<NoParams, AttentionParams, NormParams, GateEvalParams, GateSampleParams,
                  IndexParams, CrossEntropyParams, LagrangianParams, AdamWParams, ScalarParams,
-                 GroupParams>;
+                 GroupParams, DistillParams>;
 
 /// The parameters of a call of `id` from its (table-checked) attributes.
 Result<KernelParams> decodeParams(KernelId id, const std::map<std::string, AttrValue> &attrs);

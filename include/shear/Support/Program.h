@@ -53,6 +53,11 @@ struct ProgramWeight {
   /// Optimizer moments, multipliers: zeros unless `file` (may be empty) holds
   /// the tensor, or a resumed checkpoint does.
   bool zeroInit = false;
+  /// The tensor's name in `file` when it is not `name` (a teacher's weights).
+  std::string tensor;
+  /// Read, never trained (no gradient, no optimizer state, not checkpointed).
+  bool frozen = false;
+  const std::string &tensorName() const { return tensor.empty() ? name : tensor; }
 };
 
 struct ProgramInstr {

@@ -66,11 +66,18 @@ def SelectStructure : Pass<"select-structure", "mlir::ModuleOp"> {
     Kept units get mask 1 and the others 0, written as finalize-masks writes
     masks (`<output stem>.masks.safetensors`), so --materialize-shapes cuts
     the model to the exact target without scaling it (docs/one-shot.md).
+    `write=gates` instead sets the gate parameters (log_alpha) of the kept
+    units to `keep-log-alpha` and of the others to `drop-log-alpha`: learned
+    pruning (shear-run prune) then starts from this choice.
   }];
   let options = [
     Option<"method", "method", "std::string", /*default=*/"\"magnitude\"", "magnitude, activation or random">,
     Option<"scores", "scores", "std::string", /*default=*/"", "method=activation: the scores file of shear-run importance">,
     Option<"seed", "seed", "uint64_t", /*default=*/"1", "seed of method=random">,
+    Option<"write", "write", "std::string", /*default=*/"\"masks\"",
+           "masks (final 0/1 masks) or gates (gate parameters for learned pruning to start from)">,
+    Option<"keepLogAlpha", "keep-log-alpha", "double", /*default=*/"5.0", "write=gates: log_alpha of kept units">,
+    Option<"dropLogAlpha", "drop-log-alpha", "double", /*default=*/"0.0", "write=gates: log_alpha of the others">,
   ];
 }
 
@@ -128,6 +135,15 @@ def BuildTrainStep : Pass<"build-train-step", "mlir::ModuleOp"> {
     expected and the current target sparsity). `@train_step` carries
     `shear.training` (lower-to-runtime then samples the gates with `seed`).
     `train` mode takes a dense model; `prune` mode a model with gates.
+
+    With `distill-from` (a dense model module with the same vocabulary: the
+    source), the teacher's forward pass is part of the step: its ops carry
+    `shear.frozen` (lowered for evaluation, never differentiated) and its
+    weights are `teacher.<name>` marked `frozen` (read from the teacher's
+    files, no gradient, no optimizer state). The loss is then a `distill`
+    kernel: (1 − alpha) · cross-entropy + alpha · temperature² ·
+    KL(teacher ‖ student) at `distill-temperature`, and the metrics add
+    kd_loss (the KL).
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"prune\"", "prune or train">,
@@ -137,6 +153,12 @@ def BuildTrainStep : Pass<"build-train-step", "mlir::ModuleOp"> {
     Option<"lambdaState", "lambda-state", "std::string",
            /*default=*/"\"lambdas.safetensors\"",
            "file of the Lagrange multipliers (relative to the module)">,
+    Option<"distillFrom", "distill-from", "std::string", /*default=*/"",
+           "teacher model module for knowledge distillation (empty: none)">,
+    Option<"distillTemperature", "distill-temperature", "double", /*default=*/"1.0",
+           "softmax temperature of the distillation term">,
+    Option<"distillAlpha", "distill-alpha", "double", /*default=*/"0.5",
+           "weight of the distillation term (1 - alpha: the cross-entropy's)">,
   ];
 }
 
