@@ -77,7 +77,7 @@ def SelectStructure : Pass<"select-structure", "mlir::ModuleOp"> {
     Option<"write", "write", "std::string", /*default=*/"\"masks\"",
            "masks (final 0/1 masks) or gates (gate parameters for learned pruning to start from)">,
     Option<"keepLogAlpha", "keep-log-alpha", "double", /*default=*/"5.0", "write=gates: log_alpha of kept units">,
-    Option<"dropLogAlpha", "drop-log-alpha", "double", /*default=*/"0.0", "write=gates: log_alpha of the others">,
+    Option<"dropLogAlpha", "drop-log-alpha", "double", /*default=*/"-5.0", "write=gates: log_alpha of the others">,
   ];
 }
 
