@@ -5,18 +5,28 @@
 #      tokenizer trained on it, held-out sets split off first;
 #   2. a small LLaMA-3-style source model (GQA) pre-trained from scratch, the
 #      stand-in for a strong public model (cached: a second run skips it);
-#   3. pruning to a smaller target shape: weights, gates and Lagrange
-#      multipliers learned together, with dynamic batch loading;
+#   3. pruning to a smaller target shape with shear's recipe
+#      (docs/pruning-study.md): gates started from activation importance,
+#      weights, gates and multipliers (pi controller) learned together with
+#      dynamic batch loading and distillation from the source;
 #   4. finalize + materialize (logits checked against the masked model);
-#   5. continued pre-training of the compact model;
-#   6. the paper's baseline: the target shape trained from scratch on as many
-#      tokens as pruning + continued pre-training together;
+#   5. continued pre-training of the compact model (DBL, distillation);
+#   6. baselines on as many tokens as pruning + continued pre-training
+#      together: the target shape trained from scratch (the paper's), and a
+#      random sub-structure of the source continued for the whole budget;
+#      and the two additions measured on continued pre-training: a fixed data
+#      mix instead of dynamic batch loading, no distillation instead of it;
 #   7. every model evaluated on every domain's held-out set and on two small
 #      downstream tasks made from Debian text outside the corpus; the final model
 #      exported to HF (checked against float64 PyTorch) and ONNX (checked with
 #      onnxruntime), a sample generated; report.md with plots.
 # DEMO_SCALE=tiny runs every stage on tiny sizes (the CI test does).
 set -euo pipefail
+# OpenBLAS picks its kernels from the CPU; an OPENBLAS_CORETYPE inherited
+# from the environment (this project's build machines set Haswell, half the
+# sgemm speed of their AVX-512 cores) would make the demo slower than on a
+# user's machine.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 BUILD=${1:-build}
 BIN=$(cd "$BUILD/bin" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,7 +53,7 @@ fi
 SCRATCH=$((PRUNE + CPT))
 RUN_OPTS="--batch $BATCH --threads 2"
 
-rm -rf "$OUT" && mkdir -p "$OUT/masked" "$OUT/compact" "$CACHE"
+rm -rf "$OUT" && mkdir -p "$OUT/masked" "$OUT/compact" "$OUT/random" "$CACHE"
 cd "$OUT"
 declare -A STAGE
 START=$(date +%s.%N)
@@ -80,10 +90,16 @@ SOURCE=$CACHE/pretrain/final/model.mlir
 shear-run eval "$SOURCE" --data data > eval-source.json
 stage_end pretrain
 
-stage_start "3. prune to $TARGET"
+stage_start "3. prune to $TARGET (shear's recipe)"
 shear-opt "$SOURCE" --insert-masks --target-shape=$TARGET -o masked/masked.mlir
-shear-run prune masked/masked.mlir --data data --out prune --steps $PRUNE --lr 1e-3 \
-    --ref-loss eval-source.json \
+# Gates start at the sub-structure activation importance picks (64
+# calibration sequences of the training data): docs/one-shot.md.
+shear-run importance "$SOURCE" --data data --calib-seqs 64 --out scores.safetensors $RUN_OPTS
+shear-opt masked/masked.mlir "--select-structure=method=activation scores=scores.safetensors write=gates" \
+    -o init/init.mlir
+KD="--distill-from $SOURCE"
+shear-run prune init/init.mlir --data data --out prune --steps $PRUNE --lr 1e-3 \
+    --controller pi --lr-gate 0.1 $KD --ref-loss eval-source.json \
     --eval-every $EVERY --log-every $EVERY $RUN_OPTS
 stage_end prune
 
@@ -98,7 +114,7 @@ $PY "$REF/compare_npy.py" compact.npy masked.npy --tol 1e-5
 stage_end materialize
 
 stage_start "5. continued pre-training of the compact model"
-shear-run train compact/compact.mlir --data data --out continue --steps $CPT --lr 1e-3 \
+shear-run train compact/compact.mlir --data data --out continue --steps $CPT --lr 1e-3 $KD \
     --ref-loss eval-source.json \
     --eval-every $EVERY --log-every $EVERY $RUN_OPTS
 stage_end continue
@@ -111,9 +127,24 @@ shear-run train scratch-init.mlir --data data --out scratch --steps $SCRATCH --l
     --eval-every $EVERY --log-every $EVERY $RUN_OPTS
 stage_end scratch
 
+stage_start "6b. baseline: a random sub-structure of the source, $SCRATCH steps"
+shear-opt masked/masked.mlir "--select-structure=method=random seed=1" -o random/random.mlir
+shear-opt random/random.mlir --materialize-shapes -o random/compact.mlir
+shear-run train random/compact.mlir --data data --out random-run --steps $SCRATCH --lr 1e-3 \
+    --ref-loss eval-source.json --eval-every $EVERY --log-every $EVERY $RUN_OPTS
+stage_end random
+
+stage_start "6c. continued pre-training with a fixed data mix, and without distillation"
+shear-run train compact/compact.mlir --data data --out continue-fixed --steps $CPT --lr 1e-3 $KD \
+    --dbl off --eval-every $EVERY --log-every $EVERY $RUN_OPTS
+shear-run train compact/compact.mlir --data data --out continue-nokd --steps $CPT --lr 1e-3 \
+    --ref-loss eval-source.json --eval-every $EVERY --log-every $EVERY $RUN_OPTS
+stage_end ablations
+
 stage_start "7. evaluation, export, checks, report"
 for s in pruned:compact/compact.mlir continued:continue/final/model.mlir \
-         scratch:scratch/final/model.mlir; do
+         scratch:scratch/final/model.mlir random:random-run/final/model.mlir \
+         fixed:continue-fixed/final/model.mlir nokd:continue-nokd/final/model.mlir; do
   shear-run eval "${s#*:}" --data data > "eval-${s%%:*}.json"
 done
 # Downstream tasks from Debian text outside the corpus (docs/evaluation.md).
@@ -149,7 +180,7 @@ shear-translate --export-hf scratch/final/model.mlir -o scratch-hf
 TOTAL=$(echo "$(date +%s.%N) - $START" | bc)
 $PY - "$TOTAL" "$(params source-hf)" "$(params final-hf)" "$(params scratch-hf)" <<PYEOF
 import json, subprocess, sys, datetime
-stages = {$(for k in data pretrain prune materialize continue scratch report; do printf '"%s": %s, ' $k "${STAGE[$k]}"; done)}
+stages = {$(for k in data pretrain prune materialize continue scratch random ablations report; do printf '"%s": %s, ' $k "${STAGE[$k]}"; done)}
 cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
 json.dump({"date": datetime.date.today().isoformat(), "total_s": float(sys.argv[1]),
            "machine": f"{len(cpu)} x {cpu[0]}", "stages": stages, "vocab": $VOCAB, "seq": $SEQ,

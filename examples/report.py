@@ -2,8 +2,10 @@
 """report.py DEMO_DIR: the demo's report, DEMO_DIR/report.md with PNG plots:
 training loss of both arms (pruning + continued pre-training vs training the
 same shape from scratch, on the same tokens), domain weights over time,
-expected sparsity converging to its target; and the table of held-out losses,
-printed too."""
+expected sparsity converging to its target; the table of held-out losses
+(printed too); and one table and plot per comparison: shear's pruning
+against the from-scratch and random sub-structure baselines, dynamic batch
+loading against a fixed mix, distillation against none."""
 import json
 import os
 import sys
@@ -82,7 +84,11 @@ fig.tight_layout()
 fig.savefig(os.path.join(root, "sparsity.png"), dpi=110)
 
 rows = [("source (pre-trained)", "source"), ("pruned", "pruned"),
-        ("pruned + continued", "continued"), ("from scratch (same shape, same tokens)", "scratch")]
+        ("pruned + continued", "continued"), ("from scratch (same shape, same tokens)", "scratch"),
+        ("random sub-structure + continued (same tokens)", "random"),
+        ("pruned + continued, fixed data mix", "fixed"),
+        ("pruned + continued, no distillation", "nokd")]
+rows = [r for r in rows if os.path.exists(os.path.join(root, f"eval-{r[1]}.json"))]
 evals = {key: json.load(open(os.path.join(root, f"eval-{key}.json"))) for _, key in rows}
 doms = sorted(evals["source"])
 header = "| model | params | " + " | ".join(doms) + " | mean |"
@@ -91,8 +97,55 @@ params = timings.get("params", {})
 for name, key in rows:
     e = evals[key]
     mean = sum(e.values()) / len(e)
-    lines.append(f"| {name} | {params.get(key, '')} | " + " | ".join(f"{e[d]:.4f}" for d in doms) + f" | {mean:.4f} |")
+    lines.append(f"| {name} | {params.get(key, params.get('pruned', '') if key in ('random', 'fixed', 'nokd') else '')} | "
+                 + " | ".join(f"{e[d]:.4f}" for d in doms) + f" | {mean:.4f} |")
 table = "\n".join(lines)
+
+
+def mean_of(key):
+    return sum(evals[key].values()) / len(evals[key])
+
+
+def comparison(png, title, arms):
+    """A table (per domain, mean, wins of the first arm) and a grouped bar plot."""
+    arms = [(label, key) for label, key in arms if key in evals]
+    out = ["| arm | " + " | ".join(doms) + " | mean |", "|---|" + "---:|" * (len(doms) + 1)]
+    for label, key in arms:
+        out.append(f"| {label} | " + " | ".join(f"{evals[key][d]:.4f}" for d in doms) + f" | {mean_of(key):.4f} |")
+    first = arms[0][1]
+    notes = []
+    for label, key in arms[1:]:
+        wins = sum(evals[first][d] < evals[key][d] for d in doms)
+        notes.append(f"{arms[0][0]} is {mean_of(key) - mean_of(first):+.4f} below {label} on the mean "
+                     f"(lower on {wins} of {len(doms)} domains)")
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    width = 0.8 / len(arms)
+    for i, (label, key) in enumerate(arms):
+        ax.bar([j + i * width for j in range(len(doms) + 1)], [evals[key][d] for d in doms] + [mean_of(key)],
+               width, label=label)
+    ax.set_xticks([j + width * (len(arms) - 1) / 2 for j in range(len(doms) + 1)])
+    ax.set_xticklabels(doms + ["mean"])
+    lo = min(min(evals[k].values()) for _, k in arms)
+    ax.set_ylim(lo - 0.3, None)
+    ax.set_ylabel("held-out loss")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(root, png), dpi=110)
+    return "\n".join(out) + "\n\n" + "; ".join(notes) + f".\n\n![{title}]({png})\n"
+
+
+sections = [
+    ("Shear's pruning against the baselines at equal tokens", "baselines.png",
+     [("pruned + continued", "continued"), ("from scratch", "scratch"),
+      ("random sub-structure + continued", "random")]),
+    ("Dynamic batch loading against a fixed data mix (continued pre-training)", "dbl.png",
+     [("dynamic batch loading", "continued"), ("fixed mix", "fixed")]),
+    ("Distillation from the source against none (continued pre-training)", "distillation.png",
+     [("distillation", "continued"), ("no distillation", "nokd")]),
+]
+comparisons = "\n".join(f"### {title}\n\n" + comparison(png, title, arms) for title, png, arms in sections
+                         if all(key in evals for _, key in arms[:2]))
 
 # Downstream tasks (accuracy: higher is better; LAMBADA perplexity: lower).
 task_lines = ["| model | " + " | ".join(["code completion acc", "acc_norm", "licence last-word acc",
@@ -139,6 +192,9 @@ Pruning ({len(prune)} steps) ended with expected/target sparsity {sparsity}.
 Pruning + continued pre-training saw {tokens_arm:,} tokens; the from-scratch model {tokens_scratch:,}.
 The pruned and continued model is {"better" if verdict else "not better"} than the from-scratch one on the mean held-out loss.
 
+## Comparisons
+
+""" + comparisons + """
 | stage | seconds |
 |---|---:|
 """ + "\n".join(f"| {k} | {v:.0f} |" for k, v in timings["stages"].items()) + """
@@ -151,5 +207,7 @@ open(os.path.join(root, "report.md"), "w").write(report)
 print(table)
 print()
 print(task_table)
+print()
+print(comparisons)
 print(f"\npruned + continued {'beats' if verdict else 'does not beat'} from scratch on mean held-out loss")
 print(f"report: {os.path.join(root, 'report.md')}")
