@@ -116,8 +116,8 @@ def comparison(png, title, arms):
     notes = []
     for label, key in arms[1:]:
         wins = sum(evals[first][d] < evals[key][d] for d in doms)
-        notes.append(f"{arms[0][0]} is {mean_of(key) - mean_of(first):+.4f} below {label} on the mean "
-                     f"(lower on {wins} of {len(doms)} domains)")
+        notes.append(f"{arms[0][0]} − {label}: {mean_of(first) - mean_of(key):+.4f} on the mean "
+                     f"({arms[0][0]} lower on {wins} of {len(doms)} domains)")
     fig, ax = plt.subplots(figsize=(7, 3.5))
     width = 0.8 / len(arms)
     for i, (label, key) in enumerate(arms):
