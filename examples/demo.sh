@@ -71,6 +71,9 @@ if [ ! -f "$CACHE/data/manifest.json" ]; then
       tablegen=/usr/lib/llvm-22/include:*.td
 fi
 ln -s "$CACHE/data" data
+# The numbers in docs/demo.md hold for the recorded corpus: say whether this
+# machine's Debian files are the same.
+[ "$SCALE" = full ] && $PY "$ROOT/examples/check_corpus.py" data/corpus.json "$ROOT/examples/demo-corpus.json"
 stage_end data
 
 stage_start "2. source model: pre-training from scratch (cached)"

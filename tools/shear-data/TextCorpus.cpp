@@ -414,9 +414,13 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
     } detach{**tokenizer};
     auto started = std::chrono::steady_clock::now();
     auto lastReport = started;
+    llvm::json::Array filesRead; // what the corpus is made of, to compare machines by
     for (const std::string &f : files[d]) {
       if (o.maxBytes > 0 && stats.textBytes >= o.maxBytes)
         break;
+      uint64_t fileSize = 0;
+      (void)llvm::sys::fs::file_size(f, fileSize);
+      filesRead.push_back(llvm::json::Object{{"path", f}, {"bytes", static_cast<int64_t>(fileSize)}});
       if (Error e = readDocuments(f, o.read, stats, [&](llvm::StringRef doc) {
             if (!(*tokenizer)->send(doc)) {
               tokenizerFailed = true;
@@ -484,7 +488,8 @@ Error shear::packText(const std::vector<TextSource> &sources, const TextOptions 
                                              {"documents", docs},
                                              {"malformed_lines", stats.malformed},
                                              {"bytes", bytes},
-                                             {"tokens", tokens.load()}});
+                                             {"tokens", tokens.load()},
+                                             {"files", std::move(filesRead)}});
     llvm::outs() << llvm::formatv("{0,-12} {1,5} files {2,7} documents {3,10} bytes {4,9} tokens: "
                                   "{5} train + {6} eval sequences\n",
                                   d, read, docs, bytes, tokens.load(), info.trainSequences,
