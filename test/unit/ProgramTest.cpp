@@ -20,7 +20,7 @@ ProgramFile smallProgram() {
   p.mode = "eval";
   p.model.vocab = 7;
   p.model.signature = "test";
-  p.weights.push_back({"w", "weights.safetensors", DType::BF16, {4}, false});
+  p.weights.push_back({"w", "weights.safetensors", DType::BF16, {4}, false, "", false});
   ProgramFunction f;
   f.name = "forward";
   f.values = {{DType::F32, {-1, -1, 4}}, {DType::BF16, {4}}, {DType::F32, {-1, -1, 4}},
@@ -87,6 +87,23 @@ TEST(Program, PrintParseRoundTrip) {
   EXPECT_EQ(f->body[1].operands, (std::vector<int>{0, 1, -1}));
   EXPECT_EQ(f->body[1].attrs.at("eps").f, 1e-5);
   EXPECT_EQ(back->weights[0].dtype, DType::BF16);
+}
+
+// A distillation teacher's weight: its tensor has another name in the file,
+// and it is frozen; both survive print and parse, and name the file's tensor.
+TEST(Program, FrozenWeightsKeepTheirTensorName) {
+  ProgramFile p = smallProgram();
+  p.weights[0] = {"teacher.w", "teacher/weights.safetensors", DType::BF16, {4}, false, "w", true};
+  std::string text = printProgram(p);
+  EXPECT_NE(text.find(R"("tensor":"w")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("frozen":true)"), std::string::npos) << text;
+  auto back = parseProgram(text, "p.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->weights[0].tensorName(), "w");
+  EXPECT_EQ(back->weights[0].name, "teacher.w");
+  EXPECT_TRUE(back->weights[0].frozen);
+  EXPECT_EQ(smallProgram().weights[0].tensorName(), "w"); // no tensor: the weight's own name
+  EXPECT_FALSE(smallProgram().weights[0].frozen);
 }
 
 TEST(Program, TheReaderRefusesBrokenPrograms) {
