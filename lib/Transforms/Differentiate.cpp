@@ -25,7 +25,6 @@ using namespace mlir;
 using namespace shear;
 
 namespace {
-bool isFloat(Value v) { return isa<FloatType>(cast<RankedTensorType>(v.getType()).getElementType()); }
 
 RankedTensorType cotangentType(Value v) {
   auto t = cast<RankedTensorType>(v.getType());

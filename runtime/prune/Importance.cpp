@@ -42,8 +42,10 @@ std::vector<std::pair<int64_t, int64_t>> shear::rt::calibrationSequences(const D
       given += whole;
       remainders.push_back({share - std::floor(share), d});
     }
-    std::stable_sort(remainders.begin(), remainders.end(),
-                     [](const auto &a, const auto &b) { return a.first > b.first; });
+    // Largest remainder first; ties to the earlier domain.
+    std::sort(remainders.begin(), remainders.end(), [](const auto &a, const auto &b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
     int64_t rest = left - given;
     for (auto &[r, d] : remainders)
       if (rest > 0 && take[d] < available(d)) {
