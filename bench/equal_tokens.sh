@@ -6,6 +6,10 @@
 #                  a one-shot sub-structure (--select-structure), then
 #                  continued pre-training for the whole budget
 #   activation-kd  the same with distillation from the source (alpha 0.5, T 1)
+#   activation-kd-restart
+#                  the same in two runs of the learned methods' lengths
+#                  (SPLIT% then the rest), so that its learning rate warms up
+#                  and decays twice, as prune + train does
 #   paper          learned pruning as published (gates N(5, 0.01), the paper's
 #                  Lagrangian), then continued pre-training
 #   shear          shear's recipe: gates started from activation scores, the pi
@@ -30,7 +34,7 @@ PY=/usr/bin/python3
 WORK=${BENCH_DIR:-/tmp/shear-bench-equal-tokens-$PROBLEM}
 SEEDS=${SEEDS:-"1 2 3"}
 SPLITS=${SPLITS:-"20 50"}
-METHODS=${METHODS:-"scratch random magnitude activation activation-kd paper shear"}
+METHODS=${METHODS:-"scratch random magnitude activation activation-kd activation-kd-restart paper shear"}
 mkdir -p "$WORK" && cd "$WORK"
 
 if [ "$PROBLEM" = synthetic ]; then
@@ -95,6 +99,16 @@ for seed in $SEEDS; do
         $B/shear-opt $d/sel/sel.mlir --materialize-shapes -o $d/compact/compact.mlir
         $B/shear-run train $d/compact/compact.mlir $COMMON --steps $N --seed $seed --out $d/train $extra > /dev/null
         record $method 0 $seed $d/train/final/model.mlir ;;
+      activation-kd-restart)
+        for split in $SPLITS; do
+          d=runs/$method-$split-$seed; rm -rf $d && mkdir -p $d
+          P=$((N * split / 100)); T=$((N - P))
+          $B/shear-opt masked/masked.mlir "--select-structure=method=activation scores=scores.safetensors" -o $d/sel/sel.mlir
+          $B/shear-opt $d/sel/sel.mlir --materialize-shapes -o $d/compact/compact.mlir
+          $B/shear-run train $d/compact/compact.mlir $COMMON --steps $P --seed $seed --out $d/first $KD > /dev/null
+          $B/shear-run train $d/first/final/model.mlir $COMMON --steps $T --seed $seed --out $d/train $KD > /dev/null
+          record $method $split $seed $d/train/final/model.mlir
+        done ;;
       paper|shear)
         for split in $SPLITS; do
           d=runs/$method-$split-$seed; rm -rf $d && mkdir -p $d

@@ -19,8 +19,9 @@ problem = sys.argv[3]
 domains = sorted(source)
 names = {"scratch": "from scratch", "random": "random + CPT", "magnitude": "magnitude + CPT",
          "activation": "activation + CPT", "activation-kd": "activation + CPT with distillation",
+         "activation-kd-restart": "activation + CPT with distillation, two schedules",
          "paper": "learned, paper's recipe, + CPT", "shear": "learned, shear's recipe, + CPT"}
-one_shot = ["random", "magnitude", "activation", "activation-kd"]
+one_shot = ["random", "magnitude", "activation", "activation-kd", "activation-kd-restart"]
 splits = sorted({r["split"] for r in rows if r["split"]})
 
 
@@ -62,7 +63,7 @@ for split in splits:
     if not me:
         continue
     for other in one_shot + ["paper"]:
-        key = (other, split) if other == "paper" else (other, 0)
+        key = (other, split) if other in ("paper", "activation-kd-restart") else (other, 0)
         if key not in stats:
             continue
         verdicts = []
