@@ -532,6 +532,50 @@ void shear::emitModelView(ModuleOp module, const ModelView &v, StringRef outDir)
   func::ReturnOp::create(b, loc, logits);
 }
 
+Result<std::array<std::vector<float>, kNumMaskFamilies>>
+shear::chooseMasks(const ModelView &view, MaskRowChooser row) {
+  auto at = [](MaskFamily f) { return static_cast<int>(f); };
+  std::array<std::vector<float>, kNumMaskFamilies> masks;
+  auto rowwise = [&](MaskFamily f) {
+    const MaskRef &m = *view.mask(f);
+    int64_t rowSize = m.tensor.shape.back();
+    for (int64_t r = 0; r < numElements(m.tensor.shape); r += rowSize) {
+      std::vector<float> values = row(f, r, rowSize, m.targetSize);
+      masks[at(f)].insert(masks[at(f)].end(), values.begin(), values.end());
+    }
+  };
+  for (MaskFamily f : {MaskFamily::Layer, MaskFamily::Intermediate, MaskFamily::Hidden})
+    if (view.mask(f))
+      rowwise(f);
+  const auto &head = view.mask(MaskFamily::Head);
+  const auto &kv = view.mask(MaskFamily::KvGroup);
+  if (head && kv) {
+    if (head->targetSize % kv->targetSize != 0)
+      return invalidInput("the head gate keeps " + std::to_string(head->targetSize) +
+                          " heads, not a multiple of the " + std::to_string(kv->targetSize) +
+                          " kv groups the kv_group gate keeps");
+    int64_t heads = head->tensor.shape[1], groups = kv->tensor.shape[1];
+    int64_t perGroup = head->targetSize / kv->targetSize, perSource = heads / groups;
+    for (int64_t l = 0; l < head->tensor.shape[0]; ++l) {
+      std::vector<float> g = row(MaskFamily::KvGroup, l * groups, groups, kv->targetSize);
+      std::vector<float> h(heads, 0.0f);
+      for (int64_t grp = 0; grp < groups; ++grp) {
+        if (g[grp] == 0.0f)
+          continue;
+        std::vector<float> inGroup = row(MaskFamily::Head, l * heads + grp * perSource, perSource, perGroup);
+        std::copy(inGroup.begin(), inGroup.end(), h.begin() + grp * perSource);
+      }
+      masks[at(MaskFamily::Head)].insert(masks[at(MaskFamily::Head)].end(), h.begin(), h.end());
+      masks[at(MaskFamily::KvGroup)].insert(masks[at(MaskFamily::KvGroup)].end(), g.begin(), g.end());
+    }
+  } else if (head) {
+    rowwise(MaskFamily::Head);
+  } else if (kv) {
+    rowwise(MaskFamily::KvGroup);
+  }
+  return masks;
+}
+
 Status shear::replaceGatesByMasks(ModelView &view, std::array<std::vector<float>, kNumMaskFamilies> masks,
                                   const std::string &masksPath) {
   std::vector<std::pair<TensorSpec, std::vector<float>>> tensors;

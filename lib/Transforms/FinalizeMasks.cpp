@@ -64,46 +64,17 @@ struct FinalizeMasksPass : shear::impl::FinalizeMasksBase<FinalizeMasksPass> {
       logAlpha[i] = file->readF32(*info);
     }
 
-    auto idx = [](MaskFamily f) { return static_cast<int>(f); };
-    std::array<std::vector<float>, kNumMaskFamilies> masks;
-    auto rowwise = [&](MaskFamily f) {
-      const MaskRef &m = *view->mask(f);
-      int64_t rowSize = m.tensor.shape.back();
-      const std::vector<float> &la = logAlpha[idx(f)];
-      for (size_t r = 0; r < la.size(); r += rowSize) {
-        auto row = gate::deterministicRow(Span<const float>(la).slice(r, rowSize), m.targetSize);
-        masks[idx(f)].insert(masks[idx(f)].end(), row.begin(), row.end());
-      }
-    };
-    for (MaskFamily f : {MaskFamily::Layer, MaskFamily::Intermediate, MaskFamily::Hidden})
-      if (view->mask(f))
-        rowwise(f);
-    const auto &head = view->mask(MaskFamily::Head);
-    const auto &kv = view->mask(MaskFamily::KvGroup);
-    if (head && kv) {
-      int64_t heads = head->tensor.shape[1], groups = kv->tensor.shape[1];
-      if (head->targetSize % kv->targetSize != 0) {
-        module.emitError() << "finalize-masks: the head gate keeps " << head->targetSize
-                           << " heads, not a multiple of the " << kv->targetSize
-                           << " kv groups the kv_group gate keeps";
-        return signalPassFailure();
-      }
-      int64_t perGroup = head->targetSize / kv->targetSize;
-      for (int64_t l = 0; l < head->tensor.shape[0]; ++l) {
-        std::vector<float> h, g;
-        gate::deterministicGqaRow(Span<const float>(logAlpha[idx(MaskFamily::Head)]).slice(l * heads, heads),
-                                  Span<const float>(logAlpha[idx(MaskFamily::KvGroup)]).slice(l * groups, groups),
-                                  kv->targetSize, perGroup, h, g);
-        masks[idx(MaskFamily::Head)].insert(masks[idx(MaskFamily::Head)].end(), h.begin(), h.end());
-        masks[idx(MaskFamily::KvGroup)].insert(masks[idx(MaskFamily::KvGroup)].end(), g.begin(), g.end());
-      }
-    } else if (head) {
-      rowwise(MaskFamily::Head);
-    } else if (kv) {
-      rowwise(MaskFamily::KvGroup);
+    // The `keep` largest log_alpha of each row take their soft values.
+    auto masks = chooseMasks(*view, [&](MaskFamily f, size_t offset, int64_t size, int64_t keep) {
+      return gate::deterministicRow(
+          Span<const float>(logAlpha[static_cast<int>(f)]).slice(offset, size), keep);
+    });
+    if (!masks.ok()) {
+      module.emitError() << "finalize-masks: " << masks.status().message();
+      return signalPassFailure();
     }
 
-    if (llvm::Error e = toLlvm(replaceGatesByMasks(*view, std::move(masks), masksPath))) {
+    if (llvm::Error e = toLlvm(replaceGatesByMasks(*view, masks.take(), masksPath))) {
       module.emitError() << "finalize-masks: " << llvm::toString(std::move(e));
       return signalPassFailure();
     }

@@ -221,45 +221,13 @@ struct SelectStructurePass : shear::impl::SelectStructureBase<SelectStructurePas
       }
     }
 
-    // Masks: top-k per row; grouped-query heads within the kept groups.
-    std::array<std::vector<float>, kNumMaskFamilies> masks;
-    auto rowwise = [&](MaskFamily f) {
-      const MaskRef &m = *view->mask(f);
-      int64_t rowSize = m.tensor.shape.back();
-      const std::vector<double> &s = score[at(f)];
-      for (size_t r = 0; r < s.size(); r += rowSize) {
-        auto row = topK(s, r, rowSize, m.targetSize);
-        masks[at(f)].insert(masks[at(f)].end(), row.begin(), row.end());
-      }
-    };
-    for (MaskFamily f : {MaskFamily::Layer, MaskFamily::Intermediate, MaskFamily::Hidden})
-      if (view->mask(f))
-        rowwise(f);
-    const auto &head = view->mask(MaskFamily::Head);
-    const auto &kv = view->mask(MaskFamily::KvGroup);
-    if (head && kv) {
-      if (head->targetSize % kv->targetSize != 0)
-        return fail("the head gate keeps " + llvm::Twine(head->targetSize) + " heads, not a multiple of the " +
-                    llvm::Twine(kv->targetSize) + " kv groups kept");
-      int64_t perGroup = head->targetSize / kv->targetSize, perSource = H / G;
-      for (int64_t l = 0; l < L; ++l) {
-        std::vector<float> g = topK(score[at(MaskFamily::KvGroup)], l * G, G, kv->targetSize);
-        std::vector<float> h(H, 0.0f);
-        for (int64_t grp = 0; grp < G; ++grp) {
-          if (!g[grp])
-            continue;
-          std::vector<float> inGroup =
-              topK(score[at(MaskFamily::Head)], l * H + grp * perSource, perSource, perGroup);
-          std::copy(inGroup.begin(), inGroup.end(), h.begin() + grp * perSource);
-        }
-        masks[at(MaskFamily::Head)].insert(masks[at(MaskFamily::Head)].end(), h.begin(), h.end());
-        masks[at(MaskFamily::KvGroup)].insert(masks[at(MaskFamily::KvGroup)].end(), g.begin(), g.end());
-      }
-    } else if (head) {
-      rowwise(MaskFamily::Head);
-    } else if (kv) {
-      rowwise(MaskFamily::KvGroup);
-    }
+    // Masks: top-k scores per row; grouped-query heads within the kept groups.
+    auto chosen = chooseMasks(*view, [&](MaskFamily f, size_t offset, int64_t size, int64_t keep) {
+      return topK(score[at(f)], offset, size, keep);
+    });
+    if (!chosen.ok())
+      return fail(chosen.status().message());
+    std::array<std::vector<float>, kNumMaskFamilies> masks = chosen.take();
 
     if (write == "gates") {
       // Learned pruning that starts from this choice: the gates of kept

@@ -101,6 +101,19 @@ mlir::FailureOr<ModelView> readModelView(mlir::ModuleOp module, llvm::StringRef 
 /// Weight files are named relative to `outDir`.
 void emitModelView(mlir::ModuleOp module, const ModelView &view, llvm::StringRef outDir);
 
+/// One row of a family's final mask: the row is the `size` entries at
+/// `offset` of the family's row-major tensor, `keep` of them kept (non-zero).
+using MaskRowChooser =
+    llvm::function_ref<std::vector<float>(MaskFamily family, size_t offset, int64_t size, int64_t keep)>;
+
+/// Every family's final mask, row by row through `row`; a grouped-query
+/// model's heads are chosen within its kept kv groups, the same number in
+/// each (docs/masks.md). Fails when the head target is not a multiple of the
+/// kv-group target. Shared by finalize-masks (log_alpha) and
+/// select-structure (scores).
+Result<std::array<std::vector<float>, kNumMaskFamilies>> chooseMasks(const ModelView &view,
+                                                                      MaskRowChooser row);
+
 /// Final masks replace the gates: every family's mask values (row-major,
 /// the gate's shape) are written as `shear.mask.<family>` to `masksPath`,
 /// and the view's masks refer to them (finalize-masks, select-structure).
