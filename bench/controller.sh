@@ -28,7 +28,7 @@ rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK"
 for seed in $SEEDS; do
   for c in paper pi; do
     "$BIN/shear-run" prune masked/masked.mlir --data data --out "$c-$seed" --steps 100 --batch 8 \
-        --eval-every 50 --log-every 0 --seed "$seed" --controller "$c" > /dev/null
+        --eval-every 50 --log-every 0 --seed "$seed" --recipe paper --controller "$c" > /dev/null
     "$BIN/shear-opt" "$c-$seed/final/model.mlir" --finalize-masks --materialize-shapes \
         -o "compact-$c-$seed/compact.mlir"
     "$BIN/shear-run" eval "compact-$c-$seed/compact.mlir" --data data > "eval-$c-$seed.json"

@@ -113,10 +113,12 @@ for seed in $SEEDS; do
         for split in $SPLITS; do
           d=runs/$method-$split-$seed; rm -rf $d && mkdir -p $d
           P=$((N * split / 100)); T=$((N - P))
+          # paper: --recipe paper; shear: the default recipe, its gates
+          # started from the same 64-sequence scores (init/init.mlir).
           if [ $method = paper ]; then
-            model=masked/masked.mlir; popts=""; topts=""
+            model=masked/masked.mlir; popts="--recipe paper"; topts=""
           else
-            model=init/init.mlir; popts="--controller pi --lr-gate 0.1 $KD"; topts=$KD
+            model=init/init.mlir; popts="--init module --distill-from $SOURCE"; topts=$KD
           fi
           $B/shear-run prune $model $COMMON --steps $P --seed $seed --out $d/prune $popts > /dev/null
           $B/shear-opt $d/prune/final/model.mlir --finalize-masks --materialize-shapes -o $d/compact/compact.mlir

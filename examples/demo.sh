@@ -5,7 +5,7 @@
 #      tokenizer trained on it, held-out sets split off first;
 #   2. a small LLaMA-3-style source model (GQA) pre-trained from scratch, the
 #      stand-in for a strong public model (cached: a second run skips it);
-#   3. pruning to a smaller target shape with shear's recipe
+#   3. pruning to a smaller target shape with shear's recipe, shear-run prune's default
 #      (docs/pruning-study.md): gates started from activation importance,
 #      weights, gates and multipliers (pi controller) learned together with
 #      dynamic batch loading and distillation from the source;
@@ -95,15 +95,13 @@ stage_end pretrain
 
 stage_start "3. prune to $TARGET (shear's recipe)"
 shear-opt "$SOURCE" --insert-masks --target-shape=$TARGET -o masked/masked.mlir
-# Gates start at the sub-structure activation importance picks (64
-# calibration sequences of the training data): docs/one-shot.md.
-shear-run importance "$SOURCE" --data data --calib-seqs 64 --out scores.safetensors $RUN_OPTS
-shear-opt masked/masked.mlir "--select-structure=method=activation scores=scores.safetensors write=gates" \
-    -o init/init.mlir
+# shear-run prune's default recipe (docs/user-guide.md): gates start at the
+# sub-structure activation importance on the training data picks (64
+# calibration sequences), the pi controller holds the target, the source
+# teaches (distillation).
+shear-run prune masked/masked.mlir --data data --out prune --steps $PRUNE --lr 1e-3 --calib-seqs 64 \
+    --ref-loss eval-source.json --eval-every $EVERY --log-every $EVERY $RUN_OPTS
 KD="--distill-from $SOURCE"
-shear-run prune init/init.mlir --data data --out prune --steps $PRUNE --lr 1e-3 \
-    --controller pi --lr-gate 0.1 $KD --ref-loss eval-source.json \
-    --eval-every $EVERY --log-every $EVERY $RUN_OPTS
 stage_end prune
 
 stage_start "4. finalize and materialize"

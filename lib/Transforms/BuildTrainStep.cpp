@@ -7,6 +7,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Parser/Parser.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace shear {
 #define GEN_PASS_DEF_BUILDTRAINSTEP
@@ -17,6 +18,34 @@ using namespace mlir;
 using namespace shear;
 
 namespace {
+/// Makes a masked model's @forward the dense model its weights are: every
+/// mask operand is dropped, then the gates, mask rows and gate or mask
+/// weights that fed them. (A masked module's weights are the source's, so
+/// `--distill-from MASKED.mlir` distils from the source it was made from.)
+void dropMasks(func::FuncOp forward) {
+  forward.walk([](Operation *op) {
+    llvm::TypeSwitch<Operation *>(op)
+        .Case([](EmbedOp o) { o.getHiddenMaskMutable().clear(); })
+        .Case([](RMSNormOp o) { o.getHiddenMaskMutable().clear(); })
+        .Case([](AttentionOp o) {
+          o.getHeadMaskMutable().clear();
+          o.getKvGroupMaskMutable().clear();
+        })
+        .Case([](MLPOp o) { o.getIntermediateMaskMutable().clear(); })
+        .Case([](ResidualAddOp o) {
+          o.getLayerMaskMutable().clear();
+          o.getHiddenMaskMutable().clear();
+        });
+  });
+  Block &body = forward.getBody().front();
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body))) {
+    auto w = dyn_cast<WeightOp>(op);
+    bool maskPart = isa<GateOp, MaskRowOp>(op) || (w && w.getName().starts_with("shear."));
+    if (maskPart && op.use_empty())
+      op.erase();
+  }
+}
+
 struct BuildTrainStepPass : shear::impl::BuildTrainStepBase<BuildTrainStepPass> {
   using Base::Base;
 
@@ -39,13 +68,15 @@ struct BuildTrainStepPass : shear::impl::BuildTrainStepBase<BuildTrainStepPass> 
     if (forward.getFunctionType() != student.getFunctionType())
       return fail("the teacher's @forward must take the same token ids and return logits over the "
                   "same vocabulary as the student's");
+    dropMasks(forward);
     bool dense = true;
     forward.walk([&](Operation *op) {
       auto w = dyn_cast<WeightOp>(op);
       dense &= !isa<GateOp>(op) && !(w && (w.getName().starts_with("shear.")));
     });
     if (!dense)
-      return fail("the teacher must be a dense model (the source), not a masked one");
+      return fail("the teacher's masks could not be dropped (a gate or mask weight is used "
+                  "outside a mask operand)");
     std::string dir = parentDirectory(absolutePath(distillFrom, "."));
     IRMapping map;
     map.map(forward.getArgument(0), ids);

@@ -1,6 +1,7 @@
 //===- Importance.cpp - activation importance of a model's units ----------===//
 #include "shear/Runtime/Importance.h"
 
+#include "shear/Runtime/BatchLoader.h"
 #include "shear/Runtime/ParamStore.h"
 #include "shear/Support/Safetensors.h"
 
@@ -127,6 +128,28 @@ Result<ImportanceScores> shear::rt::computeImportance(const ProgramFile &program
     for (int64_t h = 0; h < H; ++h)
       s.kvGroup[l * G + h / (H / G)] += s.head[l * H + h];
   return s;
+}
+
+Result<ImportanceScores> shear::rt::computeImportanceOnData(const ProgramFile &program,
+                                                           Backend &backend, const Dataset &data,
+                                                           int64_t count, bool heldOut, int64_t batch) {
+  std::vector<std::pair<int64_t, int64_t>> sequences = calibrationSequences(data, count, heldOut);
+  size_t cursor = 0;
+  int64_t n = data.manifest().seqLen + 1;
+  return computeImportance(program, backend, [&]() -> std::optional<Tensor> {
+    if (cursor >= sequences.size())
+      return std::nullopt;
+    int64_t b = std::min<int64_t>(batch, static_cast<int64_t>(sequences.size() - cursor));
+    Tensor tokens = Tensor::empty({b, n}, DType::I64);
+    for (int64_t i = 0; i < b; ++i, ++cursor) {
+      auto [domain, index] = sequences[cursor];
+      if (heldOut)
+        data.readEval(domain, index, tokens.i64() + i * n);
+      else
+        data.readTrain(domain, index, tokens.i64() + i * n);
+    }
+    return splitInputsAndLabels(tokens).first;
+  });
 }
 
 Status shear::rt::writeImportanceScores(const std::string &path, const ImportanceScores &s,

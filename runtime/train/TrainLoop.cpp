@@ -85,6 +85,9 @@ Status checkResumedOptions(const TrainOptions &o, const std::string &resumeDir) 
   if (const std::string *c = run->getString("controller"); c && *c != o.controller)
     differences += std::string(differences.empty() ? "" : ", ") + "--controller " + o.controller +
                    " (the run: " + *c + ")";
+  if (const std::string *init = run->getString("init"); init && !o.init.empty() && *init != o.init)
+    differences += std::string(differences.empty() ? "" : ", ") + "--init " + o.init +
+                   " (the run: " + *init + ")";
   if (const std::string *dbl = run->getString("dbl"); dbl && *dbl != dblName(o.dbl))
     differences += std::string(differences.empty() ? "" : ", ") + "--dbl " + dblName(o.dbl) +
                    " (the run: " + *dbl + ")";
@@ -348,6 +351,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       }
       json::Object run{{"mode", mode},
                        {"model", o.modelPath},
+                       {"recipe", o.recipe},
+                       {"init", o.init},
                        {"data", o.dataDir},
                        {"steps", o.steps},
                        {"batch", o.batch},

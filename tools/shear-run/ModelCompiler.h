@@ -31,6 +31,13 @@ bool hasCompiler();
 /// The program for the module at `path`.
 Result<ProgramFile> compileModule(const std::string &path, const CompileRequest &request);
 
+/// Writes `output` (a module, its gates beside it as
+/// <stem>.gates.safetensors): the masked module at `masked` with its gates
+/// started at the sub-structure the activation scores at `scores` choose
+/// (--select-structure=method=activation write=gates).
+Status startGatesFromScores(const std::string &masked, const std::string &scores,
+                            const std::string &output);
+
 } // namespace shear
 
 #endif

@@ -411,11 +411,27 @@ struct DistillOptions {
   void add(cli::Command &c) {
     c.group("distillation (docs/distillation.md)")
         .option("distill-from", "SOURCE.mlir",
-                "teacher model (the dense source): the loss mixes the cross-entropy with the KL "
-                "divergence from the teacher's next-token distribution",
+                "teacher model (the dense source; 'source': the masked model's own weights without "
+                "masks): the loss mixes the cross-entropy with the KL divergence from the teacher's "
+                "next-token distribution",
                 &from)
         .option("distill-temperature", "T", "softmax temperature of the distillation term", &temperature, 1e-3, 1e3)
         .option("distill-alpha", "A", "weight of the distillation term (1 - A: the cross-entropy's)", &alpha, 0, 1);
+  }
+  /// `--distill-from source`: the model itself, a masked model standing for
+  /// the dense source its weights are (its masks dropped in the teacher).
+  Status resolve(const std::string &model, const std::string &command) {
+    if (from != "source")
+      return Status();
+    if (command == "train")
+      return invalidInput("--distill-from source is the masked model's own source, for prune; continued "
+                          "pre-training distils from the source module: --distill-from SOURCE.mlir");
+    auto text = readFile(model);
+    if (text.ok() && looksLikeProgram(*text))
+      return invalidInput("--distill-from source needs a module, not the program " + model +
+                          " (its teacher is the one it was compiled with)");
+    from = model;
+    return Status();
   }
   void into(CompileRequest &r) const {
     r.distillFrom = from;
@@ -462,6 +478,8 @@ int runGradients(GradientOptions &o) {
   request.gradientsOf = o.mode;
   request.seed = o.seed;
   request.targetWarmupSteps = o.warmupSteps;
+  if (Status s = o.distill.resolve(o.model, "gradients"); !s.ok())
+    return report(s);
   o.distill.into(request);
   auto program = loadProgram(o.model, request);
   if (!program.ok())
@@ -519,8 +537,9 @@ int runGradients(GradientOptions &o) {
 struct TrainCommandOptions {
   std::string model, data, out, dbl = "paper", refLoss = "source", weights, controller = "paper",
                                                                            piGains = "50,5,50";
+  std::string recipe = "shear", init = "module";
   int64_t steps = 3200, batch = 32, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
-          logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0;
+          logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0, calibSeqs = 128;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
   uint64_t seed = 1;
   double bucketMb = 25;
@@ -529,11 +548,132 @@ struct TrainCommandOptions {
   Common common;
 };
 
+/// A run directory that already holds a run (a checkpoint or final/).
+bool holdsRun(const std::string &dir) {
+  if (pathExists(joinPath(dir, "final/state.json")))
+    return true;
+  auto entries = listDirectory(dir);
+  if (entries.ok())
+    for (const std::string &name : *entries)
+      if (name.rfind("ckpt-", 0) == 0 && pathExists(joinPath(dir, name + "/state.json")))
+        return true;
+  return false;
+}
+
+/// --recipe: the options a recipe sets, unless given (docs/user-guide.md).
+/// shear: gates started from activation importance, the pi controller, gate
+/// learning rate 0.1, distillation from the source; paper: the paper's
+/// settings. A program file's gates and teacher are the ones it was
+/// compiled with.
+Status applyRecipe(const cli::Command &c, TrainCommandOptions &o, bool isModule) {
+  if (o.recipe != "shear" && o.recipe != "paper")
+    return invalidInput("--recipe must be shear or paper, got '" + o.recipe + "'");
+  bool shear = o.recipe == "shear";
+  if (!c.given("controller"))
+    o.controller = shear ? "pi" : "paper";
+  if (!c.given("lr-gate"))
+    o.lrGate = shear ? 0.1 : 1.0;
+  if (!c.given("init"))
+    o.init = shear && isModule ? "activation" : "module";
+  if (!c.given("distill-from") && shear && isModule)
+    o.distill.from = "source";
+  if (o.init != "activation" && o.init != "module")
+    return invalidInput("--init must be activation or module, got '" + o.init + "'");
+  if (o.init == "activation" && !isModule)
+    return invalidInput("--init activation needs a module, not the program " + o.model +
+                        " (whose gates start as compiled): give the masked module, or --init module");
+  return Status();
+}
+
+/// --init activation: scores every unit of the masked model's source on
+/// --calib-seqs training sequences, then writes RUN_DIR/init/model.mlir with
+/// the gates started at the sub-structure the scores choose (keep +5, drop
+/// -5). A resumed run reuses it. Returns the module to compile.
+Result<std::string> startFromActivation(TrainCommandOptions &o) {
+  std::string dir = joinPath(o.out, "init"), module = joinPath(dir, "model.mlir");
+  if (o.resume && pathExists(module))
+    return module;
+  if (!o.resume && holdsRun(o.out))
+    return invalidInput(o.out + " already holds a run (checkpoints or final/): pass --resume to "
+                                "continue it, or choose another --out");
+  bool lead = !gComm || gComm->rank() == 0;
+  Status made = [&]() -> Status {
+    if (!lead)
+      return Status();
+    CompileRequest request;
+    request.mode = "importance";
+    auto program = compileModule(o.model, request);
+    if (!program.ok())
+      return program.status();
+    bool gated = false;
+    for (const ProgramWeight &w : program->weights)
+      gated |= w.name.rfind("shear.gate.", 0) == 0;
+    if (!gated)
+      return invalidInput(o.model + ": pruning needs a model with gates (run --insert-masks first)");
+    auto backend = backendFor(o.common);
+    if (!backend.ok())
+      return backend.status();
+    SHEAR_RETURN_IF_ERROR(rt::validateProgramWeights(*program));
+    auto data = rt::Dataset::open(o.data);
+    if (!data.ok())
+      return data.status();
+    if ((*data)->manifest().vocabSize > program->model.vocab)
+      return invalidInput(o.data + ": tokens up to " + std::to_string((*data)->manifest().vocabSize - 1) +
+                          " do not fit the model's vocabulary of " + std::to_string(program->model.vocab));
+    auto started = std::chrono::steady_clock::now();
+    auto scores = rt::computeImportanceOnData(*program, **backend, **data, o.calibSeqs, false, 8);
+    if (!scores.ok())
+      return scores.status();
+    SHEAR_RETURN_IF_ERROR(createDirectories(dir));
+    std::string scoresPath = joinPath(dir, "scores.safetensors");
+    SHEAR_RETURN_IF_ERROR(rt::writeImportanceScores(
+        scoresPath, *scores,
+        {{"shear.scores", "activation"}, {"model", absolutePath(o.model, ".")},
+         {"data", absolutePath(o.data, ".")}, {"split", "train"}}));
+    SHEAR_RETURN_IF_ERROR(startGatesFromScores(o.model, scoresPath, module));
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    char line[200];
+    std::snprintf(line, sizeof line, "gates start from activation importance (%lld calibration tokens, %.1f s): ",
+                  static_cast<long long>(scores->tokens), seconds);
+    printLine(line + module);
+    return Status();
+  }();
+  if (gComm)
+    made = gComm->agree(made);
+  if (!made.ok())
+    return made;
+  return module;
+}
+
 int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommandOptions &o) {
   if (o.data.empty() || (o.out.empty() && !o.common.plan))
     return fail(invalidInput(mode + " needs --data DATA_DIR and --out RUN_DIR"));
+  // What is compiled: the module as given, or (prune, --init activation) the
+  // one whose gates start from activation scores.
+  std::string compiled = o.model;
+  if (mode == "prune") {
+    auto text = readFile(o.model);
+    if (!text.ok())
+      return fail(text.status());
+    bool isModule = !looksLikeProgram(*text);
+    if (Status s = applyRecipe(c, o, isModule); !s.ok())
+      return fail(s);
+    if (!isModule && o.recipe == "shear" && (!gComm || gComm->rank() == 0))
+      printLine("note: " + o.model + " is a program: its gates start, and it distils, as it was compiled "
+                "(--recipe shear's start from activation importance and teacher need the module)");
+    if (o.init == "activation" && !o.common.plan) {
+      auto start = startFromActivation(o);
+      if (!start.ok())
+        return fail(start.status());
+      compiled = *start;
+    }
+  }
+  if (Status s = o.distill.resolve(compiled, mode); !s.ok())
+    return fail(s);
   rt::TrainOptions t;
   t.modelPath = o.model;
+  t.recipe = mode == "prune" ? o.recipe : "";
+  t.init = mode == "prune" ? o.init : "";
   t.dataDir = o.data;
   t.outDir = o.out;
   t.lr = o.lr;
@@ -615,10 +755,10 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     o.distill.into(r);
     return r;
   };
-  auto program = loadProgram(o.model, request());
+  auto program = loadProgram(compiled, request());
   if (!program.ok())
     return fail(program.status());
-  if (Status s = o.distill.agreeWith(*program, o.model, c); !s.ok())
+  if (Status s = o.distill.agreeWith(*program, compiled, c); !s.ok())
     return fail(s);
   double seed = static_cast<double>(o.seed), steps = static_cast<double>(o.steps);
   for (auto [option, key, value] : {std::tuple{"seed", "seed", &seed},
@@ -818,39 +958,21 @@ int runImportance(ImportanceOptions &o) {
 
   std::map<std::string, std::string> metadata = {{"shear.scores", "activation"},
                                                  {"model", absolutePath(o.model, ".")}};
-  std::function<std::optional<rt::Tensor>()> next;
-  std::unique_ptr<rt::Dataset> data;
-  std::vector<std::pair<int64_t, int64_t>> sequences;
-  size_t cursor = 0;
-  std::optional<rt::Tensor> whole;
+  auto started = std::chrono::steady_clock::now();
+  Result<rt::ImportanceScores> scores = invalidInput("");
   if (!o.data.empty()) {
-    auto opened = rt::Dataset::open(o.data);
-    if (!opened.ok())
-      return report(opened.status());
-    data = opened.take();
-    if (data->manifest().vocabSize > program->model.vocab)
-      return report(invalidInput(o.data + ": tokens up to " + std::to_string(data->manifest().vocabSize - 1) +
+    auto data = rt::Dataset::open(o.data);
+    if (!data.ok())
+      return report(data.status());
+    if ((*data)->manifest().vocabSize > program->model.vocab)
+      return report(invalidInput(o.data + ": tokens up to " + std::to_string((*data)->manifest().vocabSize - 1) +
                                  " do not fit the model's vocabulary of " +
                                  std::to_string(program->model.vocab)));
-    sequences = rt::calibrationSequences(*data, o.calibSeqs, o.split == "eval");
     metadata["data"] = absolutePath(o.data, ".");
     metadata["split"] = o.split;
-    metadata["sequences"] = std::to_string(sequences.size());
-    int64_t n = data->manifest().seqLen + 1;
-    next = [&, n]() -> std::optional<rt::Tensor> {
-      if (cursor >= sequences.size())
-        return std::nullopt;
-      int64_t b = std::min<int64_t>(o.batch, static_cast<int64_t>(sequences.size() - cursor));
-      rt::Tensor tokens = rt::Tensor::empty({b, n}, DType::I64);
-      for (int64_t i = 0; i < b; ++i, ++cursor) {
-        auto [domain, index] = sequences[cursor];
-        if (o.split == "eval")
-          data->readEval(domain, index, tokens.i64() + i * n);
-        else
-          data->readTrain(domain, index, tokens.i64() + i * n);
-      }
-      return rt::splitInputsAndLabels(tokens).first;
-    };
+    metadata["sequences"] =
+        std::to_string(rt::calibrationSequences(**data, o.calibSeqs, o.split == "eval").size());
+    scores = rt::computeImportanceOnData(*program, **backend, **data, o.calibSeqs, o.split == "eval", o.batch);
   } else {
     auto tokens = rt::readNpyInt(o.tokens);
     if (!tokens.ok())
@@ -863,15 +985,13 @@ int runImportance(ImportanceOptions &o) {
                                    std::to_string(i) + " is outside the vocabulary [0, " +
                                    std::to_string(program->model.vocab) + ")"));
     metadata["tokens_file"] = absolutePath(o.tokens, ".");
-    whole = tokens.take();
-    next = [&]() -> std::optional<rt::Tensor> {
+    std::optional<rt::Tensor> whole = tokens.take();
+    scores = rt::computeImportance(*program, **backend, [&]() -> std::optional<rt::Tensor> {
       std::optional<rt::Tensor> t = std::move(whole);
       whole.reset();
       return t;
-    };
+    });
   }
-  auto started = std::chrono::steady_clock::now();
-  auto scores = rt::computeImportance(*program, **backend, next);
   if (!scores.ok())
     return report(scores.status());
   std::string dir = parentDirectory(absolutePath(o.out, "."));
@@ -903,8 +1023,11 @@ struct CompileCommandOptions {
 int runCompile(CompileCommandOptions &o) {
   if (Status s = oneRank("compile"); !s.ok())
     return fail(s);
-  if (!hasCompiler())
-    return report(compileModule(o.model, CompileRequest{o.mode}).status());
+  if (!hasCompiler()) {
+    CompileRequest only;
+    only.mode = o.mode;
+    return report(compileModule(o.model, only).status());
+  }
   if (o.mode.empty() || o.output.empty())
     return report(invalidInput("compile needs --mode prune|train|eval|generate|gradients|importance and -o PROGRAM"));
   CompileRequest r;
@@ -916,6 +1039,8 @@ int runCompile(CompileCommandOptions &o) {
   r.targetWarmup = o.targetWarmup;
   r.targetWarmupSteps = static_cast<int64_t>(std::llround(o.targetWarmup * o.steps));
   r.maxNorm = o.maxNorm;
+  if (Status s = o.distill.resolve(o.model, o.mode == "train" ? "train" : "compile"); !s.ok())
+    return report(s);
   o.distill.into(r);
   auto program = compileModule(o.model, r);
   if (!program.ok())
@@ -1004,7 +1129,18 @@ int main(int argc, char **argv) {
                 "the run with a checkpoint",
                 &o->maxBadSteps, 1);
     if (isPrune)
-      c.option("lr-gate", "LR", "learning rate of the gate parameters", &o->lrGate)
+      c.group("pruning recipe and constraint (docs/user-guide.md)")
+          .option("recipe", "shear|paper",
+                  "shear (default): gates start from activation importance, pi controller, gate lr "
+                  "0.1, distillation from the source; paper: the paper's settings. The options "
+                  "below override it",
+                  &o->recipe)
+          .option("init", "activation|module",
+                  "where the gates start: at the sub-structure activation importance on the "
+                  "training data picks (RUN_DIR/init/), or as in the module",
+                  &o->init)
+          .option("calib-seqs", "N", "--init activation: calibration sequences", &o->calibSeqs, 1, 1 << 20)
+          .option("lr-gate", "LR", "learning rate of the gate parameters", &o->lrGate)
           .option("lr-lambda", "LR", "learning rate of the Lagrange multipliers (negative: ascent)", &o->lrLambda)
           .option("controller", "paper|pi",
                   "how the multipliers move: the paper's gradient ascent, or set every step from the "

@@ -43,6 +43,12 @@ Result<ImportanceScores> computeImportance(const ProgramFile &program, Backend &
                                            const std::function<std::optional<Tensor>()> &next);
 
 /// Writes the scores (float32) atomically, with `metadata` in the header.
+/// computeImportance on `count` calibration sequences of `data` (the
+/// training or the held-out split), `batch` sequences at a time.
+Result<ImportanceScores> computeImportanceOnData(const ProgramFile &program, Backend &backend,
+                                                 const Dataset &data, int64_t count, bool heldOut,
+                                                 int64_t batch);
+
 Status writeImportanceScores(const std::string &path, const ImportanceScores &scores,
                              std::map<std::string, std::string> metadata);
 

@@ -24,6 +24,7 @@ namespace shear::rt {
 
 struct TrainOptions {
   std::string modelPath; // what the user gave (module or program), for messages and run.json
+  std::string recipe, init; // prune: the recipe and where the gates started (run.json)
   std::string dataDir, outDir;
   int64_t steps = 3200, batch = 32;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0;

@@ -136,8 +136,9 @@ def BuildTrainStep : Pass<"build-train-step", "mlir::ModuleOp"> {
     `shear.training` (lower-to-runtime then samples the gates with `seed`).
     `train` mode takes a dense model; `prune` mode a model with gates.
 
-    With `distill-from` (a dense model module with the same vocabulary: the
-    source), the teacher's forward pass is part of the step: its ops carry
+    With `distill-from` (a model module with the same vocabulary: the
+    source; a masked module stands for the dense model its weights are, its
+    gates and masks dropped), the teacher's forward pass is part of the step: its ops carry
     `shear.frozen` (lowered for evaluation, never differentiated) and its
     weights are `teacher.<name>` marked `frozen` (read from the teacher's
     files, no gradient, no optimizer state). The loss is then a `distill`
