@@ -412,8 +412,8 @@ struct DistillOptions {
     c.group("distillation (docs/distillation.md)")
         .option("distill-from", "SOURCE.mlir",
                 "teacher model (the dense source; 'source': the masked model's own weights without "
-                "masks): the loss mixes the cross-entropy with the KL divergence from the teacher's "
-                "next-token distribution",
+                "masks, prune's default with --recipe shear): the loss mixes the cross-entropy with "
+                "the KL divergence from the teacher's next-token distribution",
                 &from)
         .option("distill-temperature", "T", "softmax temperature of the distillation term", &temperature, 1e-3, 1e3)
         .option("distill-alpha", "A", "weight of the distillation term (1 - A: the cross-entropy's)", &alpha, 0, 1);
@@ -1131,21 +1131,27 @@ int main(int argc, char **argv) {
     if (isPrune)
       c.group("pruning recipe and constraint (docs/user-guide.md)")
           .option("recipe", "shear|paper",
-                  "shear (default): gates start from activation importance, pi controller, gate lr "
-                  "0.1, distillation from the source; paper: the paper's settings. The options "
-                  "below override it",
+                  "shear: gates start from activation importance, pi controller, gate lr 0.1, "
+                  "distillation from the source; paper: the paper's settings. The options below "
+                  "override it",
                   &o->recipe)
           .option("init", "activation|module",
                   "where the gates start: at the sub-structure activation importance on the "
-                  "training data picks (RUN_DIR/init/), or as in the module",
+                  "training data picks (RUN_DIR/init/), or as in the module (default: the recipe's, "
+                  "activation or module)",
                   &o->init)
+          .defaultInHelp()
           .option("calib-seqs", "N", "--init activation: calibration sequences", &o->calibSeqs, 1, 1 << 20)
-          .option("lr-gate", "LR", "learning rate of the gate parameters", &o->lrGate)
+          .option("lr-gate", "LR", "learning rate of the gate parameters (default: the recipe's, 0.1 or 1)",
+                  &o->lrGate)
+          .defaultInHelp()
           .option("lr-lambda", "LR", "learning rate of the Lagrange multipliers (negative: ascent)", &o->lrLambda)
-          .option("controller", "paper|pi",
-                  "how the multipliers move: the paper's gradient ascent, or set every step from the "
-                  "sparsity error e (lambda1 = KP*e + KI*sum(e), lambda2 = KQ)",
+          .option("controller", "pi|paper",
+                  "how the multipliers move: set every step from the sparsity error e (lambda1 = "
+                  "KP*e + KI*sum(e), lambda2 = KQ), or the paper's gradient ascent (default: the "
+                  "recipe's, pi or paper)",
                   &o->controller)
+          .defaultInHelp()
           .option("pi-gains", "KP,KI,KQ", "the pi controller's gains", &o->piGains)
           .option("target-warmup", "FRACTION",
                   "fraction of steps over which the target sparsity grows from 0 (compiled in)",
