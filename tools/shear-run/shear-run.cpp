@@ -661,7 +661,9 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     if (!isModule && o.recipe == "shear" && (!gComm || gComm->rank() == 0))
       printLine("note: " + o.model + " is a program: its gates start, and it distils, as it was compiled "
                 "(--recipe shear's start from activation importance and teacher need the module)");
-    if (o.init == "activation" && !o.common.plan) {
+    // A runtime-only shear-run cannot compile the module at all: loading it
+    // below says how to compile it elsewhere.
+    if (o.init == "activation" && !o.common.plan && hasCompiler()) {
       auto start = startFromActivation(o);
       if (!start.ok())
         return fail(start.status());

@@ -42,13 +42,13 @@ std::vector<std::pair<int64_t, int64_t>> calibrationSequences(const Dataset &dat
 Result<ImportanceScores> computeImportance(const ProgramFile &program, Backend &backend,
                                            const std::function<std::optional<Tensor>()> &next);
 
-/// Writes the scores (float32) atomically, with `metadata` in the header.
 /// computeImportance on `count` calibration sequences of `data` (the
 /// training or the held-out split), `batch` sequences at a time.
 Result<ImportanceScores> computeImportanceOnData(const ProgramFile &program, Backend &backend,
                                                  const Dataset &data, int64_t count, bool heldOut,
                                                  int64_t batch);
 
+/// Writes the scores (float32) atomically, with `metadata` in the header.
 Status writeImportanceScores(const std::string &path, const ImportanceScores &scores,
                              std::map<std::string, std::string> metadata);
 
