@@ -255,12 +255,18 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       return failed(("no function @" + name).str());
     return emitProgramFunction(fn, moduleDir, p, as);
   };
+  // lm_head + cross_entropy fused: the logits of a step never held whole.
+  FuseKernelsOptions fuse;
+  fuse.lossChunk = o.lossChunk;
+  if (o.lossChunk != 0)
+    p.compiledWith["loss_chunk"] = o.lossChunk;
   auto evalLoss = [&](StringRef masks, StringRef as) -> llvm::Error {
     auto m = lowered([&](PassManager &pm) {
       pm.addPass(createBuildEvalStep());
       LowerToRuntimeOptions lo;
       lo.evalMasks = masks.str();
       pm.addPass(createLowerToRuntime(lo));
+      pm.addPass(createFuseKernels(fuse));
     });
     if (mlir::failed(m))
       return failed("lowering the evaluation failed (see above)");
@@ -274,6 +280,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       LowerToRuntimeOptions lo;
       lo.evalMasks = o.evalMasks;
       pm.addPass(createLowerToRuntime(lo));
+      pm.addPass(createFuseKernels(fuse));
     });
     if (mlir::failed(m))
       return failed("lowering failed (see above)");
@@ -327,6 +334,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       ts.distillAlpha = o.distillAlpha;
       pm.addPass(createBuildTrainStep(ts));
       pm.addPass(createLowerToRuntime());
+      pm.addPass(createFuseKernels(fuse));
       pm.addPass(createDifferentiate());
       if (o.mode != "gradients") {
         pm.addPass(createDataParallel()); // a no-op on one rank

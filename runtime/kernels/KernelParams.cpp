@@ -96,6 +96,15 @@ Result<KernelParams> shear::rt::decodeParams(KernelId id,
   case K::CrossEntropy:
   case K::CrossEntropyBwd:
     return KernelParams(CrossEntropyParams{a.integer("ignore_index", -100)});
+  case K::LMHeadCrossEntropy:
+  case K::LMHeadCrossEntropyTrain:
+  case K::LMHeadCrossEntropyBwd: {
+    FusedLossParams p{a.integer("ignore_index", -100), a.integer("chunk", 0)};
+    if (p.chunk < 0)
+      return invalidInput("lm_head_cross_entropy: chunk must be 0 (automatic) or positive, got " +
+                          std::to_string(p.chunk));
+    return KernelParams(p);
+  }
   case K::Lagrangian:
   case K::LagrangianBwd:
     return KernelParams(LagrangianParams{a.number("target_sparsity"), a.integer("warmup_steps")});
@@ -284,6 +293,22 @@ Status shear::rt::inferShapes(KernelId id, const KernelParams &params,
     const Shape &l = c.operand(0);
     SHEAR_RETURN_IF_ERROR(c.equal(1, {l[0], l[1]}));
     out[0] = id == K::CrossEntropy ? Shape{} : l;
+    break;
+  }
+  case K::LMHeadCrossEntropy:
+  case K::LMHeadCrossEntropyTrain:
+  case K::LMHeadCrossEntropyBwd: {
+    SHEAR_RETURN_IF_ERROR(c.rank(0, 3));
+    SHEAR_RETURN_IF_ERROR(c.rank(1, 2));
+    const Shape &x = c.operand(0), &w = c.operand(1);
+    SHEAR_RETURN_IF_ERROR(c.dimIs(1, 1, x[2]));
+    SHEAR_RETURN_IF_ERROR(c.equal(2, {x[0], x[1]}));
+    if (id == K::LMHeadCrossEntropy)
+      out[0] = Shape{};
+    else if (id == K::LMHeadCrossEntropyTrain)
+      out = {Shape{}, x, w};
+    else
+      out = {x, w};
     break;
   }
   case K::AllReduce:

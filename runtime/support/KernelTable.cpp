@@ -139,6 +139,17 @@ std::vector<KernelDecl> buildTable() {
               "mean next-token cross-entropy"),
       declare(K::CrossEntropyBwd, "cross_entropy.bwd", "logits labels:int loss dloss", "dlogits",
               "ignore_index:int", "gradient of cross_entropy"),
+      declare(K::LMHeadCrossEntropy, "lm_head_cross_entropy", "x w labels:int", "loss",
+              "ignore_index:int tied:bool? chunk:int?",
+              "lm_head then cross_entropy, `chunk` rows of logits at a time (0: a few MiB): "
+              "the logits of all tokens never exist at once"),
+      declare(K::LMHeadCrossEntropyTrain, "lm_head_cross_entropy.train", "x w labels:int", "loss gx gw",
+              "ignore_index:int tied:bool? chunk:int?",
+              "lm_head_cross_entropy that also returns the loss's gradients for a unit cotangent "
+              "(computed chunk by chunk with the loss)"),
+      declare(K::LMHeadCrossEntropyBwd, "lm_head_cross_entropy.bwd", "x w labels:int loss gx gw dloss",
+              "dx dw", "ignore_index:int tied:bool? chunk:int?",
+              "gradients of lm_head_cross_entropy: its unit gradients times the cotangent"),
       declare(K::Distill, "distill", "logits teacher labels:int", "loss lm kl",
               "temperature:float alpha:float ignore_index:int",
               "(1 - alpha) * cross-entropy + alpha * temperature^2 * KL(teacher || student) at "

@@ -57,6 +57,7 @@ Result<ProgramFile> shear::compileModule(const std::string &path, const CompileR
   o.distillFrom = r.distillFrom;
   o.distillTemperature = r.distillTemperature;
   o.distillAlpha = r.distillAlpha;
+  o.lossChunk = r.lossChunk;
   auto program = compileProgram(**module, parentDirectory(absolutePath(path, ".")), path, o);
   if (!program) {
     std::string message = llvm::toString(program.takeError());

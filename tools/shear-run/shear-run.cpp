@@ -99,6 +99,7 @@ struct Common {
   int64_t threads = 2;
   std::string device = "cpu";
   bool plan = false;
+  int64_t lossChunk = 0; // testing: rows per chunk of the fused lm_head + cross-entropy
 };
 
 void commonOptions(cli::Command &c, Common &o, bool plan) {
@@ -108,7 +109,10 @@ void commonOptions(cli::Command &c, Common &o, bool plan) {
       .option("comm-timeout", "SECONDS",
               "several ranks: how long a rank waits for the others in a collective before "
               "ending the job (a dead or hung rank)",
-              &gCommTimeout, 1);
+              &gCommTimeout, 1)
+      .option("loss-chunk", "ROWS", "testing: rows of logits per chunk of the fused loss (0: automatic)",
+              &o.lossChunk, 0)
+      .hidden();
   if (plan)
     c.flag("plan", "print the memory plan (weights, optimizer state, activations) and stop",
            &o.plan);
@@ -199,6 +203,7 @@ int runEval(const cli::Command &c, EvalOptions &o) {
   CompileRequest request;
   request.mode = "eval";
   request.evalMasks = o.evalMasks;
+  request.lossChunk = o.common.lossChunk;
   auto program = loadProgram(o.model, request);
   if (!program.ok())
     return fail(program.status());
@@ -478,6 +483,7 @@ int runGradients(GradientOptions &o) {
   request.gradientsOf = o.mode;
   request.seed = o.seed;
   request.targetWarmupSteps = o.warmupSteps;
+  request.lossChunk = o.common.lossChunk;
   if (Status s = o.distill.resolve(o.model, "gradients"); !s.ok())
     return report(s);
   o.distill.into(request);
@@ -754,6 +760,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     r.targetWarmup = o.targetWarmup;
     r.targetWarmupSteps = static_cast<int64_t>(std::llround(o.targetWarmup * o.steps));
     r.maxNorm = o.maxNorm;
+    r.lossChunk = o.common.lossChunk;
     o.distill.into(r);
     return r;
   };

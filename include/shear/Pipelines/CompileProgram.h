@@ -30,6 +30,9 @@ struct CompileOptions {
   // Knowledge distillation in training steps (empty: none).
   std::string distillFrom;
   double distillTemperature = 1.0, distillAlpha = 0.5;
+  // Rows of logits per chunk of the fused lm_head + cross_entropy (0: the
+  // backend's choice; testing sets it small).
+  int64_t lossChunk = 0;
 };
 
 /// Compiles `module` (a model: @forward), whose relative weight files resolve

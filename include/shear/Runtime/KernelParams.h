@@ -53,6 +53,13 @@ struct CrossEntropyParams {
   int64_t ignoreIndex = -100;
 };
 
+/// The fused lm_head + cross_entropy: rows of logits per chunk (0: chosen
+/// from a workspace of a few MiB).
+struct FusedLossParams {
+  int64_t ignoreIndex = -100;
+  int64_t chunk = 0;
+};
+
 struct LagrangianParams {
   double targetSparsity = 0;
   int64_t warmupSteps = 0;
@@ -78,7 +85,7 @@ struct GroupParams {
 using KernelParams =
     std::variant<NoParams, AttentionParams, NormParams, GateEvalParams, GateSampleParams,
                  IndexParams, CrossEntropyParams, LagrangianParams, AdamWParams, ScalarParams,
-                 GroupParams, DistillParams>;
+                 GroupParams, DistillParams, FusedLossParams>;
 
 /// The parameters of a call of `id` from its (table-checked) attributes.
 Result<KernelParams> decodeParams(KernelId id, const std::map<std::string, AttrValue> &attrs);

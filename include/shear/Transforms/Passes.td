@@ -163,6 +163,24 @@ def BuildTrainStep : Pass<"build-train-step", "mlir::ModuleOp"> {
   ];
 }
 
+def FuseKernels : Pass<"fuse-kernels", "mlir::ModuleOp"> {
+  let summary = "replace kernel sequences by fused kernels where they pay";
+  let description = [{
+    Works on kernel-level IR (after lower-to-runtime, before differentiate).
+    An `lm_head` whose logits only feed a `cross_entropy` becomes one
+    `lm_head_cross_entropy` (in a `shear.training` function
+    `lm_head_cross_entropy.train`, which also returns the loss's gradients
+    for a unit cotangent, so its backward kernel only scales them): the
+    logits are computed `loss-chunk` rows at a time and never held whole
+    (0: the backend chooses). Logits with another use (a distillation
+    teacher's, a function's result) stay as they are.
+  }];
+  let options = [
+    Option<"lossChunk", "loss-chunk", "int64_t", /*default=*/"0",
+           "rows of logits per chunk of lm_head_cross_entropy (0: the backend's choice)">,
+  ];
+}
+
 def Differentiate : Pass<"differentiate", "mlir::ModuleOp"> {
   let summary = "reverse-mode derivatives of a lowered training step";
   let description = [{

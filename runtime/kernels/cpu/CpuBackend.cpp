@@ -87,6 +87,7 @@ public:
     registerLMHead(define);
     registerGate(define);
     registerCrossEntropy(define);
+    registerLMHeadLoss(define);
     registerLagrangian(define);
     registerOptimizer(define);
     registerStatistics(define);

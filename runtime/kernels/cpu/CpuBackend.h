@@ -69,6 +69,12 @@ private:
   char *next_, *end_;
 };
 
+/// Labels must be a vocabulary entry or the ignored index.
+Status checkLabels(const Tensor &labels, int64_t V, int64_t ignore);
+/// log Σ exp(l · scale) of one row of V values, computed stably around its
+/// maximum (in double).
+double logSumExp(const float *l, int64_t V, double scale = 1.0);
+
 using Define = std::function<void(KernelId, KernelImpl)>;
 void registerEmbed(const Define &define);
 void registerRMSNorm(const Define &define);
@@ -78,6 +84,7 @@ void registerResidual(const Define &define);
 void registerLMHead(const Define &define);
 void registerGate(const Define &define);
 void registerCrossEntropy(const Define &define);
+void registerLMHeadLoss(const Define &define);
 void registerLagrangian(const Define &define);
 void registerOptimizer(const Define &define);
 void registerStatistics(const Define &define);

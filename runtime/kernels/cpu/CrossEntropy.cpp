@@ -8,9 +8,17 @@ using namespace shear;
 using namespace shear::rt;
 using namespace shear::rt::cpu;
 
-namespace {
-/// log Σ exp(l · scale) of one row, computed stably around its maximum.
-double logSumExp(const float *l, int64_t V, double scale = 1.0) {
+Status shear::rt::cpu::checkLabels(const Tensor &labels, int64_t V, int64_t ignore) {
+  for (int64_t r = 0; r < labels.numel(); ++r) {
+    int64_t y = labels.i64()[r];
+    if (y != ignore && (y < 0 || y >= V))
+      return invalidInput("label " + std::to_string(y) + " at position " + std::to_string(r) +
+                          " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  }
+  return Status();
+}
+
+double shear::rt::cpu::logSumExp(const float *l, int64_t V, double scale) {
   float mx = l[0];
   for (int64_t v = 1; v < V; ++v)
     mx = std::max(mx, l[v]);
@@ -20,16 +28,8 @@ double logSumExp(const float *l, int64_t V, double scale = 1.0) {
   return mx * scale + std::log(sum);
 }
 
-/// Labels must be a vocabulary entry or the ignored index.
-Status checkLabels(const Tensor &labels, int64_t V, int64_t ignore) {
-  for (int64_t r = 0; r < labels.numel(); ++r) {
-    int64_t y = labels.i64()[r];
-    if (y != ignore && (y < 0 || y >= V))
-      return invalidInput("label " + std::to_string(y) + " at position " + std::to_string(r) +
-                          " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  }
-  return Status();
-}
+namespace {
+
 
 // cross_entropy(logits [B, T, V], labels [B, T]) {ignore_index} -> loss []
 Status crossEntropy(ExecContext &context, const KernelParams &params, KernelIO &io) {
