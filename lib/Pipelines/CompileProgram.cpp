@@ -260,13 +260,19 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
   fuse.lossChunk = o.lossChunk;
   if (o.lossChunk != 0)
     p.compiledWith["loss_chunk"] = o.lossChunk;
+  if (!o.fuseKernels)
+    p.compiledWith["fuse_kernels"] = false;
+  auto addFuse = [&](PassManager &pm) {
+    if (o.fuseKernels)
+      pm.addPass(createFuseKernels(fuse));
+  };
   auto evalLoss = [&](StringRef masks, StringRef as) -> llvm::Error {
     auto m = lowered([&](PassManager &pm) {
       pm.addPass(createBuildEvalStep());
       LowerToRuntimeOptions lo;
       lo.evalMasks = masks.str();
       pm.addPass(createLowerToRuntime(lo));
-      pm.addPass(createFuseKernels(fuse));
+      addFuse(pm);
     });
     if (mlir::failed(m))
       return failed("lowering the evaluation failed (see above)");
@@ -280,7 +286,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       LowerToRuntimeOptions lo;
       lo.evalMasks = o.evalMasks;
       pm.addPass(createLowerToRuntime(lo));
-      pm.addPass(createFuseKernels(fuse));
+      addFuse(pm);
     });
     if (mlir::failed(m))
       return failed("lowering failed (see above)");
@@ -334,7 +340,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       ts.distillAlpha = o.distillAlpha;
       pm.addPass(createBuildTrainStep(ts));
       pm.addPass(createLowerToRuntime());
-      pm.addPass(createFuseKernels(fuse));
+      addFuse(pm);
       pm.addPass(createDifferentiate());
       if (o.mode != "gradients") {
         pm.addPass(createDataParallel()); // a no-op on one rank

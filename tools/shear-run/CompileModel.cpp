@@ -58,6 +58,7 @@ Result<ProgramFile> shear::compileModule(const std::string &path, const CompileR
   o.distillTemperature = r.distillTemperature;
   o.distillAlpha = r.distillAlpha;
   o.lossChunk = r.lossChunk;
+  o.fuseKernels = r.fuseKernels;
   auto program = compileProgram(**module, parentDirectory(absolutePath(path, ".")), path, o);
   if (!program) {
     std::string message = llvm::toString(program.takeError());

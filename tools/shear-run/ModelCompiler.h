@@ -25,6 +25,7 @@ struct CompileRequest {
   std::string distillFrom;          // teacher module (empty: no distillation)
   double distillTemperature = 1.0, distillAlpha = 0.5;
   int64_t lossChunk = 0; // rows per chunk of the fused loss (0: automatic)
+  bool fuseKernels = true;
 };
 
 /// Whether this shear-run can compile modules.

@@ -100,6 +100,7 @@ struct Common {
   std::string device = "cpu";
   bool plan = false;
   int64_t lossChunk = 0; // testing: rows per chunk of the fused lm_head + cross-entropy
+  bool noFuse = false;    // benchmarks: compile without fused kernels
 };
 
 void commonOptions(cli::Command &c, Common &o, bool plan) {
@@ -112,6 +113,8 @@ void commonOptions(cli::Command &c, Common &o, bool plan) {
               &gCommTimeout, 1)
       .option("loss-chunk", "ROWS", "testing: rows of logits per chunk of the fused loss (0: automatic)",
               &o.lossChunk, 0)
+      .hidden()
+      .flag("no-fuse", "benchmarks: compile without fused kernels", &o.noFuse)
       .hidden();
   if (plan)
     c.flag("plan", "print the memory plan (weights, optimizer state, activations) and stop",
@@ -204,6 +207,7 @@ int runEval(const cli::Command &c, EvalOptions &o) {
   request.mode = "eval";
   request.evalMasks = o.evalMasks;
   request.lossChunk = o.common.lossChunk;
+  request.fuseKernels = !o.common.noFuse;
   auto program = loadProgram(o.model, request);
   if (!program.ok())
     return fail(program.status());
@@ -484,6 +488,7 @@ int runGradients(GradientOptions &o) {
   request.seed = o.seed;
   request.targetWarmupSteps = o.warmupSteps;
   request.lossChunk = o.common.lossChunk;
+  request.fuseKernels = !o.common.noFuse;
   if (Status s = o.distill.resolve(o.model, "gradients"); !s.ok())
     return report(s);
   o.distill.into(request);
@@ -761,6 +766,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     r.targetWarmupSteps = static_cast<int64_t>(std::llround(o.targetWarmup * o.steps));
     r.maxNorm = o.maxNorm;
     r.lossChunk = o.common.lossChunk;
+    r.fuseKernels = !o.common.noFuse;
     o.distill.into(r);
     return r;
   };

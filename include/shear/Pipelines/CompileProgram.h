@@ -33,6 +33,7 @@ struct CompileOptions {
   // Rows of logits per chunk of the fused lm_head + cross_entropy (0: the
   // backend's choice; testing sets it small).
   int64_t lossChunk = 0;
+  bool fuseKernels = true; // off: the unfused kernels (benchmarks compare)
 };
 
 /// Compiles `module` (a model: @forward), whose relative weight files resolve
