@@ -20,16 +20,16 @@ $PY "$ROOT/test/reference/make_tiny_hf.py" --out hf --layers 6 --hidden 384 --he
 $PY -c "import numpy as np; np.save('tokens.npy', np.random.default_rng(0).integers(0, 32000, 200000))"
 "$BIN/shear-translate" --import-hf hf -o model.mlir
 "$BIN/shear-data" pack --seq 256 --eval-seqs 1 -o data web=tokens.npy > /dev/null
-train() { "$BIN/shear-run" train model.mlir --data data --steps "$STEPS" --batch 8 --eval-every 0 \
-            --dbl off --threads "$THREADS" --log-every 0 "$@"; }
+TRAIN=("$BIN/shear-run" train model.mlir --data data --steps "$STEPS" --batch 8 --eval-every 0
+       --dbl off --threads "$THREADS" --log-every 0)
 for arm in fused unfused; do
   echo "== $arm: memory plan"
-  train --out plan --plan $([ $arm = unfused ] && echo --no-fuse) | grep -E "activations|total"
+  "${TRAIN[@]}" --out plan --plan $([ $arm = unfused ] && echo --no-fuse) | grep -E "activations|total"
 done
 for i in $(seq "$PAIRS"); do
   for arm in fused unfused; do
     rm -rf "run-$arm-$i"
-    /usr/bin/time -f "%M" -o "$arm-$i.rss" train --out "run-$arm-$i" \
+    /usr/bin/time -f "%M" -o "$arm-$i.rss" "${TRAIN[@]}" --out "run-$arm-$i" \
         $([ $arm = unfused ] && echo --no-fuse) > /dev/null
   done
 done
