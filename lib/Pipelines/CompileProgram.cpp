@@ -325,6 +325,8 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       p.compiledWith["max_norm"] = o.maxNorm;
     else
       p.compiledWith["step_of"] = stepMode;
+    if (!o.recompute.empty())
+      p.compiledWith["recompute"] = o.recompute;
     if (!o.distillFrom.empty()) {
       p.compiledWith["distill_from"] = absolutePath(o.distillFrom, ".");
       p.compiledWith["distill_temperature"] = o.distillTemperature;
@@ -342,6 +344,11 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       pm.addPass(createLowerToRuntime());
       addFuse(pm);
       pm.addPass(createDifferentiate());
+      if (!o.recompute.empty()) {
+        RecomputeOptions rc;
+        rc.kernels = o.recompute;
+        pm.addPass(createRecompute(rc));
+      }
       if (o.mode != "gradients") {
         pm.addPass(createDataParallel()); // a no-op on one rank
         BuildOptimizerOptions opt;

@@ -59,6 +59,7 @@ Result<ProgramFile> shear::compileModule(const std::string &path, const CompileR
   o.distillAlpha = r.distillAlpha;
   o.lossChunk = r.lossChunk;
   o.fuseKernels = r.fuseKernels;
+  o.recompute = r.recompute;
   auto program = compileProgram(**module, parentDirectory(absolutePath(path, ".")), path, o);
   if (!program) {
     std::string message = llvm::toString(program.takeError());

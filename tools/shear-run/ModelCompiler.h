@@ -26,6 +26,7 @@ struct CompileRequest {
   double distillTemperature = 1.0, distillAlpha = 0.5;
   int64_t lossChunk = 0; // rows per chunk of the fused loss (0: automatic)
   bool fuseKernels = true;
+  std::string recompute; // kernels recomputed in the backward (empty: none)
 };
 
 /// Whether this shear-run can compile modules.

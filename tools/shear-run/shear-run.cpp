@@ -144,6 +144,39 @@ Status agree(const ProgramFile &p, const std::string &path, const cli::Command &
   return Status();
 }
 
+/// --recompute: none, or kernels among attention and mlp (comma-separated);
+/// normalized to "" for none.
+Status parseRecompute(std::string &value) {
+  if (value == "none") {
+    value.clear();
+    return Status();
+  }
+  size_t begin = 0;
+  while (begin <= value.size()) {
+    size_t comma = value.find(',', begin);
+    std::string part = value.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    if (part != "attention" && part != "mlp")
+      return invalidInput("--recompute must be none or attention, mlp (comma-separated), got '" + value + "'");
+    begin = comma == std::string::npos ? value.size() + 1 : comma + 1;
+  }
+  return Status();
+}
+
+/// A program's compiled recomputation must be the one asked for.
+Status agreeRecompute(const ProgramFile &p, const std::string &path, const cli::Command &c,
+                      std::string &value) {
+  std::string compiled;
+  if (auto it = p.compiledWith.find("recompute"); it != p.compiledWith.end() && it->second.asString())
+    compiled = *it->second.asString();
+  if (!c.given("recompute"))
+    value = compiled;
+  else if (value != compiled)
+    return invalidInput(path + " was compiled with --recompute " + (compiled.empty() ? "none" : compiled) +
+                        "; --recompute " + (value.empty() ? "none" : value) +
+                        " needs a program compiled with it (shear-run compile)");
+  return Status();
+}
+
 /// The program for MODEL: read when it is a program file (which must have
 /// been compiled for `request.mode`), compiled in-process when it is a module.
 Result<ProgramFile> loadProgram(const std::string &path, const CompileRequest &request) {
@@ -468,7 +501,7 @@ struct DistillOptions {
 };
 
 struct GradientOptions {
-  std::string model, tokens, lossMask, out, mode = "prune";
+  std::string model, tokens, lossMask, out, mode = "prune", recompute = "none";
   DistillOptions distill;
   int64_t step = 0, warmupSteps = 0;
   uint64_t seed = 1;
@@ -489,6 +522,9 @@ int runGradients(GradientOptions &o) {
   request.targetWarmupSteps = o.warmupSteps;
   request.lossChunk = o.common.lossChunk;
   request.fuseKernels = !o.common.noFuse;
+  if (Status s = parseRecompute(o.recompute); !s.ok())
+    return report(s);
+  request.recompute = o.recompute;
   if (Status s = o.distill.resolve(o.model, "gradients"); !s.ok())
     return report(s);
   o.distill.into(request);
@@ -548,7 +584,7 @@ int runGradients(GradientOptions &o) {
 struct TrainCommandOptions {
   std::string model, data, out, dbl = "paper", refLoss = "source", weights, controller = "paper",
                                                                            piGains = "50,5,50";
-  std::string recipe = "shear", init = "module";
+  std::string recipe = "shear", init = "module", recompute = "none";
   int64_t steps = 3200, batch = 32, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
           logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0, calibSeqs = 128;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
@@ -659,6 +695,8 @@ Result<std::string> startFromActivation(TrainCommandOptions &o) {
 int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommandOptions &o) {
   if (o.data.empty() || (o.out.empty() && !o.common.plan))
     return fail(invalidInput(mode + " needs --data DATA_DIR and --out RUN_DIR"));
+  if (Status s = parseRecompute(o.recompute); !s.ok())
+    return fail(s);
   // What is compiled: the module as given, or (prune, --init activation) the
   // one whose gates start from activation scores.
   std::string compiled = o.model;
@@ -767,6 +805,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     r.maxNorm = o.maxNorm;
     r.lossChunk = o.common.lossChunk;
     r.fuseKernels = !o.common.noFuse;
+    r.recompute = o.recompute;
     o.distill.into(r);
     return r;
   };
@@ -774,6 +813,8 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   if (!program.ok())
     return fail(program.status());
   if (Status s = o.distill.agreeWith(*program, compiled, c); !s.ok())
+    return fail(s);
+  if (Status s = agreeRecompute(*program, compiled, c, o.recompute); !s.ok())
     return fail(s);
   double seed = static_cast<double>(o.seed), steps = static_cast<double>(o.steps);
   for (auto [option, key, value] : {std::tuple{"seed", "seed", &seed},
@@ -1029,7 +1070,7 @@ int runImportance(ImportanceOptions &o) {
 //===----------------------------------------------------------------------===//
 
 struct CompileCommandOptions {
-  std::string model, mode, output, evalMasks = "expected", gradientsOf = "prune";
+  std::string model, mode, output, evalMasks = "expected", gradientsOf = "prune", recompute = "none";
   DistillOptions distill;
   uint64_t seed = 1;
   int64_t steps = 3200;
@@ -1054,6 +1095,9 @@ int runCompile(CompileCommandOptions &o) {
   r.targetWarmup = o.targetWarmup;
   r.targetWarmupSteps = static_cast<int64_t>(std::llround(o.targetWarmup * o.steps));
   r.maxNorm = o.maxNorm;
+  if (Status s = parseRecompute(o.recompute); !s.ok())
+    return report(s);
+  r.recompute = o.recompute;
   if (Status s = o.distill.resolve(o.model, o.mode == "train" ? "train" : "compile"); !s.ok())
     return report(s);
   o.distill.into(r);
@@ -1142,7 +1186,12 @@ int main(int argc, char **argv) {
         .option("max-bad-steps", "N",
                 "steps with non-finite loss or gradients are skipped; this many in a row stop "
                 "the run with a checkpoint",
-                &o->maxBadSteps, 1);
+                &o->maxBadSteps, 1)
+        .option("recompute", "KERNELS",
+                "recompute these kernels' saved activations in the backward pass instead of keeping them "
+                "from the forward (less memory, one more forward of them): none, or attention, mlp "
+                "(comma-separated)",
+                &o->recompute);
     if (isPrune)
       c.group("pruning recipe and constraint (docs/user-guide.md)")
           .option("recipe", "shear|paper",
@@ -1231,7 +1280,9 @@ int main(int argc, char **argv) {
       .option("mode", "MODE", "prune or train", &grad.mode)
       .option("step", "N", "step number (gate noise, warm-up)", &grad.step, 0)
       .option("seed", "N", "seed of the gate noise", &grad.seed)
-      .option("warmup-steps", "N", "target-sparsity warm-up steps", &grad.warmupSteps, 0);
+      .option("warmup-steps", "N", "target-sparsity warm-up steps", &grad.warmupSteps, 0)
+      .option("recompute", "KERNELS", "none, or attention, mlp: recomputed in the backward pass",
+              &grad.recompute);
   grad.distill.add(gradCmd);
   commonOptions(gradCmd, grad.common, false);
 
@@ -1260,6 +1311,8 @@ int main(int argc, char **argv) {
       .option("target-warmup", "FRACTION", "fraction of steps over which the target sparsity grows", &comp.targetWarmup, 0, 1)
       .option("max-norm", "NORM", "gradient clipping norm", &comp.maxNorm, 0)
       .option("gradients-of", "MODE", "gradients programs: the step of prune or train", &comp.gradientsOf)
+      .option("recompute", "KERNELS", "training steps: none, or attention, mlp recomputed in the backward pass",
+              &comp.recompute)
       .option("distill-from", "SOURCE.mlir", "distill from this teacher (see prune --help)", &comp.distill.from)
       .option("distill-temperature", "T", "softmax temperature of the distillation term",
               &comp.distill.temperature, 1e-3, 1e3)

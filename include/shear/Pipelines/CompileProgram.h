@@ -34,6 +34,9 @@ struct CompileOptions {
   // backend's choice; testing sets it small).
   int64_t lossChunk = 0;
   bool fuseKernels = true; // off: the unfused kernels (benchmarks compare)
+  // Training steps: kernels whose saved activations are recomputed in the
+  // backward pass (attention, mlp, comma-separated; empty: none).
+  std::string recompute;
 };
 
 /// Compiles `module` (a model: @forward), whose relative weight files resolve
