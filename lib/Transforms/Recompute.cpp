@@ -3,9 +3,12 @@
 // attention.train and mlp.train return, besides their output, what their
 // backward kernels need (q, k, v, the attention output and log-sum-exp; the
 // MLP's gate, up and hidden activations), and those stay alive from the
-// forward pass to the backward. Recomputed, the forward calls the plain
-// kernel and a copy of the training kernel right before the .bwd produces
-// them again from the same operands.
+// forward pass to the backward, like the norms' outputs. Recomputed, the
+// forward calls the plain kernel and a copy of the chosen kernels, placed
+// before the first backward kernel that reads them, produces them again
+// from the same operands (copies of chosen kernels read each other's
+// copies). With attention, mlp and norm (`layer`) only the residual stream
+// lives from the forward to the backward: layer-wise checkpointing.
 //
 //===----------------------------------------------------------------------===//
 #include "shear/Dialect/ShearOps.h"
@@ -13,7 +16,10 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/StringSwitch.h"
 
 namespace shear {
 #define GEN_PASS_DEF_RECOMPUTE
@@ -24,6 +30,16 @@ using namespace mlir;
 using namespace shear;
 
 namespace {
+/// The forward kernel a --recompute choice names: its training variant where
+/// it keeps tensors for the backward.
+StringRef forwardKernel(StringRef choice) {
+  return llvm::StringSwitch<StringRef>(choice)
+      .Case("attention", "attention.train")
+      .Case("mlp", "mlp.train")
+      .Case("norm", "rms_norm")
+      .Default("");
+}
+
 struct RecomputePass : shear::impl::RecomputeBase<RecomputePass> {
   using Base::Base;
 
@@ -33,11 +49,18 @@ struct RecomputePass : shear::impl::RecomputeBase<RecomputePass> {
     StringRef(kernels).split(names, ',', -1, false);
     for (StringRef n : names) {
       n = n.trim();
-      if (n != "attention" && n != "mlp") {
-        getOperation().emitError() << "recompute: kernels must be attention and/or mlp, got '" << n << "'";
+      if (n == "layer") {
+        for (const char *k : {"attention", "mlp", "norm"})
+          chosen.insert(forwardKernel(k));
+        continue;
+      }
+      if (forwardKernel(n).empty()) {
+        getOperation().emitError() << "recompute: kernels must be among attention, mlp, norm "
+                                      "(or layer: all three), got '"
+                                   << n << "'";
         return signalPassFailure();
       }
-      chosen.insert(n);
+      chosen.insert(forwardKernel(n));
     }
     for (auto fn : getOperation().getOps<func::FuncOp>())
       if (fn->hasAttr("shear.gradients"))
@@ -45,35 +68,67 @@ struct RecomputePass : shear::impl::RecomputeBase<RecomputePass> {
   }
 
   void recompute(func::FuncOp fn, const llvm::StringSet<> &chosen) {
-    SmallVector<KernelOp> saved;
-    fn.walk([&](KernelOp k) {
-      StringRef callee = k.getCallee();
-      if (callee.consume_back(".train") && chosen.contains(callee))
-        saved.push_back(k);
-    });
-    for (KernelOp k : saved) {
-      StringRef base = k.getCallee().drop_back(6);
-      std::string bwdName = (base + ".bwd").str();
-      // The backward kernel: the one user of the saved results.
-      KernelOp bwd;
-      bool other = false;
-      for (Value r : k.getResults().drop_front())
-        for (Operation *user : r.getUsers()) {
-          auto b = dyn_cast<KernelOp>(user);
-          if (b && b.getCallee() == bwdName && (!bwd || bwd == b))
-            bwd = b;
-          else
-            other = true;
-        }
-      if (!bwd || other)
+    // The backward pass starts at the first backward kernel; before it, the
+    // forward. The chosen forward kernels, in order:
+    Block &body = fn.getBody().front();
+    Operation *backward = nullptr;
+    SmallVector<KernelOp> chosenOps;
+    for (Operation &op : body) {
+      auto k = dyn_cast<KernelOp>(op);
+      if (!k)
         continue;
-      OpBuilder b(bwd);
-      Operation *again = b.clone(*k.getOperation());
-      for (auto [old, fresh] : llvm::zip(k.getResults(), again->getResults()))
-        bwd->replaceUsesOfWith(old, fresh);
-      b.setInsertionPoint(k);
+      if (k.getCallee().ends_with(".bwd")) {
+        backward = &op;
+        break;
+      }
+      if (chosen.contains(k.getCallee()))
+        chosenOps.push_back(k);
+    }
+    if (!backward)
+      return;
+    auto inBackward = [&](Operation *op) { return op == backward || backward->isBeforeInBlock(op); };
+    auto earliest = [](Operation *a, Operation *b) { return !a ? b : (!b ? a : (a->isBeforeInBlock(b) ? a : b)); };
+
+    // Where each one's copy goes: before the first backward use of its
+    // results, or before the copy of a chosen kernel that reads them,
+    // whichever comes first.
+    llvm::DenseSet<Operation *> isChosen;
+    for (KernelOp k : chosenOps)
+      isChosen.insert(k);
+    llvm::DenseMap<Operation *, Operation *> copyAt;
+    for (KernelOp k : llvm::reverse(chosenOps)) {
+      Operation *at = nullptr;
+      for (Value r : k->getResults())
+        for (Operation *user : r.getUsers()) {
+          if (inBackward(user))
+            at = earliest(at, user);
+          else if (isChosen.contains(user))
+            at = earliest(at, copyAt.lookup(user));
+        }
+      copyAt[k] = at;
+    }
+
+    // The copies, in forward order (a copy reads the copies before it).
+    IRMapping copies;
+    llvm::DenseSet<Operation *> copied;
+    for (KernelOp k : chosenOps)
+      if (Operation *at = copyAt.lookup(k)) {
+        OpBuilder b(at);
+        copied.insert(b.clone(*k.getOperation(), copies));
+      }
+    // The backward reads the copies.
+    for (Operation &op : llvm::make_range(backward->getIterator(), body.end()))
+      if (!copied.contains(&op))
+        for (OpOperand &use : op.getOpOperands())
+          if (Value c = copies.lookupOrNull(use.get()))
+            use.set(c);
+    // The forward keeps nothing for the backward: plain kernels.
+    for (KernelOp k : chosenOps) {
+      if (!k.getCallee().ends_with(".train"))
+        continue;
+      OpBuilder b(k);
       auto plain = KernelOp::create(b, k.getLoc(), TypeRange{k.getResult(0).getType()},
-                                    b.getStringAttr(base), k.getArgs());
+                                    b.getStringAttr(k.getCallee().drop_back(6)), k.getArgs());
       for (NamedAttribute a : k->getAttrs())
         if (a.getName() != "callee")
           plain->setAttr(a.getName(), a.getValue());

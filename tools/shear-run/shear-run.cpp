@@ -155,8 +155,9 @@ Status parseRecompute(std::string &value) {
   while (begin <= value.size()) {
     size_t comma = value.find(',', begin);
     std::string part = value.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
-    if (part != "attention" && part != "mlp")
-      return invalidInput("--recompute must be none or attention, mlp (comma-separated), got '" + value + "'");
+    if (part != "attention" && part != "mlp" && part != "norm" && part != "layer")
+      return invalidInput("--recompute must be none, layer, or among attention, mlp, norm "
+                          "(comma-separated), got '" + value + "'");
     begin = comma == std::string::npos ? value.size() + 1 : comma + 1;
   }
   return Status();
@@ -1188,9 +1189,9 @@ int main(int argc, char **argv) {
                 "the run with a checkpoint",
                 &o->maxBadSteps, 1)
         .option("recompute", "KERNELS",
-                "recompute these kernels' saved activations in the backward pass instead of keeping them "
-                "from the forward (less memory, one more forward of them): none, or attention, mlp "
-                "(comma-separated)",
+                "recompute activations in the backward pass instead of keeping them from the forward "
+                "(less memory, one more forward of those kernels): none, layer (only the residual "
+                "stream is kept), or among attention, mlp, norm (comma-separated)",
                 &o->recompute);
     if (isPrune)
       c.group("pruning recipe and constraint (docs/user-guide.md)")
@@ -1281,7 +1282,7 @@ int main(int argc, char **argv) {
       .option("step", "N", "step number (gate noise, warm-up)", &grad.step, 0)
       .option("seed", "N", "seed of the gate noise", &grad.seed)
       .option("warmup-steps", "N", "target-sparsity warm-up steps", &grad.warmupSteps, 0)
-      .option("recompute", "KERNELS", "none, or attention, mlp: recomputed in the backward pass",
+      .option("recompute", "KERNELS", "none, layer, or among attention, mlp, norm: recomputed in the backward pass",
               &grad.recompute);
   grad.distill.add(gradCmd);
   commonOptions(gradCmd, grad.common, false);
@@ -1311,7 +1312,7 @@ int main(int argc, char **argv) {
       .option("target-warmup", "FRACTION", "fraction of steps over which the target sparsity grows", &comp.targetWarmup, 0, 1)
       .option("max-norm", "NORM", "gradient clipping norm", &comp.maxNorm, 0)
       .option("gradients-of", "MODE", "gradients programs: the step of prune or train", &comp.gradientsOf)
-      .option("recompute", "KERNELS", "training steps: none, or attention, mlp recomputed in the backward pass",
+      .option("recompute", "KERNELS", "training steps: none, layer, or among attention, mlp, norm: recomputed in the backward pass",
               &comp.recompute)
       .option("distill-from", "SOURCE.mlir", "distill from this teacher (see prune --help)", &comp.distill.from)
       .option("distill-temperature", "T", "softmax temperature of the distillation term",

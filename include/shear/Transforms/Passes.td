@@ -198,18 +198,20 @@ def Differentiate : Pass<"differentiate", "mlir::ModuleOp"> {
 def Recompute : Pass<"recompute", "mlir::ModuleOp"> {
   let summary = "recompute saved activations in the backward pass instead of keeping them";
   let description = [{
-    In every differentiated function (`shear.gradients`), each kernel named
-    by `kernels` (`attention`, `mlp`, comma-separated) stops keeping what its
-    backward needs: the forward calls the plain kernel (`attention`, `mlp`:
-    one result), and a copy of the training kernel (`attention.train`,
-    `mlp.train`) right before its `.bwd` recomputes the saved tensors from the
-    same operands. Between the forward and the backward only the kernels'
-    inputs stay alive: less memory for one more forward of those kernels.
-    The results are bit-identical (the same kernels on the same operands).
+    In every differentiated function (`shear.gradients`), the kernels named
+    by `kernels` (`attention`, `mlp`, `norm`, comma-separated; `layer`: all
+    three) stop keeping what the backward needs: the forward calls the plain
+    kernel (`attention`, `mlp`: one result), and a copy of each chosen kernel
+    (`attention.train`, `mlp.train`, `rms_norm`), placed before the first
+    backward kernel that reads its results (or before the copy that reads
+    them), recomputes them from the same operands; the backward reads the
+    copies. With `layer` only the residual stream (and the masks) lives from
+    the forward to the backward. The results are bit-identical (the same
+    kernels on the same operands).
   }];
   let options = [
-    Option<"kernels", "kernels", "std::string", /*default=*/"\"attention,mlp\"",
-           "kernels to recompute: attention, mlp (comma-separated)">,
+    Option<"kernels", "kernels", "std::string", /*default=*/"\"layer\"",
+           "kernels to recompute: attention, mlp, norm (comma-separated), or layer">,
   ];
 }
 
