@@ -693,6 +693,38 @@ Result<std::string> startFromActivation(TrainCommandOptions &o) {
   return module;
 }
 
+/// --plan on a module: the training step's activations under every
+/// --recompute choice, so that the cost of each is seen before a run.
+Status planRecomputeChoices(const std::string &module, CompileRequest request, const rt::TrainOptions &t,
+                            rt::Backend &backend) {
+  auto data = rt::Dataset::open(t.dataDir);
+  if (!data.ok())
+    return data.status();
+  int ranks = gComm ? gComm->size() : 1;
+  int64_t batch = t.batch / ranks, seq = (*data)->manifest().seqLen;
+  std::string line = "train_step activations by --recompute:";
+  for (const char *choice : {"none", "norm", "attention", "mlp", "attention,mlp", "layer"}) {
+    request.recompute = std::string(choice) == "none" ? "" : choice;
+    auto program = compileModule(module, request);
+    if (!program.ok())
+      return program.status();
+    auto step = rt::Executable::load(*program, "train_step", backend);
+    if (!step.ok())
+      return step.status();
+    std::vector<rt::Shape> shapes = {{batch, seq}, {batch, seq}, {}};
+    for (size_t i = 0; i < (*step)->function().lrArgs.size(); ++i)
+      shapes.push_back({});
+    auto plan = (*step)->plan(shapes);
+    if (!plan.ok())
+      return plan.status();
+    line += std::string(" ") + choice + " " + rt::formatBytes(static_cast<double>((*plan)->arenaBytes)) + ",";
+  }
+  line.pop_back();
+  if (!gComm || gComm->rank() == 0)
+    printLine(line);
+  return Status();
+}
+
 int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommandOptions &o) {
   if (o.data.empty() || (o.out.empty() && !o.common.plan))
     return fail(invalidInput(mode + " needs --data DATA_DIR and --out RUN_DIR"));
@@ -843,7 +875,14 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     return fail(backend.status());
   std::signal(SIGINT, onInterrupt);
   std::signal(SIGTERM, onInterrupt);
-  return report(rt::runTraining(*program, t, **backend, printLine));
+  Status ran = rt::runTraining(*program, t, **backend, printLine);
+  if (ran.ok() && o.common.plan && hasCompiler()) {
+    auto text = readFile(compiled);
+    if (text.ok() && !looksLikeProgram(*text))
+      if (Status s = planRecomputeChoices(compiled, request(), t, **backend); !s.ok())
+        return report(s);
+  }
+  return report(ran);
 }
 
 //===----------------------------------------------------------------------===//
