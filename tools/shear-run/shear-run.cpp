@@ -144,8 +144,8 @@ Status agree(const ProgramFile &p, const std::string &path, const cli::Command &
   return Status();
 }
 
-/// --recompute: none, or kernels among attention and mlp (comma-separated);
-/// normalized to "" for none.
+/// --recompute: none, layer, or kernels among attention, mlp and norm
+/// (comma-separated); normalized to "" for none.
 Status parseRecompute(std::string &value) {
   if (value == "none") {
     value.clear();
@@ -880,7 +880,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     auto text = readFile(compiled);
     if (text.ok() && !looksLikeProgram(*text))
       if (Status s = planRecomputeChoices(compiled, request(), t, **backend); !s.ok())
-        return report(s);
+        return fail(s);
   }
   return report(ran);
 }
