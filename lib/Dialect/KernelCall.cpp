@@ -129,3 +129,8 @@ FailureOr<KernelCall> shear::analyzeKernelCall(KernelOp op) {
                               << attrTypeName(d.type) << ")";
   return call;
 }
+
+RankedTensorType shear::gradientType(Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  return RankedTensorType::get(t.getShape(), Float32Type::get(v.getContext()));
+}

@@ -26,11 +26,6 @@ using namespace shear;
 
 namespace {
 
-RankedTensorType cotangentType(Value v) {
-  auto t = cast<RankedTensorType>(v.getType());
-  return RankedTensorType::get(t.getShape(), Float32Type::get(v.getContext()));
-}
-
 struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
   void runOnOperation() override {
     for (auto fn : getOperation().getOps<func::FuncOp>())
@@ -60,7 +55,7 @@ struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
                                     ValueRange{it->second, g})
                        .getResult(0);
     };
-    auto one = KernelOp::create(b, loc, TypeRange{cotangentType(ret.getOperand(0))},
+    auto one = KernelOp::create(b, loc, TypeRange{gradientType(ret.getOperand(0))},
                                 b.getStringAttr("scalar"), ValueRange{});
     one->setAttr("value", b.getF64FloatAttr(1.0));
     cot[ret.getOperand(0)] = one.getResult(0);
@@ -101,7 +96,7 @@ struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
         if (index < 0)
           continue; // an absent optional operand
         Value a = k.getArgs()[index];
-        types.push_back(cotangentType(a));
+        types.push_back(gradientType(a));
         targets.push_back(a);
       }
       auto backward = KernelOp::create(b, loc, types, b.getStringAttr(bwd), args);
@@ -120,7 +115,7 @@ struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
         continue;
       Value g = cot.lookup(w.getResult());
       if (!g)
-        g = KernelOp::create(b, loc, TypeRange{cotangentType(w)}, b.getStringAttr("zeros_like"),
+        g = KernelOp::create(b, loc, TypeRange{gradientType(w)}, b.getStringAttr("zeros_like"),
                              ValueRange{w.getResult()})
                 .getResult(0);
       results.push_back(g);

@@ -4,6 +4,7 @@
 // ([tokens, vocabulary]) and their gradient are never held whole.
 //
 //===----------------------------------------------------------------------===//
+#include "shear/Dialect/KernelCall.h"
 #include "shear/Dialect/ShearOps.h"
 #include "shear/Transforms/Passes.h"
 
@@ -19,11 +20,6 @@ using namespace mlir;
 using namespace shear;
 
 namespace {
-
-RankedTensorType f32Like(Value v) {
-  auto t = cast<RankedTensorType>(v.getType());
-  return RankedTensorType::get(t.getShape(), Float32Type::get(v.getContext()));
-}
 
 struct FuseKernelsPass : shear::impl::FuseKernelsBase<FuseKernelsPass> {
   using Base::Base;
@@ -55,7 +51,7 @@ struct FuseKernelsPass : shear::impl::FuseKernelsBase<FuseKernelsPass> {
       OpBuilder b(ce);
       SmallVector<Type> types = {ce.getResult(0).getType()};
       if (training)
-        types.append({f32Like(x), f32Like(w)});
+        types.append({gradientType(x), gradientType(w)});
       auto fused = KernelOp::create(
           b, ce.getLoc(), types,
           b.getStringAttr(training ? "lm_head_cross_entropy.train" : "lm_head_cross_entropy"),

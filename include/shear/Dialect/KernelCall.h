@@ -12,6 +12,8 @@
 
 #include "shear/Support/Program.h"
 
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Value.h"
 #include "mlir/Support/LogicalResult.h"
 
 #include <map>
@@ -28,6 +30,10 @@ struct KernelCall {
 
 /// The call `op` makes, or failure with a diagnostic on `op`.
 mlir::FailureOr<KernelCall> analyzeKernelCall(KernelOp op);
+
+/// `v`'s tensor type with float32 elements: the type of its gradient (kernels
+/// compute and return gradients in float32).
+mlir::RankedTensorType gradientType(mlir::Value v);
 
 } // namespace shear
 
