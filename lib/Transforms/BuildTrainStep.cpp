@@ -1,6 +1,7 @@
 //===- BuildTrainStep.cpp - the loss of one training step -----------------===//
 #include "shear/Dialect/ShearOps.h"
 #include "shear/Support/Files.h"
+#include "shear/Support/Nesting.h"
 #include "shear/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -8,6 +9,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
 
 namespace shear {
 #define GEN_PASS_DEF_BUILDTRAINSTEP
@@ -58,8 +61,17 @@ struct BuildTrainStepPass : shear::impl::BuildTrainStepBase<BuildTrainStepPass> 
       module.emitError() << "build-train-step: " << distillFrom << ": " << what;
       return Value();
     };
+    auto text = llvm::MemoryBuffer::getFile(distillFrom);
+    if (!text)
+      return fail("cannot read: " + text.getError().message());
+    if (std::string deep = moduleNestingError((*text)->getBuffer(), distillFrom); !deep.empty()) {
+      module.emitError() << "build-train-step: " << deep;
+      return Value();
+    }
+    llvm::SourceMgr sources;
+    sources.AddNewSourceBuffer(std::move(*text), llvm::SMLoc());
     ParserConfig config(&getContext());
-    OwningOpRef<ModuleOp> teacher = parseSourceFile<ModuleOp>(distillFrom, config);
+    OwningOpRef<ModuleOp> teacher = parseSourceFile<ModuleOp>(sources, config);
     if (!teacher)
       return fail("cannot be read as a model module (see above)");
     auto forward = teacher->lookupSymbol<func::FuncOp>("forward");

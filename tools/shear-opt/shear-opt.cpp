@@ -13,13 +13,17 @@
 #include "shear/Target/ArtifactPaths.h"
 #include "shear/Transforms/Passes.h"
 #include "shear/Transforms/TargetShape.h"
+#include "shear/Support/Nesting.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/ToolOutputFile.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +58,32 @@ static void printHelp() {
               shear::targetShapePresets().c_str());
   std::fflush(stdout);
   mlir::printRegisteredPasses();
+}
+
+/// MlirOptMain on the input file, after checking that its brackets do not
+/// nest deeper than MLIR's recursive parser can take.
+static bool runOpt(const std::string &input, const std::string &output,
+                   mlir::DialectRegistry &registry) {
+  mlir::MlirOptMainConfig config = mlir::MlirOptMainConfig::createFromCLOptions();
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> file = mlir::openInputFile(input, &error);
+  if (!file) {
+    llvm::errs() << "shear-opt: error: " << error << "\n";
+    return false;
+  }
+  if (std::string deep = shear::moduleNestingError(file->getBuffer(), input); !deep.empty()) {
+    llvm::errs() << "shear-opt: error: " << deep << "\n";
+    return false;
+  }
+  std::unique_ptr<llvm::ToolOutputFile> out = mlir::openOutputFile(output, &error);
+  if (!out) {
+    llvm::errs() << "shear-opt: error: " << error << "\n";
+    return false;
+  }
+  if (mlir::failed(mlir::MlirOptMain(out->os(), std::move(file), registry, config)))
+    return false;
+  out->keep();
+  return true;
 }
 
 int main(int argc, char **argv) {
@@ -112,7 +142,7 @@ int main(int argc, char **argv) {
   std::string written = output;
   if (output != "-")
     written = output + ".tmp." + std::to_string(::getpid());
-  bool ok = mlir::succeeded(mlir::MlirOptMain(argc, argv, input, written, registry));
+  bool ok = runOpt(input, written, registry);
   if (output == "-")
     return ok ? 0 : 2;
   if (ok && std::rename(written.c_str(), output.c_str()) == 0)

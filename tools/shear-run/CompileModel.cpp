@@ -4,6 +4,7 @@
 #include "shear/Dialect/ShearDialect.h"
 #include "shear/Pipelines/CompileProgram.h"
 #include "shear/Support/Files.h"
+#include "shear/Support/Nesting.h"
 #include "shear/Target/ArtifactPaths.h"
 #include "shear/Transforms/Passes.h"
 
@@ -33,6 +34,8 @@ struct ModuleReader {
     auto buffer = llvm::MemoryBuffer::getFile(path);
     if (!buffer)
       return fileError(path, "cannot read: " + buffer.getError().message());
+    if (std::string deep = moduleNestingError((*buffer)->getBuffer(), path); !deep.empty())
+      return invalidInput(deep);
     sources.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
     mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceFile<mlir::ModuleOp>(sources, &context);
     if (!module)

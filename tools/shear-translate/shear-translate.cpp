@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "shear/Dialect/ShearDialect.h"
 #include "shear/Target/ArtifactPaths.h"
+#include "shear/Support/Nesting.h"
 #include "shear/Support/Process.h"
 #include "shear/Target/HF.h"
 #include "shear/Target/ONNX.h"
@@ -116,6 +117,10 @@ static mlir::OwningOpRef<mlir::ModuleOp> parseModule(mlir::MLIRContext &context,
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path);
   if (!buffer) {
     llvm::errs() << path << ": cannot read: " << buffer.getError().message() << "\n";
+    return nullptr;
+  }
+  if (std::string deep = shear::moduleNestingError((*buffer)->getBuffer(), path.str()); !deep.empty()) {
+    llvm::errs() << deep << "\n";
     return nullptr;
   }
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());

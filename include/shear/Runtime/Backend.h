@@ -83,7 +83,8 @@ private:
   std::array<KernelImpl, static_cast<size_t>(KernelId::NumKernels)> kernels_{};
 };
 
-/// The CPU backend: float32, OpenBLAS, `threads` threads.
+/// The CPU backend: float32, OpenBLAS GEMMs (a built-in one without it),
+/// `threads` threads.
 std::unique_ptr<Backend> createCpuBackend(int threads);
 /// `device` is cpu, cuda or auto (the best available).
 Result<std::unique_ptr<Backend>> createBackend(const std::string &device, int threads);

@@ -1,7 +1,6 @@
-//===- CpuBackend.cpp - the CPU backend: float32, OpenBLAS, threads -------===//
+//===- CpuBackend.cpp - the CPU backend: float32, BLAS GEMMs, threads -----===//
 #include "CpuBackend.h"
-
-#include <cblas.h>
+#include "Blas.h"
 
 #include <algorithm>
 #include <chrono>
@@ -77,7 +76,7 @@ namespace {
 class CpuBackend : public Backend {
 public:
   explicit CpuBackend(int threads) : context_(threads) {
-    openblas_set_num_threads(context_.threads());
+    setGemmThreads(context_.threads());
     Define define = [this](KernelId id, KernelImpl impl) { add(id, impl); };
     registerEmbed(define);
     registerRMSNorm(define);
@@ -95,7 +94,8 @@ public:
 
   std::string describe() const override {
     return "cpu (" + std::to_string(context_.threads()) + " thread" +
-           (context_.threads() == 1 ? "" : "s") + ", float32)";
+           (context_.threads() == 1 ? "" : "s") + ", float32" +
+           (std::string(gemmLibrary()) == "OpenBLAS" ? "" : ", built-in GEMM") + ")";
   }
   Device device() const override { return Device{}; }
   Allocator &allocator() override { return hostAllocator(); }
@@ -123,8 +123,7 @@ public:
     std::vector<float> a(n * n, 1.0f), b(n * n, 0.5f), c(n * n);
     for (int i = 0; i < 4; ++i) {
       auto t0 = std::chrono::steady_clock::now();
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n,
-                  b.data(), n, 0.0f, c.data(), n);
+      gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
       double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       peak_ = std::max(peak_, 2.0 * n * n * n / dt);
     }
