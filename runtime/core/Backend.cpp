@@ -20,6 +20,8 @@ std::vector<std::string> Backend::missingKernels() const {
 Result<std::unique_ptr<Backend>> shear::rt::createBackend(const std::string &device, int threads) {
   if (device == "cpu" || device == "auto")
     return createCpuBackend(threads);
+  if (device == "guarded")
+    return createGuardedBackend(threads);
   if (device == "cuda")
     return invalidInput("--device cuda: this shear-run was built without the CUDA backend "
                         "(use --device cpu or auto)");

@@ -9,7 +9,15 @@ using namespace shear;
 using namespace shear::rt;
 
 std::string Device::str() const {
-  return kind == DeviceKind::Cpu ? "cpu" : "cuda:" + std::to_string(index);
+  switch (kind) {
+  case DeviceKind::Cpu:
+    return "cpu";
+  case DeviceKind::Cuda:
+    return "cuda:" + std::to_string(index);
+  case DeviceKind::Guarded:
+    return "guarded";
+  }
+  return "?";
 }
 
 namespace {

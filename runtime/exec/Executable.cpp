@@ -331,8 +331,24 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
                           dtypeName(inputs[a].dtype()));
 
   std::vector<Tensor> slots(plan.values.size());
-  for (size_t a = 0; a < inputs.size(); ++a)
-    slots[f.args[a]] = inputs[a];
+  for (size_t a = 0; a < inputs.size(); ++a) {
+    if (inputs[a].device() == backend_.device()) {
+      slots[f.args[a]] = inputs[a];
+      continue;
+    }
+    // An input in host memory (token ids, labels, a step) is copied to the
+    // device; one the function updates in place must already be there.
+    for (const MemoryPlan::Value &v : plan.values)
+      if (v.aliasOf == f.args[a])
+        return internalError("input " + std::to_string(a) + " of " + f.name +
+                             " is updated in place and must be in " + backend_.device().str() +
+                             " memory, not " + inputs[a].device().str());
+    auto staged = Tensor::allocate(backend_.allocator(), inputs[a].shape(), inputs[a].dtype());
+    if (!staged.ok())
+      return staged.status();
+    SHEAR_RETURN_IF_ERROR(backend_.copy(*staged, inputs[a]));
+    slots[f.args[a]] = staged.take();
+  }
   for (size_t id = 0; id < plan.values.size(); ++id) {
     const MemoryPlan::Value &v = plan.values[id];
     if (v.storage == MemoryPlan::Storage::Arena) {

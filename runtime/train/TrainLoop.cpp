@@ -580,7 +580,10 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
           for (auto [which, value] : {std::pair{"lambda1", o.piKp * error + o.piKi * integral[f]},
                                       std::pair{"lambda2", o.piKq}})
             if (store.find(std::string("shear.") + which + "." + f))
-              store.set(std::string("shear.") + which + "." + f, Tensor::scalar(static_cast<float>(value)));
+              if (Status s = store.put(std::string("shear.") + which + "." + f,
+                                       Tensor::scalar(static_cast<float>(value)));
+                  !s.ok())
+                return s;
         }
         line += format(" %s %.3f/%.3f", f, e->second, t);
         for (auto [which, obj] : {std::make_pair("lambda1", &l1), std::make_pair("lambda2", &l2)}) {

@@ -86,7 +86,11 @@ private:
 /// The CPU backend: float32, OpenBLAS GEMMs (a built-in one without it),
 /// `threads` threads.
 std::unique_ptr<Backend> createCpuBackend(int threads);
-/// `device` is cpu, cuda or auto (the best available).
+/// The CPU kernels on memory the host may touch only through copy, zero and
+/// toHost: a test device that makes host code reading device memory fault
+/// (`--device guarded`, for the runtime's tests; docs/testing.md).
+std::unique_ptr<Backend> createGuardedBackend(int threads);
+/// `device` is cpu, cuda or auto (the best available); guarded for tests.
 Result<std::unique_ptr<Backend>> createBackend(const std::string &device, int threads);
 
 } // namespace shear::rt

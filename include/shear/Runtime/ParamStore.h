@@ -29,6 +29,7 @@ public:
   Result<Tensor> get(const ProgramWeight &ref, const std::string &baseDir);
   /// Holds `value` (host float32) under `name`, converted for the backend.
   Status put(const std::string &name, const Tensor &hostValue);
+  /// Holds `value`, already in the backend's memory (a step's result).
   void set(const std::string &name, Tensor value) { held_[name] = std::move(value); }
   const Tensor *find(const std::string &name) const;
   const std::map<std::string, Tensor> &tensors() const { return held_; }

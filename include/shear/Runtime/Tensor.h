@@ -20,7 +20,9 @@
 
 namespace shear::rt {
 
-enum class DeviceKind : uint8_t { Cpu, Cuda };
+/// Guarded: host memory closed to the host between kernels, a test device
+/// standing in for a GPU's (see createGuardedBackend).
+enum class DeviceKind : uint8_t { Cpu, Cuda, Guarded };
 
 struct Device {
   DeviceKind kind = DeviceKind::Cpu;
