@@ -8,12 +8,20 @@
 // memory directly faults here, at the line that does it, instead of on a GPU.
 // Results are bit-identical to --device cpu (the same kernels).
 //
+// SHEAR_GUARDED_STAGED=all (or a comma-separated list of kernel names) runs
+// those kernels the way a device backend runs a kernel it has no native
+// version of: staged through host copies (HostStaged.h), never opening the
+// guarded memory.
+//
 //===----------------------------------------------------------------------===//
 #include "CpuBackend.h"
+#include "shear/Runtime/HostStaged.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -89,8 +97,11 @@ public:
 };
 
 // Every kernel runs with the guarded memory open: trampolines, one per
-// kernel id, that call the CPU backend's kernel of that id.
+// kernel id, that call the CPU backend's kernel of that id (or stage it).
 const Backend *gCpu = nullptr;
+Backend *gGuarded = nullptr;
+HostKernels *gHost = nullptr;
+std::vector<bool> gStaged;
 
 /// A GPU kernel cannot read host memory: every operand and result must be
 /// on the device, as the executor must arrange (inputs copied in).
@@ -112,6 +123,8 @@ Status checkOnDevice(KernelId id, const KernelIO &io) {
 template <size_t Id>
 Status guardedKernel(ExecContext &context, const KernelParams &params, KernelIO &io) {
   SHEAR_RETURN_IF_ERROR(checkOnDevice(static_cast<KernelId>(Id), io));
+  if (gStaged[Id])
+    return gHost->run(*gGuarded, static_cast<KernelId>(Id), params, io);
   Opened opened;
   return gCpu->kernel(static_cast<KernelId>(Id))->run(context, params, io);
 }
@@ -122,11 +135,14 @@ size_t guardedWorkspace(const KernelParams &params, const std::vector<const Shap
 
 class GuardedBackend : public Backend {
 public:
-  explicit GuardedBackend(int threads) : cpu_(createCpuBackend(threads)) {
+  explicit GuardedBackend(int threads) : cpu_(createCpuBackend(threads)), host_(threads) {
     gCpu = cpu_.get();
+    gGuarded = this;
+    gHost = &host_;
+    gStaged = stagedKernels();
     addAll(std::make_index_sequence<static_cast<size_t>(KernelId::NumKernels)>());
   }
-  ~GuardedBackend() override { gCpu = nullptr; }
+  ~GuardedBackend() override { gCpu = nullptr, gGuarded = nullptr, gHost = nullptr; }
 
   std::string describe() const override {
     return "guarded (" + cpu_->describe() + " on memory closed to the host between kernels)";
@@ -174,7 +190,29 @@ private:
         KernelImpl{&guardedKernel<Id>, k->workspace ? &guardedWorkspace<Id> : nullptr});
   }
 
+  /// The kernels SHEAR_GUARDED_STAGED names (unknown names are an error).
+  static std::vector<bool> stagedKernels() {
+    std::vector<bool> staged(static_cast<size_t>(KernelId::NumKernels), false);
+    const char *env = std::getenv("SHEAR_GUARDED_STAGED");
+    std::string list = env ? env : "";
+    for (size_t at = 0; at < list.size();) {
+      size_t comma = std::min(list.find(',', at), list.size());
+      std::string name = list.substr(at, comma - at);
+      at = comma + 1;
+      if (name == "all") {
+        staged.assign(staged.size(), true);
+      } else if (const KernelDecl *d = findKernel(name)) {
+        staged[static_cast<size_t>(d->id)] = true;
+      } else if (!name.empty()) {
+        std::fprintf(stderr, "shear: SHEAR_GUARDED_STAGED: no kernel '%s'\n", name.c_str());
+        std::exit(2);
+      }
+    }
+    return staged;
+  }
+
   std::unique_ptr<Backend> cpu_;
+  HostKernels host_;
   GuardedAllocator allocator_;
 };
 } // namespace
