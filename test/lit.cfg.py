@@ -49,3 +49,22 @@ else:
                      else "no mpirun on PATH") +
                     " (scripts/setup.sh installs libopenmpi-dev and openmpi-bin); they are "
                     "reported UNSUPPORTED")
+
+# The CUDA backend (Cuda/*.test): the plugin's behaviour without a GPU is
+# tested wherever it is built; the CPU-twin checks need an NVIDIA GPU and are
+# reported UNSUPPORTED elsewhere, with this note saying so.
+import subprocess
+if config.shear_has_cuda:
+    config.available_features.add("cuda-plugin")
+    try:
+        gpu = subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        gpu = False
+    if gpu:
+        config.available_features.add("cuda-gpu")
+    else:
+        lit_config.note("the GPU tests (Cuda/twin.test: the CUDA backend against the CPU) cannot run "
+                        "here: no NVIDIA GPU (nvidia-smi -L fails); they are reported UNSUPPORTED")
+else:
+    lit_config.note("shear was built without the CUDA backend (no CUDA toolkit, or a sanitizer "
+                    "build): the Cuda/*.test are reported UNSUPPORTED")

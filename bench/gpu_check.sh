@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The CUDA backend against the CPU backend on a GPU node, from a bundle made
+# by bench/gpu_bundle.sh: builds the runtime-only shear-run with the CUDA
+# plugin (no LLVM/MLIR, no BLAS there), then runs every program on
+# --device cpu and on DEVICE (default cuda) and compares: logits, per-domain
+# losses, gradients and importance scores within float32 tolerances, prune
+# and train runs step by step, greedy generation exactly, and a resumed
+# GPU run bit-identical to an uninterrupted one. Prints PASS/FAIL per check
+# and exits 1 on any failure. DEVICE=guarded runs the same checks without a
+# GPU (how the script itself is tested).
+#   bench/gpu_check.sh BUNDLE [BUILD_DIR (default: build-gpu)]
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUNDLE=$(cd "$1" && pwd)
+BUILD=${2:-$ROOT/build-gpu}
+DEVICE=${DEVICE:-cuda}
+PY=${PYTHON:-python3}
+if [ ! -x "$BUILD/bin/shear-run" ] || [ -n "${REBUILD:-}" ]; then
+  cmake -G Ninja -S "$ROOT" -B "$BUILD" -DSHEAR_BUILD_COMPILER=OFF -DSHEAR_BLAS=OFF \
+    -DCMAKE_BUILD_TYPE=Release > "$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
+  ninja -C "$BUILD" shear-run > "$BUILD.build.log" 2>&1 || { tail -50 "$BUILD.build.log"; exit 1; }
+fi
+RUN=$BUILD/bin/shear-run
+WORK=$(mktemp -d)
+cd "$WORK"
+fails=0
+check() { # NAME COMMAND...: runs it, prints PASS/FAIL with its output's last line
+  local name=$1; shift
+  local out; out=$("$@" 2>&1); local rc=$?
+  if [ $rc -eq 0 ]; then echo "PASS $name: $(echo "$out" | tail -1)"; else
+    echo "FAIL $name (exit $rc):"; echo "$out" | tail -20 | sed 's/^/    /'; fails=$((fails + 1)); fi
+}
+P=$BUNDLE/programs
+for dev in cpu "$DEVICE"; do
+  check "eval logits on $dev" "$RUN" eval "$P/eval.json" --tokens "$BUNDLE/tok.npy" --logits-out logits-$dev.npy --device $dev
+  check "eval losses on $dev" sh -c "'$RUN' eval '$P/eval-masked.json' --data '$BUNDLE/data' --device $dev > eval-$dev.json"
+  check "gradients on $dev" "$RUN" gradients "$P/gradients.json" --tokens "$BUNDLE/tok.npy" --out grads-$dev.safetensors --device $dev
+  check "importance on $dev" "$RUN" importance "$P/importance.json" --data "$BUNDLE/data" --calib-seqs 4 --out imp-$dev.safetensors --device $dev
+  check "prune on $dev" sh -c "'$RUN' prune '$P/prune.json' --data '$BUNDLE/data' --out prune-$dev --steps 8 --batch 2 --eval-every 4 --save-every 4 --log-every 4 --device $dev > prune-$dev.log && tail -1 prune-$dev.log"
+  check "train on $dev" "$RUN" train "$P/train.json" --data "$BUNDLE/data" --out train-$dev --steps 6 --batch 2 --eval-every 3 --save-every 3 --log-every 3 --device $dev
+  check "generate on $dev" sh -c "'$RUN' generate '$P/generate.json' --prompt-ids 1,2,3 --max-new-tokens 8 --print-ids --device $dev | grep ids: > gen-$dev.txt"
+done
+grep -h "steps of" prune-$DEVICE.log
+C=$BUNDLE
+check "logits $DEVICE vs cpu" $PY "$C/compare_npy.py" logits-$DEVICE.npy logits-cpu.npy --tol 1e-5
+check "eval losses $DEVICE vs cpu" $PY "$C/compare_tensors.py" eval-$DEVICE.json eval-cpu.json --tol 1e-5
+check "gradients $DEVICE vs cpu" $PY "$C/compare_tensors.py" grads-$DEVICE.safetensors grads-cpu.safetensors --tol 1e-4
+check "importance $DEVICE vs cpu" $PY "$C/compare_tensors.py" imp-$DEVICE.safetensors imp-cpu.safetensors --tol 1e-4
+check "prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" prune-cpu prune-$DEVICE --rtol 1e-3
+check "train run $DEVICE vs cpu" $PY "$C/compare_ranks.py" train-cpu train-$DEVICE --rtol 1e-3
+check "greedy generation $DEVICE = cpu" cmp gen-cpu.txt gen-$DEVICE.txt
+# Exact resume: the run again from its step-3 checkpoint equals itself.
+cp -r train-$DEVICE train-resumed && rm -r train-resumed/final
+check "train resumed on $DEVICE" "$RUN" train "$P/train.json" --data "$BUNDLE/data" --out train-resumed --steps 6 --batch 2 --eval-every 3 --save-every 3 --log-every 3 --device $DEVICE --resume
+check "resumed run = uninterrupted on $DEVICE" $PY "$C/compare_runs.py" train-$DEVICE train-resumed
+echo "$fails failed"
+rm -rf "$WORK"
+[ $fails -eq 0 ]

@@ -1,0 +1,232 @@
+//===- CudaBackend.cpp - the CUDA backend and the plugin's entry points ----===//
+#include "CudaBackend.h"
+#include "shear/Runtime/HostStaged.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+using namespace shear;
+using namespace shear::rt;
+using namespace shear::rt::cuda;
+
+Status shear::rt::cuda::cudaCheck(cudaError_t e, const std::string &what) {
+  if (e == cudaSuccess)
+    return Status();
+  cudaGetLastError(); // clear a non-sticky error
+  return runFailure(what + ": " + cudaGetErrorString(e));
+}
+
+Status shear::rt::cuda::launched(const char *kernel) {
+  return cudaCheck(cudaGetLastError(), std::string("CUDA kernel of '") + kernel + "'");
+}
+
+Status shear::rt::cuda::gemm(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N,
+                             int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                             int64_t ldb, float beta, float *C, int64_t ldc) {
+  if (M == 0 || N == 0)
+    return Status();
+  // Row-major C = op(A) op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ.
+  cublasStatus_t s = cublasSgemm_64(ctx.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                    transA ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb,
+                                    A, lda, &beta, C, ldc);
+  if (s != CUBLAS_STATUS_SUCCESS)
+    return runFailure("cuBLAS sgemm " + std::to_string(M) + "x" + std::to_string(N) + "x" +
+                      std::to_string(K) + ": " + cublasGetStatusString(s));
+  return Status();
+}
+
+namespace {
+
+class CudaAllocator : public Allocator {
+public:
+  explicit CudaAllocator(Device device) : device_(device) {}
+  Device device() const override { return device_; }
+  Result<std::shared_ptr<Buffer>> allocate(size_t bytes) override {
+    size_t rounded = alignedBytes(bytes ? bytes : 1);
+    void *p = nullptr;
+    cudaError_t e = cudaMalloc(&p, rounded);
+    if (e != cudaSuccess)
+      return cudaCheck(e, "out of GPU memory: cannot allocate " + std::to_string(rounded) +
+                              " bytes on " + device_.str());
+    return std::make_shared<Buffer>(p, rounded, device_, [](void *q) { cudaFree(q); });
+  }
+
+private:
+  Device device_;
+};
+
+class CudaBackend;
+CudaBackend *gBackend = nullptr;
+HostKernels *gHost = nullptr;
+
+/// A table entry without a native kernel: the CPU kernel on host copies.
+template <size_t Id>
+Status staged(ExecContext &, const KernelParams &params, KernelIO &io);
+
+class CudaBackend : public Backend {
+public:
+  CudaBackend(int index, int threads)
+      : allocator_(Device{DeviceKind::Cuda, index}), host_(threads) {
+    context_.device = index;
+  }
+  ~CudaBackend() override {
+    gBackend = nullptr;
+    gHost = nullptr;
+    if (context_.blas)
+      cublasDestroy(context_.blas);
+    if (context_.badIndex)
+      cudaFree(context_.badIndex);
+    if (context_.stream)
+      cudaStreamDestroy(context_.stream);
+  }
+
+  Status init() {
+    // Without a driver the runtime's own message ("driver version is
+    // insufficient") would mislead: say what is missing.
+    void *driver = ::dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (!driver)
+      return invalidInput("no CUDA driver on this machine (libcuda.so.1 cannot be loaded), so no GPU "
+                          "to run on");
+    ::dlclose(driver);
+    int count = 0;
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaGetDeviceCount(&count), "no usable CUDA device"));
+    if (context_.device >= count)
+      return invalidInput("no CUDA device " + std::to_string(context_.device) + " (" +
+                          std::to_string(count) + " present)");
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaSetDevice(context_.device), "cudaSetDevice"));
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaGetDeviceProperties(&props_, context_.device),
+                                    "cudaGetDeviceProperties"));
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamCreateWithFlags(&context_.stream, cudaStreamNonBlocking),
+                                    "cudaStreamCreate"));
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMalloc(&context_.badIndex, sizeof(int64_t)), "cudaMalloc"));
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemset(context_.badIndex, 0, sizeof(int64_t)), "cudaMemset"));
+    if (cublasCreate(&context_.blas) != CUBLAS_STATUS_SUCCESS)
+      return runFailure("cuBLAS could not be initialised on " + device().str());
+    // float32 GEMMs stay float32 (no TF32): the CPU backend is the reference.
+    cublasSetMathMode(context_.blas, CUBLAS_PEDANTIC_MATH);
+    cublasSetStream(context_.blas, context_.stream);
+    gBackend = this;
+    gHost = &host_;
+    Define define = [this](KernelId id, KernelImpl impl) {
+      add(id, impl);
+      ++native_;
+    };
+    registerElementwise(define);
+    registerNorm(define);
+    registerLinear(define);
+    addStaged(std::make_index_sequence<static_cast<size_t>(KernelId::NumKernels)>());
+    return Status();
+  }
+
+  std::string describe() const override {
+    return device().str() + " (" + props_.name + ", sm_" + std::to_string(props_.major) +
+           std::to_string(props_.minor) + ", float32; " + std::to_string(native_) + " of " +
+           std::to_string(static_cast<int>(KernelId::NumKernels)) +
+           " kernels native, the others staged through the host)";
+  }
+  Device device() const override { return allocator_.device(); }
+  Allocator &allocator() override { return allocator_; }
+  ExecContext &context() override { return context_; }
+  DType computeDType() const override { return DType::F32; }
+
+  Status copy(const Tensor &dst, const Tensor &src) override {
+    if (dst.bytes() != src.bytes() || dst.dtype() != src.dtype())
+      return internalError("copy of " + std::to_string(src.bytes()) + " bytes of " +
+                           dtypeName(src.dtype()) + " into " + std::to_string(dst.bytes()) +
+                           " bytes of " + dtypeName(dst.dtype()));
+    if (dst.sameStorage(src) || src.bytes() == 0)
+      return Status();
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(dst.data(), src.data(), src.bytes(),
+                                                    cudaMemcpyDefault, context_.stream),
+                                    "copy to " + dst.device().str()));
+    // Host memory may be reused as soon as this returns.
+    if (dst.device().kind == DeviceKind::Cpu || src.device().kind == DeviceKind::Cpu)
+      return cudaCheck(cudaStreamSynchronize(context_.stream), "copy to " + dst.device().str());
+    return Status();
+  }
+  Status zero(const Tensor &t) override {
+    return cudaCheck(cudaMemsetAsync(t.data(), 0, t.bytes(), context_.stream), "zero");
+  }
+  Result<Tensor> toHost(const Tensor &t) override {
+    if (t.device().kind == DeviceKind::Cpu)
+      return t;
+    auto host = Tensor::allocate(hostAllocator(), t.shape(), t.dtype());
+    if (!host.ok())
+      return host.status();
+    SHEAR_RETURN_IF_ERROR(copy(*host, t));
+    return host;
+  }
+
+  // float32 GEMM throughput (4096³, best of 3), against which MFU is given.
+  double peakFlops() override {
+    if (peak_ > 0)
+      return peak_;
+    const int64_t n = 4096;
+    auto a = Tensor::allocate(allocator_, {n, n}, DType::F32);
+    auto c = Tensor::allocate(allocator_, {n, n}, DType::F32);
+    if (!a.ok() || !c.ok() || !zero(*a).ok())
+      return 0;
+    cudaEvent_t start, stop;
+    cudaEventCreate(&start);
+    cudaEventCreate(&stop);
+    for (int i = 0; i < 4; ++i) {
+      cudaEventRecord(start, context_.stream);
+      Status s = gemm(context_, false, false, n, n, n, 1.0f, a->f32(), n, a->f32(), n, 0.0f,
+                      c->f32(), n);
+      cudaEventRecord(stop, context_.stream);
+      cudaEventSynchronize(stop);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, start, stop);
+      if (s.ok() && i > 0 && ms > 0) // the first is a warm-up
+        peak_ = std::max(peak_, 2.0 * n * n * n / (ms * 1e-3));
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    return peak_;
+  }
+
+  HostKernels &host() { return host_; }
+
+private:
+  template <size_t... Ids> void addStaged(std::index_sequence<Ids...>) {
+    ((kernel(static_cast<KernelId>(Ids)) ? void() : add(static_cast<KernelId>(Ids), {&staged<Ids>})), ...);
+  }
+
+  CudaContext context_;
+  CudaAllocator allocator_;
+  HostKernels host_;
+  cudaDeviceProp props_{};
+  int native_ = 0;
+  double peak_ = 0;
+};
+
+template <size_t Id>
+Status staged(ExecContext &, const KernelParams &params, KernelIO &io) {
+  return gHost->run(*gBackend, static_cast<KernelId>(Id), params, io);
+}
+
+} // namespace
+
+// The plugin's entry points (C names, looked up with dlsym).
+extern "C" {
+/// The runtime interface this plugin was built against: shear-run refuses a
+/// plugin of another build (its kernel table may differ).
+__attribute__((visibility("default"))) int shearCudaPluginAbi() {
+  return 1000 + static_cast<int>(KernelId::NumKernels);
+}
+
+/// A backend on device 0, or null with the reason in `error`.
+__attribute__((visibility("default"))) Backend *shearCudaCreateBackend(int threads, char *error,
+                                                                       size_t errorBytes) {
+  auto backend = std::make_unique<CudaBackend>(0, threads);
+  if (Status s = backend->init(); !s.ok()) {
+    std::snprintf(error, errorBytes, "%s", s.message().c_str());
+    return nullptr;
+  }
+  return backend.release();
+}
+}

@@ -1,0 +1,60 @@
+//===- CudaBackend.h - the CUDA backend's context and native kernels ------===//
+//
+// The CUDA backend lives in a plugin (lib/libshear-cuda.so) that shear-run
+// loads for --device cuda|auto, so shear-run itself starts where there is no
+// driver. Its tensors live in device memory; kernels run on one stream.
+// Every table entry has a kernel: a native CUDA one where this directory
+// has it, otherwise the CPU kernel staged through host copies
+// (HostStaged.h), exact but slow; docs/cuda.md lists which are which.
+// Version 1 computes in float32 (cuBLAS without TF32): the CPU backend is
+// its reference to float32 rounding.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SHEAR_RUNTIME_KERNELS_CUDA_CUDABACKEND_H
+#define SHEAR_RUNTIME_KERNELS_CUDA_CUDABACKEND_H
+
+#include "shear/Runtime/Backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <functional>
+
+namespace shear::rt::cuda {
+
+class CudaContext : public ExecContext {
+public:
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t blas = nullptr;
+  /// Set by kernels that find an input error (a token id outside the
+  /// vocabulary): the index of the first bad element + 1, read after them.
+  int64_t *badIndex = nullptr;
+};
+
+inline CudaContext &cudaContext(ExecContext &c) { return static_cast<CudaContext &>(c); }
+
+/// An error Status naming what failed, or OK for cudaSuccess.
+Status cudaCheck(cudaError_t e, const std::string &what);
+/// The launch of `kernel` just made (cudaGetLastError).
+Status launched(const char *kernel);
+
+/// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major float32 (cuBLAS).
+Status gemm(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+            float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+            float *C, int64_t ldc);
+
+/// Blocks of 256 threads covering n elements (a grid-stride loop does the rest).
+inline unsigned blocksFor(int64_t n) {
+  int64_t b = (n + 255) / 256;
+  return static_cast<unsigned>(b < 1 ? 1 : b > 65535 ? 65535 : b);
+}
+
+using Define = std::function<void(KernelId, KernelImpl)>;
+void registerElementwise(const Define &define);
+void registerNorm(const Define &define);
+void registerLinear(const Define &define);
+
+} // namespace shear::rt::cuda
+
+#endif

@@ -1,0 +1,125 @@
+//===- Elementwise.cu - add, fills, residual update, mask rows, embedding -===//
+//
+// Native CUDA twins of the CPU kernels of the same names (float32); the CPU
+// files hold the formulas. Grid-stride loops over elements.
+//
+//===----------------------------------------------------------------------===//
+#include "CudaBackend.h"
+
+using namespace shear;
+using namespace shear::rt;
+using namespace shear::rt::cuda;
+
+namespace {
+
+__global__ void addKernel(const float *a, const float *b, float *y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = a[i] + b[i];
+}
+
+__global__ void fillKernel(float *y, float value, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = value;
+}
+
+// y = x + u · layer ⊙ hidden (absent masks are ones).
+__global__ void residualKernel(const float *x, const float *u, const float *layer,
+                               const float *hidden, float *y, int64_t n, int64_t D) {
+  float l = layer ? layer[0] : 1.0f;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = x[i] + u[i] * l * (hidden ? hidden[i % D] : 1.0f);
+}
+
+__global__ void maskRowKernel(const float *mask, float *row, int64_t index, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    row[i] = mask[index * n + i];
+}
+
+// y[i, :] = table[ids[i], :] ⊙ hidden; an id outside [0, V) records its
+// position in *bad (the smallest one wins) and writes zeros.
+__global__ void embedKernel(const float *table, const int64_t *ids, const float *hidden, float *y,
+                            int64_t rows, int64_t D, int64_t V, unsigned long long *bad) {
+  int64_t n = rows * D;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t r = i / D, d = i % D, id = ids[r];
+    if (id < 0 || id >= V) {
+      atomicMin(bad, static_cast<unsigned long long>(r));
+      y[i] = 0.0f;
+      continue;
+    }
+    y[i] = table[id * D + d] * (hidden ? hidden[d] : 1.0f);
+  }
+}
+
+const float *opt(const Tensor *t) { return t ? t->f32() : nullptr; }
+
+Status add(ExecContext &c, const KernelParams &, KernelIO &io) {
+  int64_t n = io.output(0).numel();
+  addKernel<<<blocksFor(n), 256, 0, cudaContext(c).stream>>>(io.input(0).f32(), io.input(1).f32(),
+                                                            io.output(0).f32(), n);
+  return launched("add");
+}
+
+Status scalar(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  fillKernel<<<1, 32, 0, cudaContext(c).stream>>>(
+      io.output(0).f32(), static_cast<float>(std::get<ScalarParams>(params).value), 1);
+  return launched("scalar");
+}
+
+Status zerosLike(ExecContext &c, const KernelParams &, KernelIO &io) {
+  Tensor &y = io.output(0);
+  return cudaCheck(cudaMemsetAsync(y.data(), 0, y.bytes(), cudaContext(c).stream), "zeros_like");
+}
+
+Status residualAdd(ExecContext &c, const KernelParams &, KernelIO &io) {
+  const Tensor &x = io.input(0);
+  int64_t n = x.numel(), D = x.dim(-1);
+  residualKernel<<<blocksFor(n), 256, 0, cudaContext(c).stream>>>(
+      x.f32(), io.input(1).f32(), opt(io.optional(2)), opt(io.optional(3)), io.output(0).f32(), n, D);
+  return launched("residual_add");
+}
+
+Status maskRow(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  Tensor &row = io.output(0);
+  const Tensor &m = io.input(0);
+  int64_t n = row.numel(), index = std::get<IndexParams>(params).index;
+  if (index < 0 || index >= m.dim(0))
+    return invalidInput("mask_row: row " + std::to_string(index) + " of a mask with " +
+                        std::to_string(m.dim(0)) + " rows");
+  maskRowKernel<<<blocksFor(n), 256, 0, cudaContext(c).stream>>>(
+      m.f32(), row.f32(), index, n);
+  return launched("mask_row");
+}
+
+Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const Tensor &table = io.input(0), &ids = io.input(1);
+  int64_t V = table.dim(0), D = table.dim(1), rows = ids.numel();
+  // badIndex holds "none" (all ones) while no id is bad.
+  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "embed"));
+  embedKernel<<<blocksFor(rows * D), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), opt(io.optional(2)),
+                                                           io.output(0).f32(), rows, D, V, bad);
+  SHEAR_RETURN_IF_ERROR(launched("embed"));
+  unsigned long long first = 0;
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, bad, sizeof(first), cudaMemcpyDeviceToHost, ctx.stream), "embed"));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "embed"));
+  if (first != ~0ull) {
+    int64_t id = 0;
+    cudaMemcpy(&id, ids.i64() + first, sizeof(id), cudaMemcpyDeviceToHost);
+    return invalidInput("token id " + std::to_string(id) + " at position " + std::to_string(first) +
+                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  }
+  return Status();
+}
+
+} // namespace
+
+void shear::rt::cuda::registerElementwise(const Define &define) {
+  define(KernelId::Add, {add});
+  define(KernelId::Scalar, {scalar});
+  define(KernelId::ZerosLike, {zerosLike});
+  define(KernelId::ResidualAdd, {residualAdd});
+  define(KernelId::MaskRow, {maskRow});
+  define(KernelId::Embed, {embed});
+}
