@@ -118,6 +118,8 @@ public:
     registerElementwise(define);
     registerNorm(define);
     registerLinear(define);
+    registerOptimizer(define);
+    registerLoss(define);
     addStaged(std::make_index_sequence<static_cast<size_t>(KernelId::NumKernels)>());
     return Status();
   }

@@ -54,6 +54,8 @@ using Define = std::function<void(KernelId, KernelImpl)>;
 void registerElementwise(const Define &define);
 void registerNorm(const Define &define);
 void registerLinear(const Define &define);
+void registerOptimizer(const Define &define);
+void registerLoss(const Define &define);
 
 } // namespace shear::rt::cuda
 

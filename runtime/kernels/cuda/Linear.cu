@@ -33,6 +33,16 @@ Status lmHead(ExecContext &c, const KernelParams &, KernelIO &io) {
   return linear(cudaContext(c), x.f32(), w.f32(), io.output(0).f32(), rows, D, V);
 }
 
+// lm_head.bwd(x, w, logits, dlogits) -> (dx = dlogits w, dw = dlogitsᵀ x)
+Status lmHeadBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const Tensor &x = io.input(0), &w = io.input(1), &dl = io.input(3);
+  int64_t D = x.dim(-1), rows = x.numel() / D, V = w.dim(0);
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, D, V, 1.0f, dl.f32(), V, w.f32(), D, 0.0f,
+                             io.output(0).f32(), D));
+  return gemm(ctx, true, false, V, D, rows, 1.0f, dl.f32(), V, x.f32(), D, 0.0f, io.output(1).f32(), D);
+}
+
 // g, u, h into the given arrays, then y.
 Status mlpForward(CudaContext &ctx, const KernelIO &io, float *g, float *u, float *h) {
   const Tensor &x = io.input(0), &wg = io.input(1), &wu = io.input(2), &wd = io.input(3);
@@ -72,6 +82,7 @@ Status mlpTrain(ExecContext &c, const KernelParams &, KernelIO &io) {
 
 void shear::rt::cuda::registerLinear(const Define &define) {
   define(KernelId::LMHead, {lmHead});
+  define(KernelId::LMHeadBwd, {lmHeadBwd});
   define(KernelId::MLP, {mlp, mlpWorkspace});
   define(KernelId::MLPTrain, {mlpTrain});
 }

@@ -5,28 +5,14 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
+#include "Reduce.cuh"
 
 using namespace shear;
 using namespace shear::rt;
 using namespace shear::rt::cuda;
 
 namespace {
-constexpr int kThreads = 256;
-
-/// Sum of `v` over the block (every thread gets it).
-__device__ double blockSum(double v, double *shared) {
-  for (int o = 16; o > 0; o /= 2)
-    v += __shfl_xor_sync(0xffffffffu, v, o);
-  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0)
-    shared[warp] = v;
-  __syncthreads();
-  double total = 0;
-  for (int w = 0; w < blockDim.x / 32; ++w)
-    total += shared[w];
-  __syncthreads();
-  return total;
-}
+constexpr int kThreads = kBlock;
 
 __global__ void rmsNormKernel(const float *x, const float *w, const float *hidden, float *y,
                               int64_t D, double eps) {

@@ -1,0 +1,169 @@
+//===- Loss.cu - next-token cross-entropy and its gradient -----------------===//
+//
+// Twins of cross_entropy and cross_entropy.bwd in
+// runtime/kernels/cpu/CrossEntropy.cpp: one block per row, the log-sum-exp
+// in double around the row's maximum; the mean over the counted rows summed
+// in a fixed order. A label outside the vocabulary (other than the ignored
+// index) is an error naming its position.
+//
+//===----------------------------------------------------------------------===//
+#include "CudaBackend.h"
+#include "Reduce.cuh"
+
+using namespace shear;
+using namespace shear::rt;
+using namespace shear::rt::cuda;
+
+namespace {
+
+/// Per row: the loss (0 for an ignored row) into rowLoss, whether it counts
+/// into counted; a bad label's row into *bad (the smallest wins).
+__global__ void rowLossKernel(const float *logits, const int64_t *labels, int64_t V,
+                              int64_t ignore, double *rowLoss, double *counted,
+                              unsigned long long *bad) {
+  __shared__ double sums[kBlock / 32];
+  __shared__ float maxes[kBlock / 32];
+  int64_t r = blockIdx.x;
+  int64_t y = labels[r];
+  if (y == ignore || y < 0 || y >= V) {
+    if (threadIdx.x == 0) {
+      rowLoss[r] = 0;
+      counted[r] = 0;
+      if (y != ignore)
+        atomicMin(bad, static_cast<unsigned long long>(r));
+    }
+    return;
+  }
+  const float *l = logits + r * V;
+  float mx = -INFINITY;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+    mx = fmaxf(mx, l[v]);
+  mx = blockMax(mx, maxes);
+  double s = 0;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+    s += exp(double(l[v]) - mx);
+  s = blockSum(s, sums);
+  if (threadIdx.x == 0) {
+    rowLoss[r] = mx + log(s) - l[y];
+    counted[r] = 1;
+  }
+}
+
+/// loss = Σ rowLoss / Σ counted (0 without counted rows); also the count.
+__global__ void meanKernel(const double *rowLoss, const double *counted, int64_t rows,
+                           float *loss, double *count) {
+  __shared__ double shared[kBlock / 32];
+  double s = 0, c = 0;
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+    s += rowLoss[r];
+    c += counted[r];
+  }
+  s = blockSum(s, shared);
+  c = blockSum(c, shared);
+  if (threadIdx.x == 0) {
+    if (loss)
+      loss[0] = c > 0 ? static_cast<float>(s / c) : 0.0f;
+    if (count)
+      count[0] = c;
+  }
+}
+
+// dlogits = (softmax − onehot(y)) · dloss / count on counted rows, 0 elsewhere.
+__global__ void rowGradKernel(const float *logits, const int64_t *labels, int64_t V,
+                              int64_t ignore, const float *dloss, const double *count,
+                              float *dl) {
+  __shared__ double sums[kBlock / 32];
+  __shared__ float maxes[kBlock / 32];
+  int64_t r = blockIdx.x;
+  int64_t y = labels[r];
+  const float *l = logits + r * V;
+  float *o = dl + r * V;
+  if (y == ignore || y < 0 || y >= V) {
+    for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+      o[v] = 0.0f;
+    return;
+  }
+  float scale = count[0] > 0 ? static_cast<float>(dloss[0] / count[0]) : 0.0f;
+  float mx = -INFINITY;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+    mx = fmaxf(mx, l[v]);
+  mx = blockMax(mx, maxes);
+  double s = 0;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+    s += exp(double(l[v]) - mx);
+  s = blockSum(s, sums);
+  double lse = mx + log(s);
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+    o[v] = static_cast<float>(exp(double(l[v]) - lse)) * scale - (v == y ? scale : 0.0f);
+}
+
+size_t workspaceFor(const KernelParams &, const std::vector<const Shape *> &in) {
+  int64_t rows = 1;
+  for (int64_t d : *in[1])
+    rows *= d;
+  return 2 * alignedBytes(static_cast<size_t>(rows) * sizeof(double)) + alignedBytes(sizeof(double));
+}
+
+/// Runs the per-row losses, then reports a bad label (a host sync).
+Status rowLosses(CudaContext &ctx, const Tensor &logits, const Tensor &labels, int64_t ignore,
+                 double *rowLoss, double *counted) {
+  int64_t V = logits.dim(-1), rows = labels.numel();
+  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "cross_entropy"));
+  if (rows > 0)
+    rowLossKernel<<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
+        logits.f32(), labels.i64(), V, ignore, rowLoss, counted, bad);
+  SHEAR_RETURN_IF_ERROR(launched("cross_entropy"));
+  unsigned long long first = 0;
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, bad, sizeof(first), cudaMemcpyDeviceToHost, ctx.stream),
+                                  "cross_entropy"));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "cross_entropy"));
+  if (first != ~0ull) {
+    int64_t y = 0;
+    cudaMemcpy(&y, labels.i64() + first, sizeof(y), cudaMemcpyDeviceToHost);
+    return invalidInput("label " + std::to_string(y) + " at position " + std::to_string(first) +
+                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  }
+  return Status();
+}
+
+struct Scratch {
+  double *rowLoss, *counted, *count;
+  Scratch(const KernelIO &io, int64_t rows) {
+    char *p = static_cast<char *>(io.workspace);
+    size_t part = alignedBytes(static_cast<size_t>(rows) * sizeof(double));
+    rowLoss = reinterpret_cast<double *>(p);
+    counted = reinterpret_cast<double *>(p + part);
+    count = reinterpret_cast<double *>(p + 2 * part);
+  }
+};
+
+Status crossEntropy(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const Tensor &logits = io.input(0), &labels = io.input(1);
+  int64_t rows = labels.numel(), ignore = std::get<CrossEntropyParams>(params).ignoreIndex;
+  Scratch s(io, rows);
+  SHEAR_RETURN_IF_ERROR(rowLosses(ctx, logits, labels, ignore, s.rowLoss, s.counted));
+  meanKernel<<<1, kBlock, 0, ctx.stream>>>(s.rowLoss, s.counted, rows, io.output(0).f32(), nullptr);
+  return launched("cross_entropy");
+}
+
+Status crossEntropyBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const Tensor &logits = io.input(0), &labels = io.input(1), &dloss = io.input(3);
+  int64_t V = logits.dim(-1), rows = labels.numel();
+  int64_t ignore = std::get<CrossEntropyParams>(params).ignoreIndex;
+  Scratch s(io, rows);
+  SHEAR_RETURN_IF_ERROR(rowLosses(ctx, logits, labels, ignore, s.rowLoss, s.counted));
+  meanKernel<<<1, kBlock, 0, ctx.stream>>>(s.rowLoss, s.counted, rows, nullptr, s.count);
+  if (rows > 0)
+    rowGradKernel<<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
+        logits.f32(), labels.i64(), V, ignore, dloss.f32(), s.count, io.output(0).f32());
+  return launched("cross_entropy.bwd");
+}
+} // namespace
+
+void shear::rt::cuda::registerLoss(const Define &define) {
+  define(KernelId::CrossEntropy, {crossEntropy, workspaceFor});
+  define(KernelId::CrossEntropyBwd, {crossEntropyBwd, workspaceFor});
+}
