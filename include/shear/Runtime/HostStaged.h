@@ -27,8 +27,6 @@ public:
   /// `device`'s memory or of the host), then writes its results into `io`'s
   /// outputs through `device`.
   Status run(Backend &device, KernelId id, const KernelParams &params, const KernelIO &io);
-  /// The CPU kernel's scratch bytes (a staged kernel's workspace declaration).
-  const KernelImpl *kernel(KernelId id) const { return cpu_->kernel(id); }
 
 private:
   std::unique_ptr<Backend> cpu_;

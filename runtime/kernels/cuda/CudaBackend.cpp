@@ -120,6 +120,7 @@ public:
     registerLinear(define);
     registerOptimizer(define);
     registerLoss(define);
+    registerFusedLoss(define);
     addStaged(std::make_index_sequence<static_cast<size_t>(KernelId::NumKernels)>());
     return Status();
   }

@@ -56,6 +56,7 @@ void registerNorm(const Define &define);
 void registerLinear(const Define &define);
 void registerOptimizer(const Define &define);
 void registerLoss(const Define &define);
+void registerFusedLoss(const Define &define);
 
 } // namespace shear::rt::cuda
 

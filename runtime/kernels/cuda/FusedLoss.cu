@@ -1,0 +1,192 @@
+//===- FusedLoss.cu - lm_head and cross-entropy fused, chunk by chunk ------===//
+//
+// The twin of runtime/kernels/cpu/LMHeadLoss.cpp (which states the math):
+// `chunk` rows of logits at a time (cuBLAS), their losses, and in training
+// the unit gradients G = (softmax − onehot) / count turned at once into
+// gx = G·W and gw = Σ Gᵀ·X; the backward kernel scales them by the
+// cotangent. Sums in a fixed order; the label count stays on the device.
+//
+//===----------------------------------------------------------------------===//
+#include "CudaBackend.h"
+#include "Reduce.cuh"
+
+#include <algorithm>
+
+using namespace shear;
+using namespace shear::rt;
+using namespace shear::rt::cuda;
+
+namespace {
+constexpr int64_t kChunkFloats = int64_t(1) << 21; // as the CPU: 8 MiB of logits
+
+int64_t rowsPerChunk(const FusedLossParams &p, int64_t rows, int64_t V) {
+  int64_t c = p.chunk > 0 ? p.chunk : std::max<int64_t>(1, kChunkFloats / std::max<int64_t>(V, 1));
+  return std::max<int64_t>(1, std::min(c, rows));
+}
+
+struct Layout {
+  int64_t rows, C, V;
+  size_t logitsBytes, lossBytes;
+  size_t total() const { return logitsBytes + lossBytes + alignedBytes(sizeof(double)); }
+};
+
+Layout layoutOf(const FusedLossParams &p, const Shape &x, const Shape &w) {
+  Layout l;
+  l.rows = x.size() == 3 ? x[0] * x[1] : 0;
+  l.V = w.empty() ? 0 : w[0];
+  l.C = rowsPerChunk(p, l.rows, l.V);
+  l.logitsBytes = alignedBytes(static_cast<size_t>(l.C * l.V) * sizeof(float));
+  l.lossBytes = alignedBytes(static_cast<size_t>(std::max<int64_t>(l.rows, 1)) * sizeof(double));
+  return l;
+}
+
+size_t fusedLossWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
+  return layoutOf(std::get<FusedLossParams>(params), *in[0], *in[1]).total();
+}
+
+/// The number of counted labels into *count; a label outside [0, V) (other
+/// than the ignored index) records its position in *bad.
+__global__ void countKernel(const int64_t *labels, int64_t rows, int64_t V, int64_t ignore,
+                            double *count, unsigned long long *bad) {
+  __shared__ double shared[kBlock / 32];
+  double c = 0;
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+    int64_t y = labels[r];
+    if (y == ignore)
+      continue;
+    if (y < 0 || y >= V)
+      atomicMin(bad, static_cast<unsigned long long>(r));
+    c += 1;
+  }
+  c = blockSum(c, shared);
+  if (threadIdx.x == 0)
+    *count = c;
+}
+
+/// One block per row of the chunk: its loss into rowLoss; in training the
+/// row of logits becomes the row of G (zeros for an ignored label).
+__global__ void chunkKernel(float *logits, const int64_t *labels, int64_t V, int64_t ignore,
+                            const double *count, double *rowLoss, bool train) {
+  __shared__ double sums[kBlock / 32];
+  __shared__ float maxes[kBlock / 32];
+  float *l = logits + blockIdx.x * V;
+  int64_t y = labels[blockIdx.x];
+  if (y == ignore) {
+    if (threadIdx.x == 0)
+      rowLoss[blockIdx.x] = 0;
+    if (train)
+      for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+        l[v] = 0.0f;
+    return;
+  }
+  float mx = -INFINITY;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+    mx = fmaxf(mx, l[v]);
+  mx = blockMax(mx, maxes);
+  double s = 0;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+    s += exp(double(l[v]) - mx);
+  s = blockSum(s, sums);
+  double lse = mx + log(s);
+  float ly = l[y];
+  __syncthreads(); // every thread has read l[y] before it is overwritten
+  if (threadIdx.x == 0)
+    rowLoss[blockIdx.x] = lse - ly;
+  if (!train)
+    return;
+  double scale = count[0] > 0 ? 1.0 / count[0] : 0.0;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x) {
+    float g = static_cast<float>(exp(double(l[v]) - lse) * scale);
+    l[v] = v == y ? g - static_cast<float>(scale) : g;
+  }
+}
+
+/// loss = (Σ rowLoss in row order) / count.
+__global__ void finishKernel(const double *rowLoss, int64_t rows, const double *count, float *loss) {
+  __shared__ double shared[kBlock / 32];
+  double s = 0;
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x)
+    s += rowLoss[r];
+  s = blockSum(s, shared);
+  if (threadIdx.x == 0)
+    loss[0] = static_cast<float>(s * (count[0] > 0 ? 1.0 / count[0] : 0.0));
+}
+
+Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool train) {
+  CudaContext &ctx = cudaContext(c);
+  const Tensor &x = io.input(0), &w = io.input(1), &labels = io.input(2);
+  const auto &p = std::get<FusedLossParams>(params);
+  Layout lay = layoutOf(p, x.shape(), w.shape());
+  if (io.workspaceBytes < lay.total())
+    return internalError("lm_head_cross_entropy: workspace too small");
+  int64_t D = x.dim(-1), rows = lay.rows, V = lay.V, C = lay.C;
+  char *ws = static_cast<char *>(io.workspace);
+  auto *logits = reinterpret_cast<float *>(ws);
+  auto *rowLoss = reinterpret_cast<double *>(ws + lay.logitsBytes);
+  auto *count = reinterpret_cast<double *>(ws + lay.logitsBytes + lay.lossBytes);
+
+  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "lm_head_cross_entropy"));
+  countKernel<<<1, kBlock, 0, ctx.stream>>>(labels.i64(), rows, V, p.ignoreIndex, count, bad);
+  SHEAR_RETURN_IF_ERROR(launched("lm_head_cross_entropy"));
+  unsigned long long first = 0;
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, bad, sizeof(first), cudaMemcpyDeviceToHost, ctx.stream),
+                                  "lm_head_cross_entropy"));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "lm_head_cross_entropy"));
+  if (first != ~0ull) {
+    int64_t y = 0;
+    cudaMemcpy(&y, labels.i64() + first, sizeof(y), cudaMemcpyDeviceToHost);
+    return invalidInput("label " + std::to_string(y) + " at position " + std::to_string(first) +
+                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  }
+
+  float *gx = train ? io.output(1).f32() : nullptr, *gw = train ? io.output(2).f32() : nullptr;
+  for (int64_t r0 = 0; r0 < rows; r0 += C) {
+    int64_t n = std::min(C, rows - r0);
+    const float *xc = x.f32() + r0 * D;
+    SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, n, V, D, 1.0f, xc, D, w.f32(), D, 0.0f, logits, V));
+    chunkKernel<<<static_cast<unsigned>(n), kBlock, 0, ctx.stream>>>(
+        logits, labels.i64() + r0, V, p.ignoreIndex, count, rowLoss + r0, train);
+    SHEAR_RETURN_IF_ERROR(launched("lm_head_cross_entropy"));
+    if (train) {
+      SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, n, D, V, 1.0f, logits, V, w.f32(), D, 0.0f, gx + r0 * D, D));
+      SHEAR_RETURN_IF_ERROR(gemm(ctx, true, false, V, D, n, 1.0f, logits, V, xc, D, r0 == 0 ? 0.0f : 1.0f, gw, D));
+    }
+  }
+  if (train && rows == 0)
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(gw, 0, io.output(2).bytes(), ctx.stream), "lm_head_cross_entropy"));
+  finishKernel<<<1, kBlock, 0, ctx.stream>>>(rowLoss, rows, count, io.output(0).f32());
+  return launched("lm_head_cross_entropy");
+}
+
+Status lmHeadCrossEntropy(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  return fusedLoss(c, params, io, false);
+}
+
+Status lmHeadCrossEntropyTrain(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  return fusedLoss(c, params, io, true);
+}
+
+__global__ void scaleKernel(const float *g, const float *d, float *out, int64_t n) {
+  float s = d[0];
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = s * g[i];
+}
+
+// (dx, dw) = dloss · (gx, gw)
+Status lmHeadCrossEntropyBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  for (int k = 0; k < 2; ++k) {
+    const Tensor &g = io.input(4 + k);
+    scaleKernel<<<blocksFor(g.numel()), kBlock, 0, ctx.stream>>>(g.f32(), io.input(6).f32(),
+                                                                 io.output(k).f32(), g.numel());
+  }
+  return launched("lm_head_cross_entropy.bwd");
+}
+} // namespace
+
+void shear::rt::cuda::registerFusedLoss(const Define &define) {
+  define(KernelId::LMHeadCrossEntropy, {lmHeadCrossEntropy, fusedLossWorkspace});
+  define(KernelId::LMHeadCrossEntropyTrain, {lmHeadCrossEntropyTrain, fusedLossWorkspace});
+  define(KernelId::LMHeadCrossEntropyBwd, {lmHeadCrossEntropyBwd});
+}
