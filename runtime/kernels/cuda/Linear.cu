@@ -23,7 +23,7 @@ __global__ void swigluKernel(const float *g, const float *u, const float *inter,
                              int64_t n, int64_t M) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     float a = g[i];
-    h[i] = a / (1.0f + expf(-a)) * u[i] * (inter ? inter[i % M] : 1.0f);
+    h[i] = a * (1.0f / (1.0f + expf(-a))) * u[i] * (inter ? inter[i % M] : 1.0f); // as the CPU
   }
 }
 
