@@ -21,10 +21,12 @@ configure: setup $(BUILD)/build.ninja
 build: configure
 	ninja -C $(BUILD) -j$(JOBS)
 
-# lit tests (dialect, passes, tools, numerical references) and the GoogleTest unit tests.
+# lit tests (dialect, passes, tools, numerical references) and the GoogleTest unit tests,
+# then the tests that could not run on this machine and why (scripts/not-run.sh).
 test: build
 	ninja -C $(BUILD) -j$(JOBS) shear-unit-tests
 	cd $(BUILD) && ctest --output-on-failure -j1
+	@scripts/not-run.sh $(BUILD)/Testing/Temporary/LastTest.log
 
 # The whole suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (any report fails the test that triggered it).
@@ -36,6 +38,7 @@ test-asan: setup
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp \
 	  ctest --output-on-failure -j1
+	@scripts/not-run.sh $(ASAN_BUILD)/Testing/Temporary/LastTest.log
 
 # The libFuzzer targets (fuzz/), built only: bench/fuzz.sh runs them. CI
 # builds them so that they keep compiling.
