@@ -121,6 +121,7 @@ public:
     registerOptimizer(define);
     registerLoss(define);
     registerFusedLoss(define);
+    registerBackward(define);
     addStaged(std::make_index_sequence<static_cast<size_t>(KernelId::NumKernels)>());
     return Status();
   }

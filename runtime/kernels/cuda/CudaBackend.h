@@ -57,6 +57,7 @@ void registerLinear(const Define &define);
 void registerOptimizer(const Define &define);
 void registerLoss(const Define &define);
 void registerFusedLoss(const Define &define);
+void registerBackward(const Define &define);
 
 } // namespace shear::rt::cuda
 
