@@ -45,8 +45,12 @@ __global__ void columnFinishKernel(const double *partial, int64_t chunks, int64_
   sum[d] = s;
 }
 
+} // namespace
+
+int64_t shear::rt::cuda::columnPartialCount(int64_t rows) { return chunksFor(rows); }
+
 /// sum[d] = Σ_r a[r, d] · b[r, d] · scale[r], deterministic.
-Status columnSums(CudaContext &ctx, const float *a, const float *b, const double *scale,
+Status shear::rt::cuda::columnSums(CudaContext &ctx, const float *a, const float *b, const double *scale,
                   int64_t rows, int64_t D, double *partial, double *sum) {
   int64_t chunks = chunksFor(rows), chunkRows = (rows + chunks - 1) / chunks;
   dim3 grid(static_cast<unsigned>((D + kBlock - 1) / kBlock), static_cast<unsigned>(chunks));
@@ -55,6 +59,8 @@ Status columnSums(CudaContext &ctx, const float *a, const float *b, const double
       partial, chunks, D, sum);
   return launched("column sums");
 }
+
+namespace {
 
 struct Scratch {
   double *rowScale, *partial, *sum;

@@ -44,6 +44,13 @@ Status gemm(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N, in
             float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
             float *C, int64_t ldc);
 
+/// sum[d] = Σ_r a[r, d] · b[r, d] · scale[r] (scale null: 1) over a
+/// [rows, D] layout, in double and in a fixed order (Backward.cu).
+/// `partial` holds columnPartialCount(rows) · D doubles.
+Status columnSums(CudaContext &ctx, const float *a, const float *b, const double *scale,
+                  int64_t rows, int64_t D, double *partial, double *sum);
+int64_t columnPartialCount(int64_t rows);
+
 /// Blocks of 256 threads covering n elements (a grid-stride loop does the rest).
 inline unsigned blocksFor(int64_t n) {
   int64_t b = (n + 255) / 256;
