@@ -1,5 +1,6 @@
 //===- Backend.cpp - backend selection and the kernel registry ------------===//
 #include "shear/Runtime/Backend.h"
+#include "shear/Runtime/PluginInterface.h"
 
 #include <dlfcn.h>
 #include <unistd.h>
@@ -45,13 +46,13 @@ Result<std::unique_ptr<Backend>> createCudaBackend(int threads) {
   void *plugin = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!plugin)
     return invalidInput(std::string("--device cuda: cannot load the CUDA backend: ") + ::dlerror());
-  using Abi = int (*)();
+  using Abi = uint64_t (*)();
   using Create = Backend *(*)(int, char *, size_t);
   auto abi = reinterpret_cast<Abi>(::dlsym(plugin, "shearCudaPluginAbi"));
   auto create = reinterpret_cast<Create>(::dlsym(plugin, "shearCudaCreateBackend"));
   if (!abi || !create)
     return invalidInput("--device cuda: " + path + " is not a shear CUDA backend plugin");
-  int expected = 1000 + static_cast<int>(KernelId::NumKernels);
+  uint64_t expected = pluginInterfaceStamp();
   if (abi() != expected)
     return invalidInput("--device cuda: " + path + " was built for another shear (interface " +
                         std::to_string(abi()) + ", this shear-run has " + std::to_string(expected) +

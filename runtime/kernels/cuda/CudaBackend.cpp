@@ -1,6 +1,7 @@
 //===- CudaBackend.cpp - the CUDA backend and the plugin's entry points ----===//
 #include "CudaBackend.h"
 #include "shear/Runtime/HostStaged.h"
+#include "shear/Runtime/PluginInterface.h"
 
 #include <dlfcn.h>
 
@@ -217,10 +218,10 @@ Status staged(ExecContext &, const KernelParams &params, KernelIO &io) {
 
 // The plugin's entry points (C names, looked up with dlsym).
 extern "C" {
-/// The runtime interface this plugin was built against: shear-run refuses a
-/// plugin of another build (its kernel table may differ).
-__attribute__((visibility("default"))) int shearCudaPluginAbi() {
-  return 1000 + static_cast<int>(KernelId::NumKernels);
+/// The interface this plugin was built against (PluginInterface.h):
+/// shear-run refuses a plugin of another build.
+__attribute__((visibility("default"))) uint64_t shearCudaPluginAbi() {
+  return pluginInterfaceStamp();
 }
 
 /// A backend on device 0, or null with the reason in `error`.
