@@ -123,6 +123,8 @@ public:
     registerLoss(define);
     registerFusedLoss(define);
     registerBackward(define);
+    registerAttention(define);
+    setAttentionAllocator(allocator_);
     addStaged(std::make_index_sequence<static_cast<size_t>(KernelId::NumKernels)>());
     return Status();
   }

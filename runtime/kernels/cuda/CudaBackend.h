@@ -19,6 +19,8 @@
 #include <cuda_runtime.h>
 
 #include <functional>
+#include <map>
+#include <string>
 
 namespace shear::rt::cuda {
 
@@ -30,6 +32,8 @@ public:
   /// Set by kernels that find an input error (a token id outside the
   /// vocabulary): the index of the first bad element + 1, read after them.
   int64_t *badIndex = nullptr;
+  /// Device tensors kept across calls (RoPE tables per parameters and length).
+  std::map<std::string, Tensor> cache;
 };
 
 inline CudaContext &cudaContext(ExecContext &c) { return static_cast<CudaContext &>(c); }
@@ -65,6 +69,9 @@ void registerOptimizer(const Define &define);
 void registerLoss(const Define &define);
 void registerFusedLoss(const Define &define);
 void registerBackward(const Define &define);
+void registerAttention(const Define &define);
+/// The allocator attention keeps its RoPE tables in.
+void setAttentionAllocator(Allocator &allocator);
 
 } // namespace shear::rt::cuda
 
