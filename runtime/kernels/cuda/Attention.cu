@@ -227,6 +227,251 @@ Status attentionTrain(ExecContext &c, const KernelParams &params, KernelIO &io) 
   return forward(cudaContext(c), *gAllocator, io, attn(params), io.output(1).f32(), io.output(2).f32(),
                  io.output(3).f32(), io.output(4).f32(), io.output(5).f32(), gated);
 }
+// --- attention.bwd ----------------------------------------------------------
+// (x, wq, wk, wv, wo [, head] [, kv_group], y, q, k, v, a, lse, dy)
+//   -> (dx, dwq, dwk, dwv, dwo [, dhead] [, dkv_group]); the CPU twin's math,
+// with every sum over rows or keys in a fixed order (no atomics).
+enum { BY = 7, BQ, BK, BV, BA, BLse, BDy };
+
+/// dots[r, h] = Σ_e dc · a over head h's dims (double); da = dc ⊙ gate in
+/// place; delta[r, h] = Σ_e da · a (float, as the CPU).
+__global__ void headDotsKernel(float *dc, const float *a, const float *zHead, const float *zGroup,
+                               double *dots, float *delta, int64_t rows, int64_t H, int64_t per,
+                               int64_t hd) {
+  int64_t n = rows * H;
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < n; t += int64_t(gridDim.x) * blockDim.x) {
+    int64_t r = t / H, h = t % H;
+    float *c = dc + r * H * hd + h * hd;
+    const float *ah = a + r * H * hd + h * hd;
+    float gh = (zHead ? zHead[h] : 1.0f) * (zGroup ? zGroup[h / per] : 1.0f);
+    double dot = 0;
+    float del = 0;
+    for (int64_t e = 0; e < hd; ++e) {
+      dot += double(c[e]) * ah[e];
+      c[e] *= gh;
+      del += c[e] * ah[e];
+    }
+    dots[t] = dot;
+    delta[t] = del;
+  }
+}
+
+/// dhead[h] = Σ_r dots[r, h] · kv_group[h/per]; dkv_group[g] = Σ over its heads of
+/// Σ_r dots[r, h] · head[h] (one block; heads in order).
+__global__ void gateGradKernel(const double *dots, int64_t rows, int64_t H, int64_t per,
+                               const float *zHead, const float *zGroup, float *dHead, float *dGroup) {
+  if (threadIdx.x != 0)
+    return;
+  if (dGroup)
+    for (int64_t g = 0; g < H / per; ++g)
+      dGroup[g] = 0.0f;
+  for (int64_t h = 0; h < H; ++h) {
+    double s = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      s += dots[r * H + h];
+    if (dHead)
+      dHead[h] = static_cast<float>(s * (zGroup ? zGroup[h / per] : 1.0f));
+    if (dGroup)
+      dGroup[h / per] += static_cast<float>(s * (zHead ? zHead[h] : 1.0f));
+  }
+}
+
+/// One warp per (b, h, i): dq_i = Σ_{j ≤ i} ds_ij k_j.
+__global__ void dqKernel(const float *q, const float *k, const float *v, const float *da,
+                         const float *lse, const float *delta, float *dq, int64_t B, int64_t T,
+                         int64_t H, int64_t per, int64_t hd, int64_t qw, int64_t kw, float scale) {
+  int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+  int lane = threadIdx.x % 32;
+  if (warp >= B * H * T)
+    return;
+  int64_t i = warp % T, bh = warp / T, b = bh / H, h = bh % H, g = h / per;
+  int64_t ri = b * T + i;
+  const float *qi = q + ri * qw + h * hd, *dai = da + ri * qw + h * hd;
+  float l = lse[bh * T + i], del = delta[ri * H + h];
+  float acc[kMaxHeadDim / 32];
+  int perLane = static_cast<int>((hd + 31) / 32);
+  for (int t = 0; t < perLane; ++t)
+    acc[t] = 0.0f;
+  for (int64_t j = 0; j <= i; ++j) {
+    const float *kj = k + (b * T + j) * kw + g * hd, *vj = v + (b * T + j) * kw + g * hd;
+    float sc = 0, dpv = 0;
+    for (int t = 0; t < perLane; ++t) {
+      int64_t e = lane + 32 * t;
+      if (e < hd) {
+        sc += qi[e] * kj[e];
+        dpv += dai[e] * vj[e];
+      }
+    }
+    for (int o = 16; o > 0; o /= 2) {
+      sc += __shfl_xor_sync(0xffffffffu, sc, o);
+      dpv += __shfl_xor_sync(0xffffffffu, dpv, o);
+    }
+    float p = expf(sc * scale - l), ds = p * (dpv - del) * scale;
+    for (int t = 0; t < perLane; ++t) {
+      int64_t e = lane + 32 * t;
+      if (e < hd)
+        acc[t] += ds * kj[e];
+    }
+  }
+  float *out = dq + ri * qw + h * hd;
+  for (int t = 0; t < perLane; ++t) {
+    int64_t e = lane + 32 * t;
+    if (e < hd)
+      out[e] = acc[t];
+  }
+}
+
+/// One warp per (b, g, j): over the group's heads h and queries i ≥ j,
+/// dk_j = Σ ds_ij q_i and dv_j = Σ p_ij da_i.
+__global__ void dkvKernel(const float *q, const float *k, const float *v, const float *da,
+                          const float *lse, const float *delta, float *dk, float *dv, int64_t B,
+                          int64_t T, int64_t H, int64_t G, int64_t per, int64_t hd, int64_t qw,
+                          int64_t kw, float scale) {
+  int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+  int lane = threadIdx.x % 32;
+  if (warp >= B * G * T)
+    return;
+  int64_t j = warp % T, bg = warp / T, b = bg / G, g = bg % G;
+  int64_t rj = b * T + j;
+  const float *kj = k + rj * kw + g * hd, *vj = v + rj * kw + g * hd;
+  float accK[kMaxHeadDim / 32], accV[kMaxHeadDim / 32];
+  int perLane = static_cast<int>((hd + 31) / 32);
+  for (int t = 0; t < perLane; ++t)
+    accK[t] = accV[t] = 0.0f;
+  for (int64_t h = g * per; h < (g + 1) * per; ++h)
+    for (int64_t i = j; i < T; ++i) {
+      int64_t ri = b * T + i;
+      const float *qi = q + ri * qw + h * hd, *dai = da + ri * qw + h * hd;
+      float sc = 0, dpv = 0;
+      for (int t = 0; t < perLane; ++t) {
+        int64_t e = lane + 32 * t;
+        if (e < hd) {
+          sc += qi[e] * kj[e];
+          dpv += dai[e] * vj[e];
+        }
+      }
+      for (int o = 16; o > 0; o /= 2) {
+        sc += __shfl_xor_sync(0xffffffffu, sc, o);
+        dpv += __shfl_xor_sync(0xffffffffu, dpv, o);
+      }
+      float p = expf(sc * scale - lse[(b * H + h) * T + i]);
+      float ds = p * (dpv - delta[ri * H + h]) * scale;
+      for (int t = 0; t < perLane; ++t) {
+        int64_t e = lane + 32 * t;
+        if (e < hd) {
+          accK[t] += ds * qi[e];
+          accV[t] += p * dai[e];
+        }
+      }
+    }
+  for (int t = 0; t < perLane; ++t) {
+    int64_t e = lane + 32 * t;
+    if (e < hd) {
+      dk[rj * kw + g * hd + e] = accK[t];
+      dv[rj * kw + g * hd + e] = accV[t];
+    }
+  }
+}
+
+/// The transpose of RoPE (rotation by −angle), in place.
+__global__ void ropeInverseKernel(float *x, int64_t rowsCount, int64_t T, int64_t heads, int64_t hd,
+                                  int64_t stride, const float *cosT, const float *sinT) {
+  int64_t half = hd / 2, n = rowsCount * heads * half;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t e = i % half, h = (i / half) % heads, r = i / (half * heads), p = r % T;
+    float *v = x + r * stride + h * hd;
+    float c = cosT[p * half + e], s = sinT[p * half + e];
+    float a = v[e], b = v[e + half];
+    v[e] = a * c + b * s;
+    v[e + half] = b * c - a * s;
+  }
+}
+
+struct BwdLayout {
+  size_t gated, dc, dq, dk, dv, dots, delta;
+  size_t total() const { return gated + dc + dq + dk + dv + dots + delta; }
+};
+
+BwdLayout bwdLayout(const Dims &d) {
+  int64_t rows = d.B * d.T;
+  auto f = [](int64_t n) { return alignedBytes(static_cast<size_t>(n) * sizeof(float)); };
+  return {f(rows * d.qw), f(rows * d.qw), f(rows * d.qw), f(rows * d.kw), f(rows * d.kw),
+          alignedBytes(static_cast<size_t>(rows * d.H) * sizeof(double)), f(rows * d.H)};
+}
+
+size_t attentionBwdWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
+  return bwdLayout(dimsOf(*in[X], attn(params))).total();
+}
+
+Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const AttentionParams &p = attn(params);
+  const Tensor &x = io.input(X);
+  Dims d = dimsOf(x.shape(), p);
+  if (d.hd > kMaxHeadDim || d.hd % 2 != 0)
+    return internalError("attention.bwd: head_dim " + std::to_string(d.hd) +
+                         " (the CUDA kernel takes even head dims up to 256)");
+  BwdLayout lay = bwdLayout(d);
+  if (io.workspaceBytes < lay.total())
+    return internalError("attention.bwd: workspace too small");
+  int64_t rows = d.B * d.T;
+  char *w = static_cast<char *>(io.workspace);
+  auto *gated = reinterpret_cast<float *>(w);
+  auto *dc = reinterpret_cast<float *>(w += lay.gated);
+  auto *dq = reinterpret_cast<float *>(w += lay.dc);
+  auto *dk = reinterpret_cast<float *>(w += lay.dq);
+  auto *dv = reinterpret_cast<float *>(w += lay.dk);
+  auto *dots = reinterpret_cast<double *>(w += lay.dv);
+  auto *delta = reinterpret_cast<float *>(w += lay.dots);
+  const Tensor *zHead = io.optional(Head), *zGroup = io.optional(KvGroup);
+  const float *zh = zHead ? zHead->f32() : nullptr, *zg = zGroup ? zGroup->f32() : nullptr;
+  const Tensor &q = io.input(BQ), &k = io.input(BK), &v = io.input(BV), &a = io.input(BA),
+               &lse = io.input(BLse), &dy = io.input(BDy);
+
+  // o_proj: dwo = dyᵀ (a ⊙ gate), dc = dy wo.
+  gateHeadsKernel<<<blocksFor(rows * d.qw), 256, 0, ctx.stream>>>(a.f32(), zh, zg, gated, rows, d.H, d.per, d.hd);
+  SHEAR_RETURN_IF_ERROR(launched("attention.bwd"));
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, true, false, d.D, d.qw, rows, 1.0f, dy.f32(), d.D, gated, d.qw, 0.0f,
+                             io.output(4).f32(), d.qw));
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, d.qw, d.D, 1.0f, dy.f32(), d.D, io.input(Wo).f32(), d.qw,
+                             0.0f, dc, d.qw));
+  // Gate gradients; dc becomes da = dc ⊙ gate; delta per row and head.
+  headDotsKernel<<<blocksFor(rows * d.H), 256, 0, ctx.stream>>>(dc, a.f32(), zh, zg, dots, delta, rows, d.H,
+                                                                d.per, d.hd);
+  Tensor *dHead = io.optionalOutput(5), *dGroup = io.optionalOutput(6);
+  if (dHead || dGroup)
+    gateGradKernel<<<1, 32, 0, ctx.stream>>>(dots, rows, d.H, d.per, zh, zg, dHead ? dHead->f32() : nullptr,
+                                             dGroup ? dGroup->f32() : nullptr);
+  SHEAR_RETURN_IF_ERROR(launched("attention.bwd"));
+  // The attention core.
+  float scale = 1.0f / std::sqrt(static_cast<float>(d.hd));
+  int64_t qBlocks = (d.B * d.H * d.T * 32 + 127) / 128, kvBlocks = (d.B * d.G * d.T * 32 + 127) / 128;
+  if (qBlocks > 0x7fffffff)
+    return internalError("attention.bwd: too many query rows for one launch");
+  if (qBlocks > 0)
+    dqKernel<<<static_cast<unsigned>(qBlocks), 128, 0, ctx.stream>>>(
+        q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dq, d.B, d.T, d.H, d.per, d.hd, d.qw, d.kw, scale);
+  if (kvBlocks > 0)
+    dkvKernel<<<static_cast<unsigned>(kvBlocks), 128, 0, ctx.stream>>>(
+        q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dk, dv, d.B, d.T, d.H, d.G, d.per, d.hd, d.qw, d.kw, scale);
+  SHEAR_RETURN_IF_ERROR(launched("attention.bwd"));
+  // Undo RoPE, then the projections.
+  auto rope = ropeOnDevice(ctx, *gAllocator, p.rope, d.T);
+  if (!rope.ok())
+    return rope.status();
+  auto [cosT, sinT] = *rope;
+  ropeInverseKernel<<<blocksFor(rows * d.H * d.hd / 2), 256, 0, ctx.stream>>>(dq, rows, d.T, d.H, d.hd, d.qw, cosT, sinT);
+  ropeInverseKernel<<<blocksFor(rows * d.G * d.hd / 2), 256, 0, ctx.stream>>>(dk, rows, d.T, d.G, d.hd, d.kw, cosT, sinT);
+  SHEAR_RETURN_IF_ERROR(launched("attention.bwd (RoPE)"));
+  float *dx = io.output(0).f32();
+  const Tensor &wq = io.input(Wq), &wk = io.input(Wk), &wv = io.input(Wv);
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, d.D, d.qw, 1.0f, dq, d.qw, wq.f32(), d.D, 0.0f, dx, d.D));
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, d.D, d.kw, 1.0f, dk, d.kw, wk.f32(), d.D, 1.0f, dx, d.D));
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, d.D, d.kw, 1.0f, dv, d.kw, wv.f32(), d.D, 1.0f, dx, d.D));
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, true, false, d.qw, d.D, rows, 1.0f, dq, d.qw, x.f32(), d.D, 0.0f, io.output(1).f32(), d.D));
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, true, false, d.kw, d.D, rows, 1.0f, dk, d.kw, x.f32(), d.D, 0.0f, io.output(2).f32(), d.D));
+  return gemm(ctx, true, false, d.kw, d.D, rows, 1.0f, dv, d.kw, x.f32(), d.D, 0.0f, io.output(3).f32(), d.D);
+}
 } // namespace
 
 void shear::rt::cuda::setAttentionAllocator(Allocator &allocator) { gAllocator = &allocator; }
@@ -234,4 +479,5 @@ void shear::rt::cuda::setAttentionAllocator(Allocator &allocator) { gAllocator =
 void shear::rt::cuda::registerAttention(const Define &define) {
   define(KernelId::Attention, {attention, attentionWorkspace});
   define(KernelId::AttentionTrain, {attentionTrain, attentionTrainWorkspace});
+  define(KernelId::AttentionBwd, {attentionBwd, attentionBwdWorkspace});
 }

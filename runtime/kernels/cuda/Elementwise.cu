@@ -91,6 +91,21 @@ Status maskRow(ExecContext &c, const KernelParams &params, KernelIO &io) {
   return launched("mask_row");
 }
 
+// mask_row.bwd(mask, row, drow) {index} -> dmask: drow at row `index`, 0 elsewhere.
+Status maskRowBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const Tensor &m = io.input(0), &drow = io.input(2);
+  Tensor &dm = io.output(0);
+  int64_t index = std::get<IndexParams>(params).index, n = m.rank() == 1 ? 1 : m.dim(1);
+  if (index < 0 || index >= m.dim(0))
+    return invalidInput("mask_row.bwd: row " + std::to_string(index) + " of a mask with " +
+                        std::to_string(m.dim(0)) + " rows");
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(dm.data(), 0, dm.bytes(), ctx.stream), "mask_row.bwd"));
+  return cudaCheck(cudaMemcpyAsync(dm.f32() + index * n, drow.f32(), n * sizeof(float),
+                                   cudaMemcpyDeviceToDevice, ctx.stream),
+                   "mask_row.bwd");
+}
+
 Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
   CudaContext &ctx = cudaContext(c);
   const Tensor &table = io.input(0), &ids = io.input(1);
@@ -121,5 +136,6 @@ void shear::rt::cuda::registerElementwise(const Define &define) {
   define(KernelId::ZerosLike, {zerosLike});
   define(KernelId::ResidualAdd, {residualAdd});
   define(KernelId::MaskRow, {maskRow});
+  define(KernelId::MaskRowBwd, {maskRowBwd});
   define(KernelId::Embed, {embed});
 }
