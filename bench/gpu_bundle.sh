@@ -3,7 +3,7 @@
 # needs on a GPU node, which has CUDA but no LLVM/MLIR: a small GQA model and
 # its masked twin, token arrays, a packed data set, and every kind of
 # program compiled from them (eval, prune, train, gradients, importance,
-# generate). bench/gpu_check.sh runs them there. The folder is ignored by
+# generate; and bf16 ones). bench/gpu_check.sh runs them there. The folder is ignored by
 # git; carry it to the device (the device tool's `carry`).
 #   bench/gpu_bundle.sh [DIR (default: gpu-bundle)] [BUILD_DIR (default: build)]
 set -euo pipefail
@@ -32,6 +32,10 @@ c model.mlir --mode train --steps 6 -o programs/train.json
 c masked.mlir --mode gradients -o programs/gradients.json
 c masked.mlir --mode importance -o programs/importance.json
 c model.mlir --mode generate -o programs/generate.json
+# bf16 storage (float32 masters and gradients): the CPU runs them as the reference.
+c model.mlir --mode eval --precision bf16 -o programs/eval-bf16.json
+c masked.mlir --mode prune --steps 8 --precision bf16 -o programs/prune-bf16.json
+c masked.mlir --mode gradients --precision bf16 -o programs/gradients-bf16.json
 cp "$REF/compare_npy.py" "$REF/compare_tensors.py" "$REF/compare_ranks.py" "$REF/compare_runs.py" \
   "$REF/safetensors_np.py" .
 echo "wrote $OUT: $(du -sh . | cut -f1), $(ls programs | wc -l) programs"

@@ -4,7 +4,8 @@
 # plugin (no LLVM/MLIR, no BLAS there), then runs every program on
 # --device cpu and on DEVICE (default cuda) and compares: logits, per-domain
 # losses, gradients and importance scores within float32 tolerances, prune
-# and train runs step by step, greedy generation exactly, and a resumed
+# and train runs step by step, greedy generation exactly, bf16 programs
+# within bf16 tolerances, a CPU checkpoint resumed on the GPU, and a resumed
 # GPU run bit-identical to an uninterrupted one. Prints PASS/FAIL per check
 # and exits 1 on any failure. DEVICE=guarded runs the same checks without a
 # GPU (how the script itself is tested).
@@ -40,6 +41,9 @@ for dev in cpu "$DEVICE"; do
   check "prune on $dev" sh -c "'$RUN' prune '$P/prune.json' --data '$BUNDLE/data' --out prune-$dev --steps 8 --batch 2 --eval-every 4 --save-every 4 --log-every 4 --device $dev > prune-$dev.log && tail -1 prune-$dev.log"
   check "train on $dev" "$RUN" train "$P/train.json" --data "$BUNDLE/data" --out train-$dev --steps 6 --batch 2 --eval-every 3 --save-every 3 --log-every 3 --device $dev
   check "generate on $dev" sh -c "'$RUN' generate '$P/generate.json' --prompt-ids 1,2,3 --max-new-tokens 8 --print-ids --device $dev | grep ids: > gen-$dev.txt"
+  check "bf16 eval logits on $dev" "$RUN" eval "$P/eval-bf16.json" --tokens "$BUNDLE/tok.npy" --logits-out logits16-$dev.npy --device $dev
+  check "bf16 gradients on $dev" "$RUN" gradients "$P/gradients-bf16.json" --tokens "$BUNDLE/tok.npy" --out grads16-$dev.safetensors --device $dev
+  check "bf16 prune on $dev" sh -c "'$RUN' prune '$P/prune-bf16.json' --data '$BUNDLE/data' --out prune16-$dev --steps 8 --batch 2 --eval-every 4 --save-every 4 --log-every 4 --device $dev > prune16-$dev.log && tail -1 prune16-$dev.log"
 done
 grep -h "steps of" prune-$DEVICE.log
 C=$BUNDLE
@@ -50,6 +54,15 @@ check "importance $DEVICE vs cpu" $PY "$C/compare_tensors.py" imp-$DEVICE.safete
 check "prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" prune-cpu prune-$DEVICE --rtol 1e-3
 check "train run $DEVICE vs cpu" $PY "$C/compare_ranks.py" train-cpu train-$DEVICE --rtol 1e-3
 check "greedy generation $DEVICE = cpu" cmp gen-cpu.txt gen-$DEVICE.txt
+# bf16: the CPU (float32 arithmetic on bf16 storage) is the reference; native
+# bf16 kernels may round intermediate values and sum in another order.
+check "bf16 logits $DEVICE vs cpu" $PY "$C/compare_npy.py" logits16-$DEVICE.npy logits16-cpu.npy --tol 1e-2
+check "bf16 gradients $DEVICE vs cpu" $PY "$C/compare_tensors.py" grads16-$DEVICE.safetensors grads16-cpu.safetensors --tol 2e-2
+check "bf16 prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" prune16-cpu prune16-$DEVICE --rtol 2e-2
+# A CPU run's checkpoint resumed on the device continues its curve.
+cp -r prune-cpu prune-cpu-resumed && rm -rf prune-cpu-resumed/final prune-cpu-resumed/ckpt-8
+check "cpu checkpoint resumed on $DEVICE" "$RUN" prune "$P/prune.json" --data "$BUNDLE/data" --out prune-cpu-resumed --steps 8 --batch 2 --eval-every 4 --save-every 4 --log-every 4 --device $DEVICE --resume
+check "cpu checkpoint resumed on $DEVICE = cpu run" $PY "$C/compare_ranks.py" prune-cpu prune-cpu-resumed --rtol 1e-3
 # Exact resume: the run again from its step-3 checkpoint equals itself.
 cp -r train-$DEVICE train-resumed && rm -r train-resumed/final
 check "train resumed on $DEVICE" "$RUN" train "$P/train.json" --data "$BUNDLE/data" --out train-resumed --steps 6 --batch 2 --eval-every 3 --save-every 3 --log-every 3 --device $DEVICE --resume

@@ -153,9 +153,9 @@ llvm::Error shear::emitProgramFunction(func::FuncOp fn, StringRef moduleDir, Pro
       } else {
         const ProgramWeight &old = program.weights[index];
         if (old.shape != pw.shape || old.file != pw.file || old.zeroInit != pw.zeroInit ||
-            old.tensor != pw.tensor)
+            old.tensor != pw.tensor || old.dtype != pw.dtype)
           return compileError(pw.file, "weight '" + pw.name +
-                                           "' is read with two different files or shapes");
+                                           "' is read with two different files, shapes or types");
       }
       in.kind = ProgramInstr::Kind::Weight;
       in.weight = index;
@@ -266,6 +266,18 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
     if (o.fuseKernels)
       pm.addPass(createFuseKernels(fuse));
   };
+  // Every function holds its weights and activations in the program's
+  // precision; programs that train keep float32 masters of what they train.
+  if (o.precision != "f32" && o.precision != "bf16")
+    return compileError(sourcePath, "unknown precision '" + o.precision + "' (expected f32 or bf16)");
+  p.compiledWith["precision"] = o.precision;
+  bool trains = o.mode == "prune" || o.mode == "train" || o.mode == "gradients";
+  auto addPrecision = [&](PassManager &pm) {
+    AssignPrecisionOptions ap;
+    ap.dtype = o.precision;
+    ap.masterWeights = trains;
+    pm.addPass(createAssignPrecision(ap));
+  };
   auto evalLoss = [&](StringRef masks, StringRef as) -> llvm::Error {
     auto m = lowered([&](PassManager &pm) {
       pm.addPass(createBuildEvalStep());
@@ -273,6 +285,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       lo.evalMasks = masks.str();
       pm.addPass(createLowerToRuntime(lo));
       addFuse(pm);
+      addPrecision(pm);
     });
     if (mlir::failed(m))
       return failed("lowering the evaluation failed (see above)");
@@ -287,6 +300,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       lo.evalMasks = o.evalMasks;
       pm.addPass(createLowerToRuntime(lo));
       addFuse(pm);
+      addPrecision(pm);
     });
     if (mlir::failed(m))
       return failed("lowering failed (see above)");
@@ -301,6 +315,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       lo.evalMasks = "none";
       pm.addPass(createLowerToRuntime(lo));
       pm.addPass(createBuildImportanceStep());
+      addPrecision(pm);
     });
     if (mlir::failed(m))
       return failed("lowering failed (see above)");
@@ -312,6 +327,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       LowerToRuntimeOptions lo;
       lo.evalMasks = "target";
       pm.addPass(createLowerToRuntime(lo));
+      addPrecision(pm);
     });
     if (mlir::failed(m))
       return failed("lowering failed (see above)");
@@ -343,6 +359,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       pm.addPass(createBuildTrainStep(ts));
       pm.addPass(createLowerToRuntime());
       addFuse(pm);
+      addPrecision(pm);
       pm.addPass(createDifferentiate());
       if (!o.recompute.empty()) {
         RecomputeOptions rc;

@@ -4,8 +4,9 @@
 // kernel K.bwd (K.train's is K.bwd) taking K's arguments, K's results and the
 // cotangent of K's first result, and returning the cotangents its results
 // name (`dx` for operand `x`: every float operand but a frozen one, like the
-// distillation teacher's logits). `add` is handled here (the cotangent flows
-// to both sides). Frozen weights get no gradient.
+// distillation teacher's logits). `add` (the cotangent flows to both sides)
+// and `cast` (cotangents are float32 already: it passes through) are handled
+// here. Frozen weights get no gradient.
 //
 //===----------------------------------------------------------------------===//
 #include "shear/Dialect/KernelCall.h"
@@ -74,6 +75,10 @@ struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
       if (callee == "add") {
         accumulate(k.getArgs()[0], dy);
         accumulate(k.getArgs()[1], dy);
+        continue;
+      }
+      if (callee == "cast") { // a bf16 working copy: its float32 cotangent is the master's
+        accumulate(k.getArgs()[0], dy);
         continue;
       }
       std::string bwd = (callee.ends_with(".train") ? callee.drop_back(6) : callee).str() + ".bwd";

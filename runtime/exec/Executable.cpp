@@ -121,7 +121,7 @@ Result<std::unique_ptr<MemoryPlan>> Executable::makePlan(const std::vector<Shape
     int &last = lastWeightRead[w.name];
     last = std::max(last, lastUse_[v]);
     if (weightsRead.insert(w.name).second)
-      plan->weightBytes += static_cast<size_t>(numElements(w.shape)) * dtypeBytes(backend_.computeDType());
+      plan->weightBytes += static_cast<size_t>(numElements(w.shape)) * dtypeBytes(w.dtype);
   }
   std::vector<int> rootEnd(f.values.size(), -1); // Arena roots: last instruction using the storage
   auto isUpdateOf = [&](int value, const std::string &weight) {
@@ -142,7 +142,7 @@ Result<std::unique_ptr<MemoryPlan>> Executable::makePlan(const std::vector<Shape
       MemoryPlan::Value &v = values[in.results[0]];
       v.storage = MemoryPlan::Storage::Weight;
       v.shape = program_.weights[in.weight].shape;
-      v.dtype = backend_.computeDType();
+      v.dtype = program_.weights[in.weight].dtype; // held as the program declares
       def[in.results[0]] = at;
       continue;
     }
@@ -171,7 +171,7 @@ Result<std::unique_ptr<MemoryPlan>> Executable::makePlan(const std::vector<Shape
         return internalError(describe(at) + ": result '" + decl.results[r].name + "' is " +
                              typeToString(declared) + " in the program but inferred as " +
                              shapeToString(v.shape));
-      v.dtype = isFloatDType(declared.dtype) ? backend_.computeDType() : declared.dtype;
+      v.dtype = declared.dtype; // float32, or bf16 storage in a bf16 program
       v.bytes = static_cast<size_t>(numElements(v.shape)) * dtypeBytes(v.dtype);
       bool returned = returnIndex_[id] >= 0;
       v.storage = returned ? MemoryPlan::Storage::Output : MemoryPlan::Storage::Arena;
@@ -179,9 +179,9 @@ Result<std::unique_ptr<MemoryPlan>> Executable::makePlan(const std::vector<Shape
       if (updated < 0)
         continue;
       MemoryPlan::Value &u = values[updated];
-      if (u.shape != v.shape)
+      if (u.shape != v.shape || u.dtype != v.dtype)
         return internalError(describe(at) + ": in-place result '" + decl.results[r].name +
-                             "' has another shape than its operand");
+                             "' has another shape or type than its operand");
       if (u.storage == MemoryPlan::Storage::Arena && !returned) {
         int root = u.sharesWith >= 0 ? u.sharesWith : updated;
         if (rootEnd[root] <= at) { // nothing reads the operand's storage after this call
@@ -467,10 +467,11 @@ std::string shear::rt::formatPlan(const std::string &function, const MemoryPlan 
   return buf;
 }
 
-std::string shear::rt::formatWeightMemory(const ProgramFile &program, DType dtype, size_t &total) {
+std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &total) {
   struct Kind {
     const char *file, *label;
     int64_t elements = 0;
+    size_t bytes = 0;
   } kinds[] = {{"model.safetensors", "parameters"},
                {"gates.safetensors", "gate parameters"},
                {"masks.safetensors", "final masks"},
@@ -478,14 +479,16 @@ std::string shear::rt::formatWeightMemory(const ProgramFile &program, DType dtyp
                {"optimizer.safetensors", "optimizer state (AdamW m, v)"}};
   for (const ProgramWeight &w : program.weights)
     for (Kind &k : kinds)
-      if (std::string(checkpointFileFor(w.name)) == k.file)
+      if (std::string(checkpointFileFor(w.name)) == k.file) {
         k.elements += numElements(w.shape);
+        k.bytes += static_cast<size_t>(numElements(w.shape)) * dtypeBytes(w.dtype);
+      }
   std::string out;
   total = 0;
   for (const Kind &k : kinds) {
     if (k.elements == 0)
       continue;
-    size_t bytes = static_cast<size_t>(k.elements) * dtypeBytes(dtype);
+    size_t bytes = k.bytes;
     total += bytes;
     char buf[160];
     std::snprintf(buf, sizeof buf, "  %-30s %12s  (%.2f M values)\n", k.label,
@@ -499,8 +502,12 @@ std::string shear::rt::formatMemoryReport(
     const ProgramFile &program, const Backend &backend,
     const std::vector<std::pair<std::string, const MemoryPlan *>> &plans) {
   size_t total = 0;
-  std::string out = "memory plan on " + backend.describe() + ":\n";
-  out += formatWeightMemory(program, backend.computeDType(), total);
+  std::string out = "memory plan on " + backend.describe();
+  if (auto it = program.compiledWith.find("precision");
+      it != program.compiledWith.end() && it->second.asString() && *it->second.asString() != "f32")
+    out += " with " + *it->second.asString() + " weights and activations";
+  out += ":\n";
+  out += formatWeightMemory(program, total);
   for (const auto &[name, plan] : plans) {
     out += formatPlan(name, *plan);
     total += plan->arenaBytes + plan->workspaceBytes + plan->outputBytes + plan->inputBytes;

@@ -42,7 +42,7 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
     fromFile = (*f)->find(ref.tensorName()) != nullptr;
   }
   if (!fromFile) {
-    auto t = Tensor::allocate(allocator, ref.shape, backend_.computeDType());
+    auto t = Tensor::allocate(allocator, ref.shape, ref.dtype);
     if (!t.ok())
       return t.status();
     SHEAR_RETURN_IF_ERROR(backend_.zero(*t));
@@ -65,19 +65,36 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
     if (!std::isfinite(t->f32()[i]))
       return fileError(file, "tensor '" + ref.tensorName() + "' holds a non-finite value at element " +
                                  std::to_string(i) + " (non-finite weights are refused)");
-  SHEAR_RETURN_IF_ERROR(put(ref.name, *t));
+  SHEAR_RETURN_IF_ERROR(put(ref.name, *t, ref.dtype));
   return held_[ref.name];
 }
 
-Status ParamStore::put(const std::string &name, const Tensor &host) {
-  if (backend_.device().kind == DeviceKind::Cpu && backend_.computeDType() == host.dtype()) {
-    held_[name] = host;
+Status ParamStore::put(const std::string &name, const Tensor &host, std::optional<DType> dtype) {
+  if (!dtype) {
+    auto it = held_.find(name);
+    dtype = it != held_.end() ? it->second.dtype() : host.dtype();
+  }
+  Tensor value = host;
+  if (*dtype != host.dtype()) {
+    // Converted on the host (a bf16 working copy of float32 values, say).
+    if (host.dtype() != DType::F32 || !isFloatDType(*dtype))
+      return internalError("weight '" + name + "': cannot hold " + dtypeName(host.dtype()) +
+                           " values as " + dtypeName(*dtype));
+    auto converted = Tensor::allocate(hostAllocator(), host.shape(), *dtype);
+    if (!converted.ok())
+      return converted.status();
+    convertFromF32(*dtype, host.f32(), static_cast<size_t>(host.numel()),
+                   static_cast<uint8_t *>(converted->data()));
+    value = converted.take();
+  }
+  if (backend_.device().kind == DeviceKind::Cpu) {
+    held_[name] = value;
     return Status();
   }
-  auto t = Tensor::allocate(backend_.allocator(), host.shape(), backend_.computeDType());
+  auto t = Tensor::allocate(backend_.allocator(), value.shape(), value.dtype());
   if (!t.ok())
     return t.status();
-  SHEAR_RETURN_IF_ERROR(backend_.copy(*t, host));
+  SHEAR_RETURN_IF_ERROR(backend_.copy(*t, value));
   held_[name] = *t;
   return Status();
 }

@@ -31,8 +31,7 @@ Result<Generation> shear::rt::generate(const ProgramFile &program, Backend &back
   std::vector<Tensor> caches;
   for (size_t i = 2; i < fn.args.size(); ++i) {
     const ValueType &t = fn.values[fn.args[i]];
-    auto cache = Tensor::allocate(backend.allocator(), {1, t.shape[1], total, t.shape[3]},
-                                  backend.computeDType());
+    auto cache = Tensor::allocate(backend.allocator(), {1, t.shape[1], total, t.shape[3]}, t.dtype);
     if (!cache.ok())
       return cache.status();
     SHEAR_RETURN_IF_ERROR(backend.zero(*cache));

@@ -318,6 +318,7 @@ Status shear::rt::inferShapes(KernelId id, const KernelParams &params,
   case K::MaskRowBwd:
   case K::ZerosLike:
   case K::Add:
+  case K::Cast:
     out[0] = c.operand(0);
     break;
   case K::MaskRow: {

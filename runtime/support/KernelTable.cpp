@@ -189,6 +189,9 @@ std::vector<KernelDecl> buildTable() {
               "`group` consecutive features"),
       declare(K::CosineSum, "cosine_sum", "x y", "s", "",
               "the sum over tokens of the cosine between x's and y's feature vectors"),
+      declare(K::Cast, "cast", "x", "y", "",
+              "x in y's element type (bf16 working copies of float32 master weights; round to "
+              "nearest even)"),
   };
   for (size_t i = 0; i < t.size(); ++i)
     if (static_cast<size_t>(t[i].id) != i)

@@ -316,8 +316,16 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   size_t k = manifest.domains.size();
   const ProgramFunction &step = train->function();
 
+  std::string precision = "f32";
+  if (auto it = program.compiledWith.find("precision"); it != program.compiledWith.end() && it->second.asString())
+    precision = *it->second.asString();
   if (!resumeDir.empty()) {
     say("resuming " + o.outDir + " from " + resumeDir + " at step " + std::to_string(start));
+    // Checkpoints hold float32 master weights and moments whatever the
+    // precision, so a run may change it (a CPU run resumed on a GPU).
+    if (auto run = readJsonFile(joinPath(o.outDir, "run.json")); run.ok())
+      if (const std::string *then = run->getString("precision"); then && *then != precision)
+        say("continues in precision " + precision + " (the checkpoint's run was " + *then + ")");
   } else {
     if (o.dbl != DblMode::Off) {
       if (o.refLoss == "source") {
@@ -352,6 +360,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       json::Object run{{"mode", mode},
                        {"model", o.modelPath},
                        {"recipe", o.recipe},
+                       {"precision", precision},
                        {"init", o.init},
                        {"data", o.dataDir},
                        {"steps", o.steps},
@@ -388,6 +397,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   double flopsTok = flopsPerToken(program.model, manifest.seqLen);
   int64_t tokensPerStep = o.batch * manifest.seqLen;
   std::string where = backend.describe();
+  if (precision != "f32")
+    where += " with " + precision + " weights and activations";
   if (ranks > 1)
     where += format(" x %d ranks (%s; %lld sequences each)", ranks,
                     comm.describe().substr(0, comm.describe().find(' ')).c_str(),

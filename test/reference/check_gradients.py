@@ -38,6 +38,8 @@ p.add_argument("--seed", type=int, default=1)
 p.add_argument("--warmup", type=int, default=0)
 p.add_argument("--target", action="append", default=[], help="family=size (kept per row)")
 p.add_argument("--tol", type=float, default=1e-4)
+p.add_argument("--min-error", type=float, default=0.0,
+               help="the worst gradient's error must be at least this (bf16 runs: proof of rounding)")
 p.add_argument("--teacher")
 p.add_argument("--temperature", type=float, default=1.0)
 p.add_argument("--alpha", type=float, default=0.5)
@@ -133,5 +135,8 @@ for name, want in sorted(ref.items()):
         ok = False
     worst = max(worst, (err, name))
 print(f"{len(ref)} gradients compared; worst relative error {worst[0]:.3e} ({worst[1]})")
+if worst[0] < a.min_error:
+    print(f"worst relative error below {a.min_error:.0e}: not the expected precision")
+    ok = False
 print("OK" if ok else "FAILED")
 sys.exit(0 if ok else 1)

@@ -25,10 +25,12 @@ inline AttrValue integer(int64_t v) {
   return a;
 }
 
-/// Operands per declared slot (an undefined tensor for an absent one).
+/// Operands per declared slot (an undefined tensor for an absent one);
+/// results in `resultTypes` (per result; float32 where not given).
 inline std::vector<rt::Tensor> runKernel(rt::Backend &backend, const std::string &name,
                                          std::vector<rt::Tensor> operands,
-                                         const std::map<std::string, AttrValue> &attrs) {
+                                         const std::map<std::string, AttrValue> &attrs,
+                                         const std::vector<DType> &resultTypes = {}) {
   const KernelDecl *decl = findKernel(name);
   EXPECT_NE(decl, nullptr) << name;
   auto params = rt::decodeParams(decl->id, attrs);
@@ -47,7 +49,7 @@ inline std::vector<rt::Tensor> runKernel(rt::Backend &backend, const std::string
     const ResultDecl &rd = decl->results[r];
     if (rd.presentWith >= 0 && !operands[rd.presentWith].defined())
       continue;
-    results[r] = rt::Tensor::empty(resultShapes[r]);
+    results[r] = rt::Tensor::empty(resultShapes[r], r < resultTypes.size() ? resultTypes[r] : DType::F32);
     if (rd.updates >= 0)
       std::memcpy(results[r].data(), operands[rd.updates].data(), results[r].bytes());
   }

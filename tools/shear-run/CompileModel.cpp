@@ -63,6 +63,7 @@ Result<ProgramFile> shear::compileModule(const std::string &path, const CompileR
   o.lossChunk = r.lossChunk;
   o.fuseKernels = r.fuseKernels;
   o.recompute = r.recompute;
+  o.precision = r.precision;
   auto program = compileProgram(**module, parentDirectory(absolutePath(path, ".")), path, o);
   if (!program) {
     std::string message = llvm::toString(program.takeError());

@@ -27,6 +27,7 @@ struct CompileRequest {
   int64_t lossChunk = 0; // rows per chunk of the fused loss (0: automatic)
   bool fuseKernels = true;
   std::string recompute; // kernels recomputed in the backward (empty: none)
+  std::string precision = "f32"; // f32 or bf16 storage
 };
 
 /// Whether this shear-run can compile modules.

@@ -98,15 +98,21 @@ void printLine(const std::string &line) {
 struct Common {
   int64_t threads = 2;
   std::string device = "cpu";
+  std::string precision = "auto"; // f32, bf16, or auto: the backend's choice
   bool plan = false;
   int64_t lossChunk = 0; // testing: rows per chunk of the fused lm_head + cross-entropy
   bool noFuse = false;    // benchmarks: compile without fused kernels
+  std::shared_ptr<rt::Backend> backend; // made once, on first use
 };
 
 void commonOptions(cli::Command &c, Common &o, bool plan) {
   c.group("execution")
       .option("threads", "N", "CPU threads", &o.threads, 1, 1024)
       .option("device", "DEVICE", "cpu, cuda or auto", &o.device)
+      .option("precision", "TYPE",
+              "storage of weights and activations: f32, bf16 (float32 master weights, gradients "
+              "and statistics) or auto (the device's: f32 on the CPU)",
+              &o.precision)
       .option("comm-timeout", "SECONDS",
               "several ranks: how long a rank waits for the others in a collective before "
               "ending the job (a dead or hung rank)",
@@ -121,8 +127,27 @@ void commonOptions(cli::Command &c, Common &o, bool plan) {
            &o.plan);
 }
 
-Result<std::unique_ptr<rt::Backend>> backendFor(const Common &o) {
-  return rt::createBackend(o.device, static_cast<int>(o.threads));
+Result<rt::Backend *> backendFor(Common &o) {
+  if (!o.backend) {
+    auto made = rt::createBackend(o.device, static_cast<int>(o.threads));
+    if (!made.ok())
+      return made.status();
+    o.backend = made.take();
+  }
+  return o.backend.get();
+}
+
+/// The precision a module is compiled with: --precision, or for auto the
+/// one the device's kernels take (Backend::preferredDType).
+Result<std::string> compilePrecision(Common &o) {
+  if (o.precision == "f32" || o.precision == "bf16")
+    return o.precision;
+  if (o.precision != "auto")
+    return invalidInput("--precision must be f32, bf16 or auto, got '" + o.precision + "'");
+  auto backend = backendFor(o);
+  if (!backend.ok())
+    return backend.status();
+  return std::string((*backend)->preferredDType() == DType::BF16 ? "bf16" : "f32");
 }
 
 /// A compiled option the user may also give on the command line: absent, it
@@ -178,20 +203,37 @@ Status agreeRecompute(const ProgramFile &p, const std::string &path, const cli::
   return Status();
 }
 
+/// The precision a program was compiled with.
+std::string programPrecision(const ProgramFile &p) {
+  auto it = p.compiledWith.find("precision");
+  return it != p.compiledWith.end() && it->second.asString() ? *it->second.asString() : "f32";
+}
+
 /// The program for MODEL: read when it is a program file (which must have
-/// been compiled for `request.mode`), compiled in-process when it is a module.
-Result<ProgramFile> loadProgram(const std::string &path, const CompileRequest &request) {
+/// been compiled for `request.mode`, and with --precision when it is given),
+/// compiled in-process in the run's precision when it is a module.
+Result<ProgramFile> loadProgram(const std::string &path, CompileRequest request, Common &common) {
   auto text = readFile(path);
   if (!text.ok())
     return text.status();
-  if (!looksLikeProgram(*text))
+  if (!looksLikeProgram(*text)) {
+    auto precision = compilePrecision(common);
+    if (!precision.ok())
+      return precision.status();
+    request.precision = *precision;
     return compileModule(path, request);
+  }
   auto program = readProgramFile(path);
   if (!program.ok())
     return program.status();
   if (program->mode != request.mode)
     return invalidInput(path + " is a program compiled for '" + program->mode +
                         "'; this command needs one compiled with --mode " + request.mode);
+  std::string has = programPrecision(*program);
+  if (common.precision != "auto" && common.precision != has)
+    return invalidInput(path + " was compiled with precision " + has + "; --precision " +
+                        common.precision + " needs a program compiled with it (shear-run compile "
+                        "--precision " + common.precision + ")");
   return program;
 }
 
@@ -242,7 +284,7 @@ int runEval(const cli::Command &c, EvalOptions &o) {
   request.evalMasks = o.evalMasks;
   request.lossChunk = o.common.lossChunk;
   request.fuseKernels = !o.common.noFuse;
-  auto program = loadProgram(o.model, request);
+  auto program = loadProgram(o.model, request, o.common);
   if (!program.ok())
     return fail(program.status());
   if (c.given("eval-masks")) {
@@ -529,7 +571,7 @@ int runGradients(GradientOptions &o) {
   if (Status s = o.distill.resolve(o.model, "gradients"); !s.ok())
     return report(s);
   o.distill.into(request);
-  auto program = loadProgram(o.model, request);
+  auto program = loadProgram(o.model, request, o.common);
   if (!program.ok())
     return report(program.status());
   auto tokens = rt::readNpyInt(o.tokens);
@@ -650,6 +692,10 @@ Result<std::string> startFromActivation(TrainCommandOptions &o) {
       return Status();
     CompileRequest request;
     request.mode = "importance";
+    auto precision = compilePrecision(o.common);
+    if (!precision.ok())
+      return precision.status();
+    request.precision = *precision;
     auto program = compileModule(o.model, request);
     if (!program.ok())
       return program.status();
@@ -842,7 +888,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     o.distill.into(r);
     return r;
   };
-  auto program = loadProgram(compiled, request());
+  auto program = loadProgram(compiled, request(), o.common);
   if (!program.ok())
     return fail(program.status());
   if (Status s = o.distill.agreeWith(*program, compiled, c); !s.ok())
@@ -878,9 +924,12 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   Status ran = rt::runTraining(*program, t, **backend, printLine);
   if (ran.ok() && o.common.plan && hasCompiler()) {
     auto text = readFile(compiled);
-    if (text.ok() && !looksLikeProgram(*text))
-      if (Status s = planRecomputeChoices(compiled, request(), t, **backend); !s.ok())
+    if (text.ok() && !looksLikeProgram(*text)) {
+      CompileRequest r = request();
+      r.precision = programPrecision(*program);
+      if (Status s = planRecomputeChoices(compiled, r, t, **backend); !s.ok())
         return fail(s);
+    }
   }
   return report(ran);
 }
@@ -983,7 +1032,7 @@ int runGenerate(GenerateOptions &o) {
     return report(invalidInput("the prompt is empty"));
   CompileRequest request;
   request.mode = "generate";
-  auto program = loadProgram(o.model, request);
+  auto program = loadProgram(o.model, request, o.common);
   if (!program.ok())
     return report(program.status());
   if (eos < 0)
@@ -1042,7 +1091,7 @@ int runImportance(ImportanceOptions &o) {
     return report(invalidInput("--split must be train or eval, got '" + o.split + "'"));
   CompileRequest request;
   request.mode = "importance";
-  auto program = loadProgram(o.model, request);
+  auto program = loadProgram(o.model, request, o.common);
   if (!program.ok())
     return report(program.status());
   auto backend = backendFor(o.common);
@@ -1111,6 +1160,7 @@ int runImportance(ImportanceOptions &o) {
 
 struct CompileCommandOptions {
   std::string model, mode, output, evalMasks = "expected", gradientsOf = "prune", recompute = "none";
+  std::string precision = "f32";
   DistillOptions distill;
   uint64_t seed = 1;
   int64_t steps = 3200;
@@ -1138,6 +1188,9 @@ int runCompile(CompileCommandOptions &o) {
   if (Status s = parseRecompute(o.recompute); !s.ok())
     return report(s);
   r.recompute = o.recompute;
+  if (o.precision != "f32" && o.precision != "bf16")
+    return report(invalidInput("--precision must be f32 or bf16, got '" + o.precision + "'"));
+  r.precision = o.precision;
   if (Status s = o.distill.resolve(o.model, o.mode == "train" ? "train" : "compile"); !s.ok())
     return report(s);
   o.distill.into(r);
@@ -1345,6 +1398,10 @@ int main(int argc, char **argv) {
   compCmd.positional("MODEL", "a model module (.mlir)", &comp.model)
       .option("mode", "MODE", "prune, train, eval, generate, gradients or importance", &comp.mode)
       .option("o", "PROGRAM", "the program file to write", &comp.output)
+      .option("precision", "TYPE",
+              "storage of weights and activations: f32, or bf16 (float32 master weights, "
+              "gradients and statistics)",
+              &comp.precision)
       .group("compiled into training programs")
       .option("seed", "N", "seed of the gate noise", &comp.seed)
       .option("steps", "N", "steps of the run (with --target-warmup: the warm-up steps)", &comp.steps, 1)

@@ -37,6 +37,9 @@ struct CompileOptions {
   // Training steps: kernels whose saved activations are recomputed in the
   // backward pass (attention, mlp, comma-separated; empty: none).
   std::string recompute;
+  // The storage type of weights and activations: f32, or bf16 (float32
+  // master weights, gradients and statistics; docs/precision.md).
+  std::string precision = "f32";
 };
 
 /// Compiles `module` (a model: @forward), whose relative weight files resolve

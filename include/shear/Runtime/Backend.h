@@ -61,8 +61,10 @@ public:
   virtual Device device() const = 0;
   virtual Allocator &allocator() = 0;
   virtual ExecContext &context() = 0;
-  /// The element type weights and activations are held in.
-  virtual DType computeDType() const = 0;
+  /// The element type of weights and activations (float32 or bf16) that
+  /// `--precision auto` compiles for on this backend: the one its native
+  /// kernels take. Any backend runs programs of either precision.
+  virtual DType preferredDType() const = 0;
   /// Copies `src` into `dst` (same shape and dtype, either device).
   virtual Status copy(const Tensor &dst, const Tensor &src) = 0;
   /// Sets every byte of `t` to zero.

@@ -102,8 +102,9 @@ private:
 /// A human-readable summary of a plan (sizes in MiB).
 std::string formatPlan(const std::string &function, const MemoryPlan &plan);
 /// The memory of a program's weights by kind (parameters, gates, masks,
-/// multipliers, optimizer state) in `dtype`; `total` receives the bytes.
-std::string formatWeightMemory(const ProgramFile &program, DType dtype, size_t &total);
+/// multipliers, optimizer state) in the dtypes the program holds them in;
+/// `total` receives the bytes.
+std::string formatWeightMemory(const ProgramFile &program, size_t &total);
 /// The whole picture: weights, then each function's plan, then the total.
 std::string formatMemoryReport(const ProgramFile &program, const Backend &backend,
                                const std::vector<std::pair<std::string, const MemoryPlan *>> &plans);

@@ -1,8 +1,9 @@
 //===- ParamStore.h - the tensors programs read through weight references -===//
 //
 // Keyed by weight name (a program names every weight once). A tensor is
-// loaded on first use from its safetensors file, converted to the backend's
-// compute dtype and placed in its memory; zero_init state (AdamW moments,
+// loaded on first use from its safetensors file, converted to the dtype the
+// program holds it in (float32 master weights; bf16 for weights a bf16
+// program only reads) and placed in the backend's memory; zero_init state (AdamW moments,
 // Lagrange multipliers) starts as zeros. Training updates the tensors in
 // place (or replaces them with set); checkpoints write them out and a resumed
 // run puts a checkpoint's tensors back before the first step.
@@ -16,6 +17,7 @@
 #include "shear/Support/Safetensors.h"
 
 #include <map>
+#include <optional>
 
 namespace shear::rt {
 
@@ -27,8 +29,11 @@ public:
   /// another shape or a non-float dtype is an error naming the file, the
   /// tensor and both shapes: the weights do not belong to the program.
   Result<Tensor> get(const ProgramWeight &ref, const std::string &baseDir);
-  /// Holds `value` (host float32) under `name`, converted for the backend.
-  Status put(const std::string &name, const Tensor &hostValue);
+  /// Holds `value` (host float32) under `name` in `dtype` (default: the
+  /// dtype of the tensor held under that name, else float32), in the
+  /// backend's memory.
+  Status put(const std::string &name, const Tensor &hostValue,
+             std::optional<DType> dtype = std::nullopt);
   /// Holds `value`, already in the backend's memory (a step's result).
   void set(const std::string &name, Tensor value) { held_[name] = std::move(value); }
   const Tensor *find(const std::string &name) const;

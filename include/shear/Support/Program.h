@@ -25,7 +25,8 @@
 
 namespace shear {
 
-constexpr int kProgramFormatVersion = 1;
+// 2: weight and value dtypes are the ones a run holds (bf16 programs), not the files'.
+constexpr int kProgramFormatVersion = 2;
 
 struct AttrValue {
   AttrType type = AttrType::Int;

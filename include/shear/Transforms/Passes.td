@@ -181,6 +181,37 @@ def FuseKernels : Pass<"fuse-kernels", "mlir::ModuleOp"> {
   ];
 }
 
+def AssignPrecision : Pass<"assign-precision", "mlir::ModuleOp"> {
+  let summary = "choose the element type every weight and activation is held in";
+  let description = [{
+    Works on kernel-level IR (after lower-to-runtime and fuse-kernels, before
+    differentiate). With `dtype=bf16` the activations of the compute kernels
+    (embed, rms_norm, attention, mlp, residual_add, and what their `.train`
+    variants keep for the backward) are bf16, and so are the parameters they
+    read; the attention's log-sum-exp, logits, losses, masks, gates,
+    Lagrange multipliers and (after differentiate) every gradient stay
+    float32. Kernels compute in float32 whatever the storage. With
+    `master-weights` (programs that train) a parameter is held as a float32
+    master weight, which AdamW updates, and read through a `cast` to its
+    bf16 working copy; otherwise it is held as bf16. A frozen weight (a
+    distillation teacher's) is held as bf16 either way. Function signatures
+    are kept: a returned value whose type changed is cast back. `dtype=f32`
+    holds every float weight and activation in float32, whatever the files
+    store.
+
+    Example (bf16, master-weights):
+
+        %w = shear.weight "model.layers.0.mlp.up_proj.weight" from "m.safetensors" : tensor<12x8xf32>
+        %w16 = shear.kernel "cast"(%w) : (tensor<12x8xf32>) -> tensor<12x8xbf16>
+  }];
+  let options = [
+    Option<"dtype", "dtype", "std::string", /*default=*/"\"f32\"",
+           "the storage type of weights and activations: f32 or bf16">,
+    Option<"masterWeights", "master-weights", "bool", /*default=*/"false",
+           "hold trained parameters as float32 masters and read bf16 working copies">,
+  ];
+}
+
 def Differentiate : Pass<"differentiate", "mlir::ModuleOp"> {
   let summary = "reverse-mode derivatives of a lowered training step";
   let description = [{

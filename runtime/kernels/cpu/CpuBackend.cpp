@@ -3,8 +3,10 @@
 #include "Blas.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 using namespace shear;
 using namespace shear::rt;
@@ -73,11 +75,13 @@ void ThreadPool::loop(int index) {
 }
 
 namespace {
-class CpuBackend : public Backend {
-public:
-  explicit CpuBackend(int threads) : context_(threads) {
-    setGemmThreads(context_.threads());
-    Define define = [this](KernelId id, KernelImpl impl) { add(id, impl); };
+constexpr size_t kNumKernels = static_cast<size_t>(KernelId::NumKernels);
+
+/// The CPU kernels as written: for float32 tensors.
+const std::array<KernelImpl, kNumKernels> &float32Kernels() {
+  static const std::array<KernelImpl, kNumKernels> table = [] {
+    std::array<KernelImpl, kNumKernels> t{};
+    Define define = [&t](KernelId id, KernelImpl impl) { t[static_cast<size_t>(id)] = impl; };
     registerEmbed(define);
     registerRMSNorm(define);
     registerAttention(define);
@@ -90,6 +94,32 @@ public:
     registerLagrangian(define);
     registerOptimizer(define);
     registerStatistics(define);
+    registerPrecision(define);
+    return t;
+  }();
+  return table;
+}
+
+/// What the backend registers for kernel `Id`: the float32 kernel behind
+/// the precision adapter (bf16 operands and results; Precision.cpp).
+template <size_t Id>
+Status adaptedKernel(ExecContext &context, const KernelParams &params, KernelIO &io) {
+  return runInFloat32(static_cast<KernelId>(Id), float32Kernels()[Id].run, context, params, io);
+}
+template <size_t... Ids>
+std::array<KernelFn, kNumKernels> adaptedKernels(std::index_sequence<Ids...>) {
+  return {&adaptedKernel<Ids>...};
+}
+
+class CpuBackend : public Backend {
+public:
+  explicit CpuBackend(int threads) : context_(threads) {
+    setGemmThreads(context_.threads());
+    static const std::array<KernelFn, kNumKernels> adapted =
+        adaptedKernels(std::make_index_sequence<kNumKernels>());
+    for (size_t id = 0; id < kNumKernels; ++id)
+      if (const KernelImpl &k = float32Kernels()[id]; k.run)
+        add(static_cast<KernelId>(id), KernelImpl{adapted[id], k.workspace});
   }
 
   std::string describe() const override {
@@ -100,7 +130,7 @@ public:
   Device device() const override { return Device{}; }
   Allocator &allocator() override { return hostAllocator(); }
   ExecContext &context() override { return context_; }
-  DType computeDType() const override { return DType::F32; }
+  DType preferredDType() const override { return DType::F32; }
   Status copy(const Tensor &dst, const Tensor &src) override {
     if (dst.bytes() != src.bytes())
       return internalError("copy of " + std::to_string(src.bytes()) + " bytes into " +

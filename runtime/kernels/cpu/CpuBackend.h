@@ -88,6 +88,13 @@ void registerLMHeadLoss(const Define &define);
 void registerLagrangian(const Define &define);
 void registerOptimizer(const Define &define);
 void registerStatistics(const Define &define);
+void registerPrecision(const Define &define);
+
+/// Runs `kernel` (written for float32) on `io`: directly when every float
+/// tensor is float32, otherwise on float32 copies of the others, rounding
+/// each result to its declared type (Precision.cpp).
+Status runInFloat32(KernelId id, KernelFn kernel, ExecContext &context, const KernelParams &params,
+                    KernelIO &io);
 
 } // namespace shear::rt::cpu
 

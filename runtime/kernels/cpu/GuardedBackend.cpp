@@ -150,7 +150,7 @@ public:
   Device device() const override { return kGuarded; }
   Allocator &allocator() override { return allocator_; }
   ExecContext &context() override { return cpu_->context(); }
-  DType computeDType() const override { return DType::F32; }
+  DType preferredDType() const override { return DType::F32; }
   Status copy(const Tensor &dst, const Tensor &src) override {
     if (dst.bytes() != src.bytes() || dst.dtype() != src.dtype())
       return internalError("copy of " + std::to_string(src.bytes()) + " bytes of " +

@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -63,10 +64,16 @@ private:
 class CudaBackend;
 CudaBackend *gBackend = nullptr;
 HostKernels *gHost = nullptr;
+constexpr size_t kNumKernels = static_cast<size_t>(KernelId::NumKernels);
+/// The native kernels, by id (run: null where there is none).
+std::array<KernelImpl, kNumKernels> gNative{};
 
 /// A table entry without a native kernel: the CPU kernel on host copies.
 template <size_t Id>
 Status staged(ExecContext &, const KernelParams &params, KernelIO &io);
+/// A native kernel for its float32 calls; the others are staged.
+template <size_t Id>
+Status native(ExecContext &context, const KernelParams &params, KernelIO &io);
 
 class CudaBackend : public Backend {
 public:
@@ -112,10 +119,7 @@ public:
     cublasSetStream(context_.blas, context_.stream);
     gBackend = this;
     gHost = &host_;
-    Define define = [this](KernelId id, KernelImpl impl) {
-      add(id, impl);
-      ++native_;
-    };
+    Define define = [](KernelId id, KernelImpl impl) { gNative[static_cast<size_t>(id)] = impl; };
     registerElementwise(define);
     registerNorm(define);
     registerLinear(define);
@@ -124,21 +128,22 @@ public:
     registerFusedLoss(define);
     registerBackward(define);
     registerAttention(define);
+    registerPrecision(define);
     setAttentionAllocator(allocator_);
-    addStaged(std::make_index_sequence<static_cast<size_t>(KernelId::NumKernels)>());
+    addAll(std::make_index_sequence<kNumKernels>());
     return Status();
   }
 
   std::string describe() const override {
     return device().str() + " (" + props_.name + ", sm_" + std::to_string(props_.major) +
-           std::to_string(props_.minor) + ", float32; " + std::to_string(native_) + " of " +
+           std::to_string(props_.minor) + "; " + std::to_string(native_) + " of " +
            std::to_string(static_cast<int>(KernelId::NumKernels)) +
-           " kernels native, the others staged through the host)";
+           " kernels native for float32, the others and bf16 calls staged through the host)";
   }
   Device device() const override { return allocator_.device(); }
   Allocator &allocator() override { return allocator_; }
   ExecContext &context() override { return context_; }
-  DType computeDType() const override { return DType::F32; }
+  DType preferredDType() const override { return DType::F32; }
 
   Status copy(const Tensor &dst, const Tensor &src) override {
     if (dst.bytes() != src.bytes() || dst.dtype() != src.dtype())
@@ -199,8 +204,17 @@ public:
   HostKernels &host() { return host_; }
 
 private:
-  template <size_t... Ids> void addStaged(std::index_sequence<Ids...>) {
-    ((kernel(static_cast<KernelId>(Ids)) ? void() : add(static_cast<KernelId>(Ids), {&staged<Ids>})), ...);
+  template <size_t... Ids> void addAll(std::index_sequence<Ids...>) {
+    (addOne<Ids>(), ...);
+  }
+  template <size_t Id> void addOne() {
+    const KernelImpl &k = gNative[Id];
+    if (!k.run) {
+      add(static_cast<KernelId>(Id), {&staged<Id>});
+      return;
+    }
+    add(static_cast<KernelId>(Id), {&native<Id>, k.workspace});
+    ++native_;
   }
 
   CudaContext context_;
@@ -213,6 +227,25 @@ private:
 
 template <size_t Id>
 Status staged(ExecContext &, const KernelParams &params, KernelIO &io) {
+  return gHost->run(*gBackend, static_cast<KernelId>(Id), params, io);
+}
+
+bool allFloat32(const KernelIO &io) {
+  auto f32 = [](const Tensor *t) { return !t || !t->defined() || !isFloatDType(t->dtype()) || t->dtype() == DType::F32; };
+  for (const Tensor *t : io.in)
+    if (!f32(t))
+      return false;
+  for (const Tensor *t : io.out)
+    if (!f32(t))
+      return false;
+  return true;
+}
+
+template <size_t Id>
+Status native(ExecContext &context, const KernelParams &params, KernelIO &io) {
+  // cast converts between types; the other native kernels read float32.
+  if (static_cast<KernelId>(Id) == KernelId::Cast || allFloat32(io))
+    return gNative[Id].run(context, params, io);
   return gHost->run(*gBackend, static_cast<KernelId>(Id), params, io);
 }
 

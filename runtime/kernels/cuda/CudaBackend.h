@@ -6,8 +6,10 @@
 // Every table entry has a kernel: a native CUDA one where this directory
 // has it, otherwise the CPU kernel staged through host copies
 // (HostStaged.h), exact but slow; docs/cuda.md lists which are which.
-// Version 1 computes in float32 (cuBLAS without TF32): the CPU backend is
-// its reference to float32 rounding.
+// Version 1's native kernels take float32 tensors (cuBLAS without TF32):
+// the CPU backend is their reference to float32 rounding. A call with bf16
+// tensors (a bf16 program) is staged, but for cast, until the bf16 kernels
+// exist.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SHEAR_RUNTIME_KERNELS_CUDA_CUDABACKEND_H
@@ -70,6 +72,7 @@ void registerLoss(const Define &define);
 void registerFusedLoss(const Define &define);
 void registerBackward(const Define &define);
 void registerAttention(const Define &define);
+void registerPrecision(const Define &define);
 /// The allocator attention keeps its RoPE tables in.
 void setAttentionAllocator(Allocator &allocator);
 
