@@ -177,6 +177,10 @@ void splitPieces(const PreTokenizerStep &step, std::vector<Piece> &pieces) {
 struct HFTokenizer::Impl {
   std::string file;
   std::unordered_map<std::string, uint32_t> vocab;
+  /// vocab's ids of the single characters below kSingleChars (-1: none),
+  /// which BPE looks up for every character of every word.
+  static constexpr char32_t kSingleChars = 0x800;
+  std::vector<int64_t> singleChar;
   std::vector<std::string> idToToken; // model vocabulary and added tokens
   std::vector<bool> isSpecial;
   std::unordered_map<uint64_t, std::pair<uint32_t, uint32_t>> merges; // (a, b) → (rank, merged)
@@ -585,6 +589,13 @@ Result<HFTokenizer> HFTokenizer::parse(std::string_view text, const std::string 
   m.isSpecial.assign(m.idToToken.size(), false);
   for (const AddedToken &a : m.added)
     m.isSpecial[a.id] = a.special;
+  m.singleChar.assign(Impl::kSingleChars, -1);
+  for (const auto &[token, id] : m.vocab) {
+    std::u32string cps = unicode::decodeUtf8(token);
+    // Only what vocab.find of the character's UTF-8 would find.
+    if (cps.size() == 1 && cps[0] < Impl::kSingleChars && unicode::encodeUtf8(cps) == token)
+      m.singleChar[cps[0]] = id;
+  }
   // Longest first: matching takes the longest token at the leftmost place.
   std::sort(m.added.begin(), m.added.end(), [](const AddedToken &x, const AddedToken &y) {
     return x.content.size() != y.content.size() ? x.content.size() > y.content.size()
@@ -647,7 +658,8 @@ void HFTokenizer::Impl::splitAdded(const std::u32string &text, bool normalizedPa
     const AddedToken *hit = nullptr;
     size_t len = 0;
     for (const auto &[content, a] : candidates) {
-      if (content.size() > text.size() - pos || text.compare(pos, content.size(), content) != 0)
+      if (content.size() > text.size() - pos || text[pos] != content[0] ||
+          text.compare(pos, content.size(), content) != 0)
         continue;
       if (a->singleWord && ((pos > 0 && isWordChar(text[pos - 1])) ||
                             (pos + content.size() < text.size() && isWordChar(text[pos + content.size()]))))
@@ -787,6 +799,11 @@ void HFTokenizer::Impl::bpe(const std::u32string &word, std::vector<uint32_t> &i
   bool lastUnk = false;
   std::string ch;
   for (char32_t c : word) {
+    if (c < kSingleChars && singleChar[c] >= 0) {
+      symbols.push_back({static_cast<uint32_t>(singleChar[c]), 0, 0, true});
+      lastUnk = false;
+      continue;
+    }
     ch.clear();
     unicode::appendUtf8(ch, c);
     auto it = vocab.find(ch);

@@ -229,6 +229,20 @@ private:
 } // namespace
 
 bool SplitPattern::Class::matches(char32_t cp) const {
+  if (cp < 256 && tabulated_)
+    return (low_[cp >> 6] >> (cp & 63)) & 1;
+  return matchesSlowly(cp);
+}
+
+void SplitPattern::Class::tabulate() {
+  low_ = {};
+  for (char32_t cp = 0; cp < 256; ++cp)
+    if (matchesSlowly(cp))
+      low_[cp >> 6] |= uint64_t(1) << (cp & 63);
+  tabulated_ = true;
+}
+
+bool SplitPattern::Class::matchesSlowly(char32_t cp) const {
   if (caseless)
     cp = fold(cp);
   bool any = false;
@@ -253,6 +267,23 @@ Result<SplitPattern> SplitPattern::compile(std::string_view pattern) {
   Parser parser(unicode::decodeUtf8(pattern));
   if (Status s = parser.parse(p.alternatives_); !s.ok())
     return s;
+  for (Alternative &alt : p.alternatives_) {
+    for (Item &item : alt.items)
+      item.cls.tabulate();
+    alt.lookahead.tabulate();
+    // A match starts with a character of the first item that must match
+    // (or of an optional one before it).
+    alt.anyStart = true;
+    for (const Item &item : alt.items) {
+      for (char32_t cp = 0; cp < 256; ++cp)
+        if (item.cls.tabulatedMatch(cp))
+          alt.start[cp >> 6] |= uint64_t(1) << (cp & 63);
+      if (item.min > 0) {
+        alt.anyStart = false;
+        break;
+      }
+    }
+  }
   return p;
 }
 
@@ -280,6 +311,9 @@ size_t SplitPattern::matchAt(const Alternative &alt, size_t item, std::u32string
 bool SplitPattern::find(std::u32string_view text, size_t from, size_t &begin, size_t &end) const {
   for (size_t pos = from; pos < text.size(); ++pos)
     for (const Alternative &alt : alternatives_) {
+      char32_t c = text[pos];
+      if (c < 256 && !alt.anyStart && !((alt.start[c >> 6] >> (c & 63)) & 1))
+        continue; // no match of this alternative starts here
       size_t e = matchAt(alt, 0, text, pos);
       if (e != kNoMatch && e > pos) {
         begin = pos;

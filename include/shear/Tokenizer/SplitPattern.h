@@ -16,6 +16,8 @@
 
 #include "shear/Support/Status.h"
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +43,16 @@ public:
     bool caseless = false; // a literal under (?i:...)
     std::vector<Term> terms;
     bool matches(char32_t cp) const;
+    /// Records matches() of every code point below 256 (most text) in a
+    /// table that matches() then reads.
+    void tabulate();
+    /// Whether `cp` (below 256) is in the tabulated class.
+    bool tabulatedMatch(char32_t cp) const { return (low_[cp >> 6] >> (cp & 63)) & 1; }
+
+  private:
+    bool matchesSlowly(char32_t cp) const;
+    std::array<uint64_t, 4> low_{};
+    bool tabulated_ = false;
   };
   struct Item {
     Class cls;
@@ -50,6 +62,10 @@ public:
     std::vector<Item> items;
     bool hasLookahead = false; // (?!cls): the next character is not in cls
     Class lookahead;
+    /// The characters below 256 a non-empty match can start with (every
+    /// one when anyStart): find skips the alternative elsewhere.
+    std::array<uint64_t, 4> start{};
+    bool anyStart = false;
   };
 
 private:
