@@ -71,7 +71,7 @@ std::array<KernelImpl, kNumKernels> gNative{};
 /// A table entry without a native kernel: the CPU kernel on host copies.
 template <size_t Id>
 Status staged(ExecContext &, const KernelParams &params, KernelIO &io);
-/// A native kernel for its float32 calls; the others are staged.
+/// A native kernel: directly for float32 calls, on float32 device copies for bf16 ones.
 template <size_t Id>
 Status native(ExecContext &context, const KernelParams &params, KernelIO &io);
 
@@ -138,7 +138,8 @@ public:
     return device().str() + " (" + props_.name + ", sm_" + std::to_string(props_.major) +
            std::to_string(props_.minor) + "; " + std::to_string(native_) + " of " +
            std::to_string(static_cast<int>(KernelId::NumKernels)) +
-           " kernels native for float32, the others and bf16 calls staged through the host)";
+           " kernels native (float32 arithmetic; bf16 tensors through float32 copies), the "
+           "others staged through the host)";
   }
   Device device() const override { return allocator_.device(); }
   Allocator &allocator() override { return allocator_; }
@@ -246,7 +247,7 @@ Status native(ExecContext &context, const KernelParams &params, KernelIO &io) {
   // cast converts between types; the other native kernels read float32.
   if (static_cast<KernelId>(Id) == KernelId::Cast || allFloat32(io))
     return gNative[Id].run(context, params, io);
-  return gHost->run(*gBackend, static_cast<KernelId>(Id), params, io);
+  return runInFloat32(static_cast<KernelId>(Id), gNative[Id].run, context, params, io);
 }
 
 } // namespace

@@ -8,8 +8,8 @@
 // (HostStaged.h), exact but slow; docs/cuda.md lists which are which.
 // Version 1's native kernels take float32 tensors (cuBLAS without TF32):
 // the CPU backend is their reference to float32 rounding. A call with bf16
-// tensors (a bf16 program) is staged, but for cast, until the bf16 kernels
-// exist.
+// tensors (a bf16 program) runs them on float32 device copies, until the
+// bf16 kernels exist.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SHEAR_RUNTIME_KERNELS_CUDA_CUDABACKEND_H
@@ -73,6 +73,10 @@ void registerFusedLoss(const Define &define);
 void registerBackward(const Define &define);
 void registerAttention(const Define &define);
 void registerPrecision(const Define &define);
+/// Runs `kernel` (a native kernel for float32 tensors) on a call with bf16
+/// tensors: on float32 device copies, each result cast back (Precision.cu).
+Status runInFloat32(KernelId id, KernelFn kernel, ExecContext &context, const KernelParams &params,
+                    KernelIO &io);
 /// The allocator attention keeps its RoPE tables in.
 void setAttentionAllocator(Allocator &allocator);
 

@@ -1,7 +1,11 @@
-//===- Precision.cu - cast: float32 master weights to bf16 working copies --===//
+//===- Precision.cu - bf16 storage on the GPU: cast and the float32 adapter ===//
 //
-// The CUDA twin of cast in kernels/cpu/Precision.cpp: round to nearest even,
-// which __float2bfloat16_rn is, so both backends hold the same bf16 values.
+// cast is the CUDA twin of cast in kernels/cpu/Precision.cpp: round to
+// nearest even, which __float2bfloat16_rn is, so both backends hold the same
+// bf16 values. A native kernel that takes float32 tensors runs a call with
+// bf16 tensors (a bf16 program) as the CPU backend does, but on the device:
+// on float32 copies of the bf16 operands, each result cast back to its
+// declared type, all on the stream (docs/precision.md).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
@@ -45,7 +49,64 @@ Status cast(ExecContext &c, const KernelParams &, KernelIO &io) {
   return launched("cast");
 }
 
+bool needsFloat32Copy(const Tensor *t) {
+  return t && t->defined() && isFloatDType(t->dtype()) && t->dtype() != DType::F32;
+}
+
+/// A float32 device tensor of `t`'s shape, freed in stream order.
+Result<Tensor> float32Like(CudaContext &ctx, const Tensor &t) {
+  size_t bytes = alignedBytes(static_cast<size_t>(t.numel()) * sizeof(float));
+  void *p = nullptr;
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMallocAsync(&p, bytes ? bytes : 64, ctx.stream),
+                                  "out of GPU memory for a float32 copy of " + t.shapeString()));
+  cudaStream_t stream = ctx.stream;
+  auto buffer = std::make_shared<Buffer>(p, bytes, t.device(), [stream](void *q) { cudaFreeAsync(q, stream); });
+  return Tensor::view(buffer, 0, t.shape(), DType::F32);
+}
+
+Status convert(CudaContext &ctx, const Tensor &from, const Tensor &to) {
+  KernelIO io;
+  io.in = {&from};
+  Tensor out = to;
+  io.out = {&out};
+  return cast(ctx, NoParams{}, io);
+}
+
 } // namespace
+
+Status shear::rt::cuda::runInFloat32(KernelId id, KernelFn kernel, ExecContext &context,
+                                     const KernelParams &params, KernelIO &io) {
+  CudaContext &ctx = cudaContext(context);
+  const KernelDecl &decl = kernelDecl(id);
+  std::vector<Tensor> in(io.in.size()), out(io.out.size());
+  KernelIO f32 = io;
+  for (size_t i = 0; i < io.in.size(); ++i)
+    if (needsFloat32Copy(io.in[i])) {
+      auto t = float32Like(ctx, *io.in[i]);
+      if (!t.ok())
+        return t.status();
+      in[i] = t.take();
+      SHEAR_RETURN_IF_ERROR(convert(ctx, *io.in[i], in[i]));
+      f32.in[i] = &in[i];
+    }
+  for (size_t r = 0; r < io.out.size(); ++r) {
+    if (!needsFloat32Copy(io.out[r]))
+      continue;
+    auto t = float32Like(ctx, *io.out[r]);
+    if (!t.ok())
+      return t.status();
+    out[r] = t.take();
+    // A result that updates an operand in place starts from its contents.
+    if (r < decl.results.size() && decl.results[r].updates >= 0)
+      SHEAR_RETURN_IF_ERROR(convert(ctx, *io.out[r], out[r]));
+    f32.out[r] = &out[r];
+  }
+  SHEAR_RETURN_IF_ERROR(kernel(context, params, f32));
+  for (size_t r = 0; r < io.out.size(); ++r)
+    if (out[r].defined())
+      SHEAR_RETURN_IF_ERROR(convert(ctx, out[r], *io.out[r]));
+  return Status();
+}
 
 void shear::rt::cuda::registerPrecision(const Define &define) {
   define(KernelId::Cast, {cast});
