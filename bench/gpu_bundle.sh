@@ -28,6 +28,7 @@ c() { "$BIN/shear-run" compile "$@" > /dev/null; }
 c model.mlir --mode eval -o programs/eval.json
 c masked.mlir --mode eval -o programs/eval-masked.json
 c masked.mlir --mode prune --steps 8 -o programs/prune.json
+c masked.mlir --mode prune --steps 8 --distill-from model.mlir -o programs/prune-distill.json
 c model.mlir --mode train --steps 6 -o programs/train.json
 c masked.mlir --mode gradients -o programs/gradients.json
 c masked.mlir --mode importance -o programs/importance.json

@@ -39,6 +39,7 @@ for dev in cpu "$DEVICE"; do
   check "gradients on $dev" "$RUN" gradients "$P/gradients.json" --tokens "$BUNDLE/tok.npy" --out grads-$dev.safetensors --device $dev
   check "importance on $dev" "$RUN" importance "$P/importance.json" --data "$BUNDLE/data" --calib-seqs 4 --out imp-$dev.safetensors --device $dev
   check "prune on $dev" sh -c "'$RUN' prune '$P/prune.json' --data '$BUNDLE/data' --out prune-$dev --steps 8 --batch 2 --eval-every 4 --save-every 4 --log-every 4 --device $dev > prune-$dev.log && tail -1 prune-$dev.log"
+  check "distilled prune on $dev" sh -c "'$RUN' prune '$P/prune-distill.json' --data '$BUNDLE/data' --out distill-$dev --steps 8 --batch 2 --eval-every 4 --save-every 4 --log-every 4 --device $dev > distill-$dev.log && tail -1 distill-$dev.log"
   check "train on $dev" "$RUN" train "$P/train.json" --data "$BUNDLE/data" --out train-$dev --steps 6 --batch 2 --eval-every 3 --save-every 3 --log-every 3 --device $dev
   check "generate on $dev" sh -c "'$RUN' generate '$P/generate.json' --prompt-ids 1,2,3 --max-new-tokens 8 --print-ids --device $dev | grep ids: > gen-$dev.txt"
   check "bf16 eval logits on $dev" "$RUN" eval "$P/eval-bf16.json" --tokens "$BUNDLE/tok.npy" --logits-out logits16-$dev.npy --device $dev
@@ -53,6 +54,7 @@ check "gradients $DEVICE vs cpu" $PY "$C/compare_tensors.py" grads-$DEVICE.safet
 check "importance $DEVICE vs cpu" $PY "$C/compare_tensors.py" imp-$DEVICE.safetensors imp-cpu.safetensors --tol 1e-4
 check "prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" prune-cpu prune-$DEVICE --rtol 1e-3
 check "train run $DEVICE vs cpu" $PY "$C/compare_ranks.py" train-cpu train-$DEVICE --rtol 1e-3
+check "distilled prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" distill-cpu distill-$DEVICE --rtol 1e-3
 check "greedy generation $DEVICE = cpu" cmp gen-cpu.txt gen-$DEVICE.txt
 # bf16: the CPU (float32 arithmetic on bf16 storage) is the reference; native
 # bf16 kernels may round intermediate values and sum in another order.

@@ -63,12 +63,13 @@ Result<std::pair<const float *, const float *>> ropeOnDevice(CudaContext &ctx, A
   return std::make_pair(base, base + T * (r.headDim / 2));
 }
 
-/// Rotates `heads` heads of each row of x [B*T, stride] in place (HF rotate-half).
+/// Rotates `heads` heads of each row of x [B*T, stride] in place (HF
+/// rotate-half); row t of a sequence is at position offset + t.
 __global__ void ropeKernel(float *x, int64_t rowsCount, int64_t T, int64_t heads, int64_t hd,
-                           int64_t stride, const float *cosT, const float *sinT) {
+                           int64_t stride, const float *cosT, const float *sinT, int64_t offset = 0) {
   int64_t half = hd / 2, n = rowsCount * heads * half;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t e = i % half, h = (i / half) % heads, r = i / (half * heads), p = r % T;
+    int64_t e = i % half, h = (i / half) % heads, r = i / (half * heads), p = offset + r % T;
     float *v = x + r * stride + h * hd;
     float c = cosT[p * half + e], s = sinT[p * half + e];
     float a = v[e], b = v[e + half];
@@ -472,6 +473,130 @@ Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   SHEAR_RETURN_IF_ERROR(gemm(ctx, true, false, d.kw, d.D, rows, 1.0f, dk, d.kw, x.f32(), d.D, 0.0f, io.output(2).f32(), d.D));
   return gemm(ctx, true, false, d.kw, d.D, rows, 1.0f, dv, d.kw, x.f32(), d.D, 0.0f, io.output(3).f32(), d.D);
 }
+// --- attention.decode -------------------------------------------------------
+// (x [B, t, D], wq, wk, wv, wo [, head] [, kv_group], k_cache, v_cache
+// [B, G, S, hd], pos) -> (y, k_cache', v_cache'): the new tokens' keys and
+// values written into the caches at pos.., each new query attending to the
+// cached keys 0..pos+i.
+enum { KCache = 7, VCache, Pos };
+
+/// k, v [B*t, kw] into the caches at positions pos + i.
+__global__ void appendCacheKernel(const float *k, const float *v, float *kc, float *vc, int64_t B, int64_t T,
+                                  int64_t G, int64_t hd, int64_t S, int64_t pos) {
+  int64_t n = B * T * G * hd;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t e = i % hd, g = (i / hd) % G, t = (i / (hd * G)) % T, b = i / (hd * G * T);
+    int64_t from = (b * T + t) * G * hd + g * hd + e, to = ((b * G + g) * S + pos + t) * hd + e;
+    kc[to] = k[from];
+    vc[to] = v[from];
+  }
+}
+
+/// One warp per (b, h, i): a[b, i, h] = softmax(q kᵀ · scale) v over the
+/// cached keys 0..pos+i of kv head h / per.
+__global__ void attendCacheKernel(const float *q, const float *kc, const float *vc, float *a, int64_t B,
+                                  int64_t T, int64_t H, int64_t per, int64_t hd, int64_t qw, int64_t G,
+                                  int64_t S, int64_t pos, float scale) {
+  int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+  int lane = threadIdx.x % 32;
+  if (warp >= B * H * T)
+    return;
+  int64_t i = warp % T, bh = warp / T, b = bh / H, h = bh % H, g = h / per;
+  const float *qr = q + (b * T + i) * qw + h * hd;
+  const float *kb = kc + (b * G + g) * S * hd, *vb = vc + (b * G + g) * S * hd;
+  float qv[kMaxHeadDim / 32], acc[kMaxHeadDim / 32];
+  int per_lane = static_cast<int>((hd + 31) / 32);
+  for (int t = 0; t < per_lane; ++t) {
+    int64_t e = lane + 32 * t;
+    qv[t] = e < hd ? qr[e] : 0.0f;
+    acc[t] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  for (int64_t j = 0; j <= pos + i; ++j) {
+    const float *kj = kb + j * hd;
+    float s = 0.0f;
+    for (int t = 0; t < per_lane; ++t) {
+      int64_t e = lane + 32 * t;
+      if (e < hd)
+        s += qv[t] * kj[e];
+    }
+    for (int o = 16; o > 0; o /= 2)
+      s += __shfl_xor_sync(0xffffffffu, s, o);
+    s *= scale;
+    float mNew = fmaxf(m, s);
+    float corr = expf(m - mNew), w = expf(s - mNew);
+    l = l * corr + w;
+    const float *vj = vb + j * hd;
+    for (int t = 0; t < per_lane; ++t) {
+      int64_t e = lane + 32 * t;
+      if (e < hd)
+        acc[t] = acc[t] * corr + w * vj[e];
+    }
+    m = mNew;
+  }
+  float *out = a + (b * T + i) * qw + h * hd;
+  for (int t = 0; t < per_lane; ++t) {
+    int64_t e = lane + 32 * t;
+    if (e < hd)
+      out[e] = acc[t] / l;
+  }
+}
+
+size_t attentionDecodeWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
+  Dims d = dimsOf(*in[X], attn(params));
+  int64_t rows = d.B * d.T;
+  return bytesOf({rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw, rows * d.qw});
+}
+
+Status attentionDecode(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const AttentionParams &p = attn(params);
+  const Tensor &x = io.input(X);
+  Dims d = dimsOf(x.shape(), p);
+  if (d.hd > kMaxHeadDim || d.hd % 2 != 0)
+    return internalError("attention.decode: head_dim " + std::to_string(d.hd) +
+                         " (the CUDA kernel takes even head dims up to 256)");
+  Tensor &kc = io.output(1), &vc = io.output(2);
+  int64_t S = kc.dim(2), pos = 0;
+  // The position decides the launch: read it (a host sync, once per decode step).
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&pos, io.input(Pos).i64(), sizeof(pos), cudaMemcpyDeviceToHost,
+                                                  ctx.stream),
+                                  "attention.decode"));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "attention.decode"));
+  if (pos < 0 || pos + d.T > S)
+    return invalidInput("attention.decode: the KV cache holds " + std::to_string(S) + " positions, " +
+                        std::to_string(pos + d.T) + " needed");
+  if (io.workspaceBytes < attentionDecodeWorkspace(params, {&x.shape()}))
+    return internalError("attention.decode: workspace too small");
+  int64_t rows = d.B * d.T;
+  Carve w{static_cast<char *>(io.workspace)};
+  float *q = w.take(rows * d.qw), *k = w.take(rows * d.kw), *v = w.take(rows * d.kw), *a = w.take(rows * d.qw),
+        *gated = w.take(rows * d.qw);
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, rows, d.qw, d.D, 1.0f, x.f32(), d.D, io.input(Wq).f32(), d.D, 0.0f, q, d.qw));
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, rows, d.kw, d.D, 1.0f, x.f32(), d.D, io.input(Wk).f32(), d.D, 0.0f, k, d.kw));
+  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, rows, d.kw, d.D, 1.0f, x.f32(), d.D, io.input(Wv).f32(), d.D, 0.0f, v, d.kw));
+  // Tables for the whole cache (values do not depend on the length), made once.
+  auto rope = ropeOnDevice(ctx, *gAllocator, p.rope, S);
+  if (!rope.ok())
+    return rope.status();
+  auto [cosT, sinT] = *rope;
+  ropeKernel<<<blocksFor(rows * d.H * d.hd / 2), 256, 0, ctx.stream>>>(q, rows, d.T, d.H, d.hd, d.qw, cosT, sinT, pos);
+  ropeKernel<<<blocksFor(rows * d.G * d.hd / 2), 256, 0, ctx.stream>>>(k, rows, d.T, d.G, d.hd, d.kw, cosT, sinT, pos);
+  appendCacheKernel<<<blocksFor(rows * d.kw), 256, 0, ctx.stream>>>(k, v, kc.f32(), vc.f32(), d.B, d.T, d.G, d.hd, S, pos);
+  SHEAR_RETURN_IF_ERROR(launched("attention.decode (cache)"));
+  int64_t blocks = (d.B * d.H * d.T * 32 + 127) / 128;
+  float scale = 1.0f / std::sqrt(static_cast<float>(d.hd));
+  if (blocks > 0)
+    attendCacheKernel<<<static_cast<unsigned>(blocks), 128, 0, ctx.stream>>>(q, kc.f32(), vc.f32(), a, d.B, d.T, d.H,
+                                                                           d.per, d.hd, d.qw, d.G, S, pos, scale);
+  SHEAR_RETURN_IF_ERROR(launched("attention.decode"));
+  const Tensor *zHead = io.optional(Head), *zGroup = io.optional(KvGroup);
+  gateHeadsKernel<<<blocksFor(rows * d.qw), 256, 0, ctx.stream>>>(
+      a, zHead ? zHead->f32() : nullptr, zGroup ? zGroup->f32() : nullptr, gated, rows, d.H, d.per, d.hd);
+  SHEAR_RETURN_IF_ERROR(launched("attention.decode (gates)"));
+  return gemm(ctx, false, true, rows, d.D, d.qw, 1.0f, gated, d.qw, io.input(Wo).f32(), d.qw, 0.0f,
+              io.output(0).f32(), d.D);
+}
 } // namespace
 
 void shear::rt::cuda::setAttentionAllocator(Allocator &allocator) { gAllocator = &allocator; }
@@ -480,4 +605,5 @@ void shear::rt::cuda::registerAttention(const Define &define) {
   define(KernelId::Attention, {attention, attentionWorkspace});
   define(KernelId::AttentionTrain, {attentionTrain, attentionTrainWorkspace});
   define(KernelId::AttentionBwd, {attentionBwd, attentionBwdWorkspace});
+  define(KernelId::AttentionDecode, {attentionDecode, attentionDecodeWorkspace});
 }

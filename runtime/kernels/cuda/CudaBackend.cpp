@@ -121,6 +121,7 @@ public:
     gHost = &host_;
     Define define = [](KernelId id, KernelImpl impl) { gNative[static_cast<size_t>(id)] = impl; };
     registerElementwise(define);
+    registerEmbedding(define);
     registerNorm(define);
     registerLinear(define);
     registerOptimizer(define);
@@ -129,6 +130,8 @@ public:
     registerBackward(define);
     registerAttention(define);
     registerPrecision(define);
+    registerStatistics(define);
+    registerGates(define);
     setAttentionAllocator(allocator_);
     addAll(std::make_index_sequence<kNumKernels>());
     return Status();

@@ -65,6 +65,7 @@ inline unsigned blocksFor(int64_t n) {
 
 using Define = std::function<void(KernelId, KernelImpl)>;
 void registerElementwise(const Define &define);
+void registerEmbedding(const Define &define);
 void registerNorm(const Define &define);
 void registerLinear(const Define &define);
 void registerOptimizer(const Define &define);
@@ -73,6 +74,8 @@ void registerFusedLoss(const Define &define);
 void registerBackward(const Define &define);
 void registerAttention(const Define &define);
 void registerPrecision(const Define &define);
+void registerStatistics(const Define &define);
+void registerGates(const Define &define);
 /// Runs `kernel` (a native kernel for float32 tensors) on a call with bf16
 /// tensors: on float32 device copies, each result cast back (Precision.cu).
 Status runInFloat32(KernelId id, KernelFn kernel, ExecContext &context, const KernelParams &params,

@@ -1,4 +1,4 @@
-//===- Elementwise.cu - add, fills, residual update, mask rows, embedding -===//
+//===- Elementwise.cu - add, fills, residual update, mask rows -----------===//
 //
 // Native CUDA twins of the CPU kernels of the same names (float32); the CPU
 // files hold the formulas. Grid-stride loops over elements.
@@ -33,22 +33,6 @@ __global__ void residualKernel(const float *x, const float *u, const float *laye
 __global__ void maskRowKernel(const float *mask, float *row, int64_t index, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     row[i] = mask[index * n + i];
-}
-
-// y[i, :] = table[ids[i], :] ⊙ hidden; an id outside [0, V) records its
-// position in *bad (the smallest one wins) and writes zeros.
-__global__ void embedKernel(const float *table, const int64_t *ids, const float *hidden, float *y,
-                            int64_t rows, int64_t D, int64_t V, unsigned long long *bad) {
-  int64_t n = rows * D;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t r = i / D, d = i % D, id = ids[r];
-    if (id < 0 || id >= V) {
-      atomicMin(bad, static_cast<unsigned long long>(r));
-      y[i] = 0.0f;
-      continue;
-    }
-    y[i] = table[id * D + d] * (hidden ? hidden[d] : 1.0f);
-  }
 }
 
 const float *opt(const Tensor *t) { return t ? t->f32() : nullptr; }
@@ -106,28 +90,6 @@ Status maskRowBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
                    "mask_row.bwd");
 }
 
-Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
-  CudaContext &ctx = cudaContext(c);
-  const Tensor &table = io.input(0), &ids = io.input(1);
-  int64_t V = table.dim(0), D = table.dim(1), rows = ids.numel();
-  // badIndex holds "none" (all ones) while no id is bad.
-  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "embed"));
-  embedKernel<<<blocksFor(rows * D), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), opt(io.optional(2)),
-                                                           io.output(0).f32(), rows, D, V, bad);
-  SHEAR_RETURN_IF_ERROR(launched("embed"));
-  unsigned long long first = 0;
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, bad, sizeof(first), cudaMemcpyDeviceToHost, ctx.stream), "embed"));
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "embed"));
-  if (first != ~0ull) {
-    int64_t id = 0;
-    cudaMemcpy(&id, ids.i64() + first, sizeof(id), cudaMemcpyDeviceToHost);
-    return invalidInput("token id " + std::to_string(id) + " at position " + std::to_string(first) +
-                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  }
-  return Status();
-}
-
 } // namespace
 
 void shear::rt::cuda::registerElementwise(const Define &define) {
@@ -137,5 +99,4 @@ void shear::rt::cuda::registerElementwise(const Define &define) {
   define(KernelId::ResidualAdd, {residualAdd});
   define(KernelId::MaskRow, {maskRow});
   define(KernelId::MaskRowBwd, {maskRowBwd});
-  define(KernelId::Embed, {embed});
 }

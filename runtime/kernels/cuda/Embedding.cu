@@ -1,0 +1,180 @@
+//===- Embedding.cu - token embedding (× hidden mask) and its gradient -----===//
+//
+// Twins of embed and embed.bwd in runtime/kernels/cpu/Embed.cpp. The table's
+// gradient sums the rows of the tokens with the same id in token order, as
+// the CPU does, without atomics: the (id, position) pairs are sorted by id
+// (a stable radix sort: equal ids keep their order), then one block sums
+// each run of equal ids. Products and sums are rounded as the CPU's
+// (no fused multiply-add), so both give the same bits.
+//
+//===----------------------------------------------------------------------===//
+#include "CudaBackend.h"
+
+#include <cub/device/device_radix_sort.cuh>
+
+using namespace shear;
+using namespace shear::rt;
+using namespace shear::rt::cuda;
+
+namespace {
+
+// y[i, :] = table[ids[i], :] ⊙ hidden; an id outside [0, V) records its
+// position in *bad (the smallest one wins) and writes zeros.
+__global__ void embedKernel(const float *table, const int64_t *ids, const float *hidden, float *y,
+                            int64_t rows, int64_t D, int64_t V, unsigned long long *bad) {
+  int64_t n = rows * D;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t r = i / D, d = i % D, id = ids[r];
+    if (id < 0 || id >= V) {
+      atomicMin(bad, static_cast<unsigned long long>(r));
+      y[i] = 0.0f;
+      continue;
+    }
+    y[i] = table[id * D + d] * (hidden ? hidden[d] : 1.0f);
+  }
+}
+
+/// Sort keys: the id (V for a bad one, sorted last and skipped) and the position.
+__global__ void keysKernel(const int64_t *ids, int64_t n, int64_t V, uint32_t *keys, uint32_t *positions,
+                           unsigned long long *bad) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t id = ids[i];
+    if (id < 0 || id >= V) {
+      atomicMin(bad, static_cast<unsigned long long>(i));
+      id = V;
+    }
+    keys[i] = static_cast<uint32_t>(id);
+    positions[i] = static_cast<uint32_t>(i);
+  }
+}
+
+/// Block j sums the run of equal ids that starts at sorted position j into
+/// that id's row of dtable (rows of ids that never occur stay zero).
+__global__ void tableGradKernel(const uint32_t *keys, const uint32_t *positions, int64_t n, int64_t V,
+                                int64_t D, const float *dy, const float *hidden, float *dtable) {
+  int64_t j = blockIdx.x;
+  uint32_t id = keys[j];
+  if (id >= V || (j > 0 && keys[j - 1] == id))
+    return;
+  int64_t end = j;
+  while (end < n && keys[end] == id)
+    ++end;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+    float z = hidden ? hidden[d] : 1.0f, acc = 0.0f;
+    for (int64_t k = j; k < end; ++k)
+      acc = __fadd_rn(acc, __fmul_rn(dy[int64_t(positions[k]) * D + d], z));
+    dtable[int64_t(id) * D + d] = acc;
+  }
+}
+
+/// dhidden[d] = Σ_i dy[i, d] · table[ids[i], d], in token order.
+__global__ void hiddenGradKernel(const float *table, const int64_t *ids, int64_t rows, int64_t D, int64_t V,
+                                 const float *dy, float *dhidden) {
+  int64_t d = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (d >= D)
+    return;
+  float acc = 0.0f;
+  for (int64_t i = 0; i < rows; ++i) {
+    int64_t id = ids[i];
+    if (id >= 0 && id < V)
+      acc = __fadd_rn(acc, __fmul_rn(dy[i * D + d], table[id * D + d]));
+  }
+  dhidden[d] = acc;
+}
+
+const float *opt(const Tensor *t) { return t ? t->f32() : nullptr; }
+
+/// Reports a bad id recorded in ctx.badIndex (a host sync).
+Status checkIds(CudaContext &ctx, const Tensor &ids, int64_t V, const char *kernel) {
+  unsigned long long first = 0;
+  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, bad, sizeof(first), cudaMemcpyDeviceToHost, ctx.stream), kernel));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), kernel));
+  if (first != ~0ull) {
+    int64_t id = 0;
+    cudaMemcpy(&id, ids.i64() + first, sizeof(id), cudaMemcpyDeviceToHost);
+    return invalidInput("token id " + std::to_string(id) + " at position " + std::to_string(first) +
+                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  }
+  return Status();
+}
+
+Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const Tensor &table = io.input(0), &ids = io.input(1);
+  int64_t V = table.dim(0), D = table.dim(1), rows = ids.numel();
+  // badIndex holds "none" (all ones) while no id is bad.
+  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "embed"));
+  embedKernel<<<blocksFor(rows * D), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), opt(io.optional(2)),
+                                                           io.output(0).f32(), rows, D, V, bad);
+  SHEAR_RETURN_IF_ERROR(launched("embed"));
+  return checkIds(ctx, ids, V, "embed");
+}
+
+/// Device memory for one call, freed in stream order.
+struct StreamBuffer {
+  void *p = nullptr;
+  cudaStream_t stream;
+  explicit StreamBuffer(cudaStream_t s) : stream(s) {}
+  ~StreamBuffer() {
+    if (p)
+      cudaFreeAsync(p, stream);
+  }
+  Status allocate(size_t bytes, const char *what) {
+    return cudaCheck(cudaMallocAsync(&p, bytes ? bytes : 16, stream), std::string("out of GPU memory for ") + what);
+  }
+};
+
+// embed.bwd(table, ids [, hidden], y, dy) -> (dtable [, dhidden])
+Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const Tensor &table = io.input(0), &ids = io.input(1), &dy = io.input(4);
+  const Tensor *z = io.optional(2);
+  Tensor &dtable = io.output(0);
+  Tensor *dz = io.optionalOutput(1);
+  int64_t V = table.dim(0), D = table.dim(1), n = ids.numel();
+  if (n >= (int64_t(1) << 31) || V >= (int64_t(1) << 31))
+    return internalError("embed.bwd: more than 2^31 tokens or ids in one call");
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(dtable.data(), 0, dtable.bytes(), ctx.stream), "embed.bwd"));
+  if (n == 0) {
+    if (dz)
+      return cudaCheck(cudaMemsetAsync(dz->data(), 0, dz->bytes(), ctx.stream), "embed.bwd");
+    return Status();
+  }
+  int bits = 1;
+  while ((int64_t(1) << bits) <= V)
+    ++bits;
+  size_t part = alignedBytes(static_cast<size_t>(n) * sizeof(uint32_t)), sortBytes = 0;
+  cub::DeviceRadixSort::SortPairs(nullptr, sortBytes, static_cast<const uint32_t *>(nullptr),
+                                  static_cast<uint32_t *>(nullptr), static_cast<const uint32_t *>(nullptr),
+                                  static_cast<uint32_t *>(nullptr), static_cast<int>(n), 0, bits, ctx.stream);
+  StreamBuffer buffer(ctx.stream);
+  SHEAR_RETURN_IF_ERROR(buffer.allocate(4 * part + sortBytes, "embed.bwd's sort"));
+  char *w = static_cast<char *>(buffer.p);
+  auto *keys = reinterpret_cast<uint32_t *>(w), *positions = reinterpret_cast<uint32_t *>(w + part);
+  auto *sortedKeys = reinterpret_cast<uint32_t *>(w + 2 * part), *sortedPositions = reinterpret_cast<uint32_t *>(w + 3 * part);
+  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "embed.bwd"));
+  keysKernel<<<blocksFor(n), 256, 0, ctx.stream>>>(ids.i64(), n, V, keys, positions, bad);
+  SHEAR_RETURN_IF_ERROR(launched("embed.bwd"));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cub::DeviceRadixSort::SortPairs(w + 4 * part, sortBytes, keys, sortedKeys, positions,
+                                                                  sortedPositions, static_cast<int>(n), 0, bits, ctx.stream),
+                                  "embed.bwd (sort)"));
+  tableGradKernel<<<static_cast<unsigned>(n), 256, 0, ctx.stream>>>(sortedKeys, sortedPositions, n, V, D, dy.f32(),
+                                                                    opt(z), dtable.f32());
+  SHEAR_RETURN_IF_ERROR(launched("embed.bwd"));
+  if (dz) {
+    hiddenGradKernel<<<static_cast<unsigned>((D + 255) / 256), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), n, D, V,
+                                                                                     dy.f32(), dz->f32());
+    SHEAR_RETURN_IF_ERROR(launched("embed.bwd (hidden mask)"));
+  }
+  return checkIds(ctx, ids, V, "embed.bwd");
+}
+
+} // namespace
+
+void shear::rt::cuda::registerEmbedding(const Define &define) {
+  define(KernelId::Embed, {embed});
+  define(KernelId::EmbedBwd, {embedBwd});
+}
