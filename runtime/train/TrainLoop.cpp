@@ -393,7 +393,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   SHEAR_RETURN_IF_ERROR(
       comm.agree(lead ? metrics.open(joinPath(o.outDir, "metrics.jsonl"), start) : Status()));
 
-  double peak = backend.peakFlops() * ranks;
+  double peak = backend.peakFlops(precision == "bf16" ? DType::BF16 : DType::F32) * ranks;
   double flopsTok = flopsPerToken(program.model, manifest.seqLen);
   int64_t tokensPerStep = o.batch * manifest.seqLen;
   std::string where = backend.describe();

@@ -71,8 +71,9 @@ public:
   virtual Status zero(const Tensor &t) = 0;
   /// A tensor's values on the host (the tensor itself on the CPU).
   virtual Result<Tensor> toHost(const Tensor &t) = 0;
-  /// Measured peak FLOP/s of a matrix multiply, against which MFU is given.
-  virtual double peakFlops() = 0;
+  /// Measured peak FLOP/s of a matrix multiply on `storage` inputs (a bf16
+  /// program's GEMMs may run on bf16 tensor cores), against which MFU is given.
+  virtual double peakFlops(DType storage = DType::F32) = 0;
 
   const KernelImpl *kernel(KernelId id) const;
   /// Table entries this backend has no implementation for.

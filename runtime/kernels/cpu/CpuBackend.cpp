@@ -146,7 +146,8 @@ public:
   Result<Tensor> toHost(const Tensor &t) override { return t; }
 
   // float32 GEMM throughput with this backend's threads (768³, best of 4).
-  double peakFlops() override {
+  // bf16 programs compute in float32 here too: one peak.
+  double peakFlops(DType) override {
     if (peak_ > 0)
       return peak_;
     const int n = 768;

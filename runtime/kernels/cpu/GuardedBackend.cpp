@@ -176,7 +176,7 @@ public:
     std::memcpy(host->data(), t.data(), t.bytes());
     return host;
   }
-  double peakFlops() override { return cpu_->peakFlops(); }
+  double peakFlops(DType storage) override { return cpu_->peakFlops(storage); }
 
 private:
   template <size_t... Ids> void addAll(std::index_sequence<Ids...>) {

@@ -32,9 +32,18 @@ Status shear::rt::cuda::gemm(CudaContext &ctx, bool transA, bool transB, int64_t
   if (M == 0 || N == 0)
     return Status();
   // Row-major C = op(A) op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ.
-  cublasStatus_t s = cublasSgemm_64(ctx.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                    transA ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb,
-                                    A, lda, &beta, C, ldc);
+  cublasOperation_t opA = transB ? CUBLAS_OP_T : CUBLAS_OP_N, opB = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasStatus_t s;
+  if (ctx.bf16Gemms) {
+    // A bf16 program: inputs rounded to bf16 on tensor cores, float32
+    // accumulation (the operands that are bf16 values are exact there).
+    cublasSetMathMode(ctx.blas, CUBLAS_DEFAULT_MATH);
+    s = cublasGemmEx_64(ctx.blas, opA, opB, N, M, K, &alpha, B, CUDA_R_32F, ldb, A, CUDA_R_32F, lda, &beta, C,
+                        CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT);
+    cublasSetMathMode(ctx.blas, CUBLAS_PEDANTIC_MATH);
+  } else {
+    s = cublasSgemm_64(ctx.blas, opA, opB, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
+  }
   if (s != CUBLAS_STATUS_SUCCESS)
     return runFailure("cuBLAS sgemm " + std::to_string(M) + "x" + std::to_string(N) + "x" +
                       std::to_string(K) + ": " + cublasGetStatusString(s));
@@ -177,10 +186,13 @@ public:
     return host;
   }
 
-  // float32 GEMM throughput (4096³, best of 3), against which MFU is given.
-  double peakFlops() override {
-    if (peak_ > 0)
-      return peak_;
+  // GEMM throughput (4096³, best of 3) as a program of that storage runs
+  // its GEMMs (float32; bf16 tensor cores for bf16), against which MFU is given.
+  double peakFlops(DType storage) override {
+    bool bf16 = storage == DType::BF16;
+    double &peak = bf16 ? peakBf16_ : peak_;
+    if (peak > 0)
+      return peak;
     const int64_t n = 4096;
     auto a = Tensor::allocate(allocator_, {n, n}, DType::F32);
     auto c = Tensor::allocate(allocator_, {n, n}, DType::F32);
@@ -189,6 +201,7 @@ public:
     cudaEvent_t start, stop;
     cudaEventCreate(&start);
     cudaEventCreate(&stop);
+    context_.bf16Gemms = bf16;
     for (int i = 0; i < 4; ++i) {
       cudaEventRecord(start, context_.stream);
       Status s = gemm(context_, false, false, n, n, n, 1.0f, a->f32(), n, a->f32(), n, 0.0f,
@@ -198,11 +211,12 @@ public:
       float ms = 0;
       cudaEventElapsedTime(&ms, start, stop);
       if (s.ok() && i > 0 && ms > 0) // the first is a warm-up
-        peak_ = std::max(peak_, 2.0 * n * n * n / (ms * 1e-3));
+        peak = std::max(peak, 2.0 * n * n * n / (ms * 1e-3));
     }
+    context_.bf16Gemms = false;
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
-    return peak_;
+    return peak;
   }
 
   HostKernels &host() { return host_; }
@@ -226,7 +240,7 @@ private:
   HostKernels host_;
   cudaDeviceProp props_{};
   int native_ = 0;
-  double peak_ = 0;
+  double peak_ = 0, peakBf16_ = 0;
 };
 
 template <size_t Id>

@@ -36,6 +36,9 @@ public:
   int64_t *badIndex = nullptr;
   /// Device tensors kept across calls (RoPE tables per parameters and length).
   std::map<std::string, Tensor> cache;
+  /// Set while a call of a bf16 program runs: GEMMs take bf16 tensor cores
+  /// (inputs rounded to bf16, float32 accumulation) instead of float32.
+  bool bf16Gemms = false;
 };
 
 inline CudaContext &cudaContext(ExecContext &c) { return static_cast<CudaContext &>(c); }
@@ -45,7 +48,8 @@ Status cudaCheck(cudaError_t e, const std::string &what);
 /// The launch of `kernel` just made (cudaGetLastError).
 Status launched(const char *kernel);
 
-/// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major float32 (cuBLAS).
+/// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major float32 (cuBLAS;
+/// on bf16 tensor cores while ctx.bf16Gemms).
 Status gemm(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
             float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
             float *C, int64_t ldc);

@@ -101,7 +101,11 @@ Status shear::rt::cuda::runInFloat32(KernelId id, KernelFn kernel, ExecContext &
       SHEAR_RETURN_IF_ERROR(convert(ctx, *io.out[r], out[r]));
     f32.out[r] = &out[r];
   }
-  SHEAR_RETURN_IF_ERROR(kernel(context, params, f32));
+  // The call's GEMMs on bf16 tensor cores, as bf16 storage means.
+  ctx.bf16Gemms = true;
+  Status ran = kernel(context, params, f32);
+  ctx.bf16Gemms = false;
+  SHEAR_RETURN_IF_ERROR(ran);
   for (size_t r = 0; r < io.out.size(); ++r)
     if (out[r].defined())
       SHEAR_RETURN_IF_ERROR(convert(ctx, out[r], *io.out[r]));
