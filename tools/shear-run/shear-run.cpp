@@ -111,7 +111,7 @@ void commonOptions(cli::Command &c, Common &o, bool plan) {
       .option("device", "DEVICE", "cpu, cuda or auto", &o.device)
       .option("precision", "TYPE",
               "storage of weights and activations: f32, bf16 (float32 master weights, gradients "
-              "and statistics) or auto (the device's: f32 on the CPU)",
+              "and statistics) or auto (the device's: f32 on the CPU, bf16 on a GPU)",
               &o.precision)
       .option("comm-timeout", "SECONDS",
               "several ranks: how long a rank waits for the others in a collective before "
