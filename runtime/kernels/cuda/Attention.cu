@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
+#include "FlashAttention.h"
 #include "../cpu/Rope.h"
 
 #include <cmath>
@@ -164,7 +165,9 @@ Status forward(CudaContext &ctx, Allocator &alloc, const KernelIO &io, const Att
   if (blocks > 0x7fffffff)
     return internalError("attention: too many query rows for one launch");
   float scale = 1.0f / std::sqrt(static_cast<float>(d.hd));
-  if (blocks > 0)
+  if (flashAttentionTakes(d.hd))
+    SHEAR_RETURN_IF_ERROR(flashForward(ctx, q, k, v, a, lse, d.B, d.T, d.H, d.G, d.hd, scale));
+  else if (blocks > 0)
     attendKernel<<<static_cast<unsigned>(blocks), 128, 0, ctx.stream>>>(q, k, v, a, lse, d.B, d.T, d.H, d.per,
                                                                       d.hd, d.qw, d.kw, scale);
   SHEAR_RETURN_IF_ERROR(launched("attention"));
@@ -449,10 +452,13 @@ Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   int64_t qBlocks = (d.B * d.H * d.T * 32 + 127) / 128, kvBlocks = (d.B * d.G * d.T * 32 + 127) / 128;
   if (qBlocks > 0x7fffffff)
     return internalError("attention.bwd: too many query rows for one launch");
-  if (qBlocks > 0)
+  if (flashAttentionTakes(d.hd))
+    SHEAR_RETURN_IF_ERROR(flashBackward(ctx, q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dq, dk, dv, d.B, d.T,
+                                        d.H, d.G, d.hd, scale));
+  else if (qBlocks > 0)
     dqKernel<<<static_cast<unsigned>(qBlocks), 128, 0, ctx.stream>>>(
         q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dq, d.B, d.T, d.H, d.per, d.hd, d.qw, d.kw, scale);
-  if (kvBlocks > 0)
+  if (!flashAttentionTakes(d.hd) && kvBlocks > 0)
     dkvKernel<<<static_cast<unsigned>(kvBlocks), 128, 0, ctx.stream>>>(
         q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dk, dv, d.B, d.T, d.H, d.G, d.per, d.hd, d.qw, d.kw, scale);
   SHEAR_RETURN_IF_ERROR(launched("attention.bwd"));
