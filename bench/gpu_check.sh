@@ -51,6 +51,9 @@ C=$BUNDLE
 check "logits $DEVICE vs cpu" $PY "$C/compare_npy.py" logits-$DEVICE.npy logits-cpu.npy --tol 1e-5
 check "eval losses $DEVICE vs cpu" $PY "$C/compare_tensors.py" eval-$DEVICE.json eval-cpu.json --tol 1e-5
 check "gradients $DEVICE vs cpu" $PY "$C/compare_tensors.py" grads-$DEVICE.safetensors grads-cpu.safetensors --tol 1e-4
+# The first version's row-per-warp attention, the tiled kernels' reference.
+check "gradients (row-per-warp attention) on $DEVICE" env SHEAR_CUDA_ATTENTION=naive "$RUN" gradients "$P/gradients.json" --tokens "$BUNDLE/tok.npy" --out grads-naive.safetensors --device $DEVICE
+check "gradients (row-per-warp attention) vs cpu" $PY "$C/compare_tensors.py" grads-naive.safetensors grads-cpu.safetensors --tol 1e-4
 check "importance $DEVICE vs cpu" $PY "$C/compare_tensors.py" imp-$DEVICE.safetensors imp-cpu.safetensors --tol 1e-4
 check "prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" prune-cpu prune-$DEVICE --rtol 1e-3
 check "train run $DEVICE vs cpu" $PY "$C/compare_ranks.py" train-cpu train-$DEVICE --rtol 1e-3
