@@ -16,12 +16,7 @@ BUNDLE=$(cd "$1" && pwd)
 BUILD=${2:-$ROOT/build-gpu}
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}
-if [ ! -x "$BUILD/bin/shear-run" ] || [ -n "${REBUILD:-}" ]; then
-  mkdir -p "$BUILD"
-  cmake -G Ninja -S "$ROOT" -B "$BUILD" -DSHEAR_BUILD_COMPILER=OFF -DSHEAR_BLAS=OFF \
-    -DCMAKE_BUILD_TYPE=Release > "$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log"; exit 1; }
-  ninja -C "$BUILD" shear-run > "$BUILD/build.log" 2>&1 || { tail -50 "$BUILD/build.log"; exit 1; }
-fi
+"$ROOT/bench/gpu_build.sh" "$BUILD" || exit 1
 RUN=$BUILD/bin/shear-run
 WORK=$(mktemp -d)
 cd "$WORK"

@@ -10,7 +10,7 @@ WORK=${BENCH_DIR:-/tmp/shear-bench-7b}
 mkdir -p "$WORK" && cd "$WORK"
 if [ ! -f src/config.json ]; then
   echo "writing the 7B-shaped source checkpoint (13.5 GB) ..."
-  /usr/bin/python3 "$ROOT/bench/make_llama7b.py" src
+  /usr/bin/python3 "$ROOT/bench/make_llama.py" src --preset 7b
 fi
 rm -rf masked compact compact-hf && mkdir -p masked compact
 rows=()
