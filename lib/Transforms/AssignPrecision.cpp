@@ -47,6 +47,7 @@ const std::vector<ComputeKernel> &computeKernels() {
       {"mlp", {"w_gate", "w_up", "w_down"}, {"y"}},
       {"mlp.train", {"w_gate", "w_up", "w_down"}, {"y", "g", "u", "h"}},
       {"residual_add", {}, {"y"}},
+      {"residual_add_rms_norm", {"w"}, {"y", "n"}},
       // Logits and losses stay float32.
       {"lm_head", {"w"}, {}},
       {"lm_head_cross_entropy", {"w"}, {}},

@@ -2,8 +2,9 @@
 //
 // Works on kernel-level IR: every differentiable kernel K has a backward
 // kernel K.bwd (K.train's is K.bwd) taking K's arguments, K's results and the
-// cotangent of K's first result, and returning the cotangents its results
-// name (`dx` for operand `x`: every float operand but a frozen one, like the
+// cotangents of K's outputs (its first result; both results of
+// residual_add_rms_norm: as many as K.bwd's operands beyond K's), and
+// returning the cotangents its results name (`dx` for operand `x`: every float operand but a frozen one, like the
 // distillation teacher's logits). `add` (the cotangent flows to both sides)
 // and `cast` (cotangents are float32 already: it passes through) are handled
 // here. Frozen weights get no gradient.
@@ -67,11 +68,34 @@ struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
         if (op.isBeforeInBlock(one))
           forward.push_back(k);
     for (KernelOp k : llvm::reverse(forward)) {
-      auto it = cot.find(k.getResult(0));
-      if (it == cot.end())
-        continue;
-      Value dy = it->second;
+      if (llvm::none_of(k->getResults(), [&](Value r) { return cot.count(r); }))
+        continue; // nothing downstream of it needs a gradient
       StringRef callee = k.getCallee();
+      std::string bwd = (callee.ends_with(".train") ? callee.drop_back(6) : callee).str() + ".bwd";
+      const KernelDecl *back = findKernel(bwd);
+      auto call = analyzeKernelCall(k);
+      // The backward takes the cotangents of the first `outputs` results
+      // (one but for kernels with several outputs, like residual_add_rms_norm).
+      size_t outputs = 1;
+      if (back && succeeded(call))
+        outputs = back->operands.size() - call->decl->operands.size() - call->decl->results.size();
+      if (outputs < 1 || outputs > k.getNumResults())
+        return k.emitOpError("differentiate: '") << bwd << "' takes " << outputs << " cotangents";
+      SmallVector<Value> dys;
+      bool any = false;
+      for (size_t r = 0; r < outputs; ++r) {
+        Value dy = cot.lookup(k.getResult(r));
+        any |= static_cast<bool>(dy);
+        dys.push_back(dy);
+      }
+      if (!any)
+        continue;
+      for (size_t r = 0; r < outputs; ++r)
+        if (!dys[r]) // an output nothing downstream read: a zero cotangent
+          dys[r] = KernelOp::create(b, loc, TypeRange{gradientType(k.getResult(r))},
+                                    b.getStringAttr("zeros_like"), ValueRange{k.getResult(r)})
+                       .getResult(0);
+      Value dy = dys[0];
       if (callee == "add") {
         accumulate(k.getArgs()[0], dy);
         accumulate(k.getArgs()[1], dy);
@@ -81,14 +105,11 @@ struct DifferentiatePass : shear::impl::DifferentiateBase<DifferentiatePass> {
         accumulate(k.getArgs()[0], dy);
         continue;
       }
-      std::string bwd = (callee.ends_with(".train") ? callee.drop_back(6) : callee).str() + ".bwd";
       SmallVector<Value> args(k.getArgs());
       args.append(k.getResults().begin(), k.getResults().end());
-      args.push_back(dy);
+      args.append(dys.begin(), dys.end());
       SmallVector<Type> types;
       SmallVector<Value> targets;
-      const KernelDecl *back = findKernel(bwd);
-      auto call = analyzeKernelCall(k);
       if (!back || failed(call))
         return k.emitOpError("differentiate: no backward kernel '") << bwd << "'";
       // Result `dX` of the backward kernel is the cotangent of operand X.

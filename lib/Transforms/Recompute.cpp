@@ -30,14 +30,17 @@ using namespace mlir;
 using namespace shear;
 
 namespace {
-/// The forward kernel a --recompute choice names: its training variant where
-/// it keeps tensors for the backward.
-StringRef forwardKernel(StringRef choice) {
-  return llvm::StringSwitch<StringRef>(choice)
-      .Case("attention", "attention.train")
-      .Case("mlp", "mlp.train")
-      .Case("norm", "rms_norm")
-      .Default("");
+/// The forward kernels a --recompute choice names: their training variants
+/// where they keep tensors for the backward (a norm fused with the residual
+/// update before it is a norm too).
+SmallVector<StringRef> forwardKernels(StringRef choice) {
+  if (choice == "attention")
+    return {"attention.train"};
+  if (choice == "mlp")
+    return {"mlp.train"};
+  if (choice == "norm")
+    return {"rms_norm", "residual_add_rms_norm"};
+  return {};
 }
 
 struct RecomputePass : shear::impl::RecomputeBase<RecomputePass> {
@@ -51,16 +54,18 @@ struct RecomputePass : shear::impl::RecomputeBase<RecomputePass> {
       n = n.trim();
       if (n == "layer") {
         for (const char *k : {"attention", "mlp", "norm"})
-          chosen.insert(forwardKernel(k));
+          for (StringRef kernel : forwardKernels(k))
+            chosen.insert(kernel);
         continue;
       }
-      if (forwardKernel(n).empty()) {
+      if (forwardKernels(n).empty()) {
         getOperation().emitError() << "recompute: kernels must be among attention, mlp, norm "
                                       "(or layer: all three), got '"
                                    << n << "'";
         return signalPassFailure();
       }
-      chosen.insert(forwardKernel(n));
+      for (StringRef kernel : forwardKernels(n))
+        chosen.insert(kernel);
     }
     for (auto fn : getOperation().getOps<func::FuncOp>())
       if (fn->hasAttr("shear.gradients"))
@@ -96,14 +101,18 @@ struct RecomputePass : shear::impl::RecomputeBase<RecomputePass> {
     for (KernelOp k : chosenOps)
       isChosen.insert(k);
     llvm::DenseMap<Operation *, Operation *> copyAt;
+    // A fused residual update + norm recomputes its norm only: the residual
+    // stream it also returns is what lives from the forward to the backward.
+    auto isFusedNorm = [](KernelOp k) { return k.getCallee() == "residual_add_rms_norm"; };
+    auto recomputed = [&](KernelOp k) { return isFusedNorm(k) ? k->getResults().drop_front() : k->getResults(); };
     for (KernelOp k : llvm::reverse(chosenOps)) {
       Operation *at = nullptr;
-      for (Value r : k->getResults())
+      for (Value r : recomputed(k))
         for (Operation *user : r.getUsers()) {
           if (inBackward(user))
             at = earliest(at, user);
-          else if (isChosen.contains(user))
-            at = earliest(at, copyAt.lookup(user));
+          else if (isChosen.contains(user) && !isFusedNorm(cast<KernelOp>(user)))
+            at = earliest(at, copyAt.lookup(user)); // (a fused norm's copy reads only its own result)
         }
       copyAt[k] = at;
     }
@@ -111,11 +120,32 @@ struct RecomputePass : shear::impl::RecomputeBase<RecomputePass> {
     // The copies, in forward order (a copy reads the copies before it).
     IRMapping copies;
     llvm::DenseSet<Operation *> copied;
-    for (KernelOp k : chosenOps)
-      if (Operation *at = copyAt.lookup(k)) {
-        OpBuilder b(at);
+    for (KernelOp k : chosenOps) {
+      Operation *at = copyAt.lookup(k);
+      if (!at)
+        continue;
+      OpBuilder b(at);
+      if (k.getCallee() != "residual_add_rms_norm") {
         copied.insert(b.clone(*k.getOperation(), copies));
+        continue;
       }
+      // rms_norm(y, w [, hidden]) again, from the kept residual stream y.
+      SmallVector<Value> args = {k.getResult(0), k.getArgs()[2]};
+      SmallVector<Attribute> masks;
+      if (auto names = k->getAttrOfType<ArrayAttr>("masks"))
+        for (auto [i, name] : llvm::enumerate(names))
+          if (cast<StringAttr>(name).getValue() == "hidden") {
+            args.push_back(k.getArgs()[3 + i]);
+            masks.push_back(name);
+          }
+      auto norm = KernelOp::create(b, k.getLoc(), TypeRange{k.getResult(1).getType()}, b.getStringAttr("rms_norm"),
+                                   args);
+      norm->setAttr("eps", k->getAttr("eps"));
+      if (!masks.empty())
+        norm->setAttr("masks", b.getArrayAttr(masks));
+      copies.map(k.getResult(1), norm.getResult(0));
+      copied.insert(norm);
+    }
     // The backward reads the copies.
     for (Operation &op : llvm::make_range(backward->getIterator(), body.end()))
       if (!copied.contains(&op))

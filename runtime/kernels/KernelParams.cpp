@@ -65,6 +65,8 @@ Result<KernelParams> shear::rt::decodeParams(KernelId id,
   switch (id) {
   case K::RMSNorm:
   case K::RMSNormBwd:
+  case K::ResidualAddRMSNorm:
+  case K::ResidualAddRMSNormBwd:
     return KernelParams(NormParams{a.number("eps")});
   case K::Attention:
   case K::AttentionTrain:
@@ -273,6 +275,17 @@ Status shear::rt::inferShapes(KernelId id, const KernelParams &params,
   case K::ResidualAddBwd:
     out[0] = c.operand(0);
     out[1] = c.operand(1);
+    optionalResults();
+    break;
+  case K::ResidualAddRMSNorm:
+  case K::ResidualAddRMSNormBwd:
+    SHEAR_RETURN_IF_ERROR(c.equal(1, c.operand(0)));
+    SHEAR_RETURN_IF_ERROR(c.rank(2, 1));
+    SHEAR_RETURN_IF_ERROR(c.dimIs(0, -1, c.operand(2)[0]));
+    if (id == K::ResidualAddRMSNorm)
+      out = {c.operand(0), c.operand(0)};
+    else
+      out = {c.operand(0), c.operand(0), c.operand(2), Shape(), Shape()};
     optionalResults();
     break;
   case K::LMHead: {

@@ -192,6 +192,13 @@ std::vector<KernelDecl> buildTable() {
       declare(K::Cast, "cast", "x", "y", "",
               "x in y's element type (bf16 working copies of float32 master weights; round to "
               "nearest even)"),
+      declare(K::ResidualAddRMSNorm, "residual_add_rms_norm", "x u w layer? hidden?", "y n", "eps:float",
+              "residual_add then rms_norm of its result under the same hidden mask: the residual "
+              "stream y and its norm n in one pass"),
+      declare(K::ResidualAddRMSNormBwd, "residual_add_rms_norm.bwd", "x u w layer? hidden? y n dy dn",
+              "dx=dy du dw dlayer?layer dhidden?hidden", "eps:float",
+              "gradients of residual_add_rms_norm from the cotangents of both results (dx updates "
+              "dy in place)"),
   };
   for (size_t i = 0; i < t.size(); ++i)
     if (static_cast<size_t>(t[i].id) != i)

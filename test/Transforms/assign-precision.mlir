@@ -27,7 +27,7 @@
 // EVAL: shear.kernel "embed"(%[[E]], %arg0) : (tensor<10x8xbf16>, tensor<?x?xi64>) -> tensor<?x?x8xbf16>
 // EVAL: shear.kernel "rms_norm"({{.*}}) {eps = 1.000000e-05 : f64} : (tensor<?x?x8xbf16>, tensor<8xbf16>) -> tensor<?x?x8xbf16>
 // EVAL: shear.kernel "attention"({{.*}} : (tensor<?x?x8xbf16>, tensor<8x8xbf16>, tensor<4x8xbf16>, tensor<4x8xbf16>, tensor<8x8xbf16>) -> tensor<?x?x8xbf16>
-// EVAL: shear.kernel "residual_add"({{.*}}) : (tensor<?x?x8xbf16>, tensor<?x?x8xbf16>) -> tensor<?x?x8xbf16>
+// EVAL: shear.kernel "residual_add_rms_norm"({{.*}}) {eps = 1.000000e-05 : f64} : (tensor<?x?x8xbf16>, tensor<?x?x8xbf16>, tensor<8xbf16>) -> (tensor<?x?x8xbf16>, tensor<?x?x8xbf16>)
 // EVAL: shear.kernel "mlp"({{.*}}) : (tensor<?x?x8xbf16>, tensor<12x8xbf16>, tensor<12x8xbf16>, tensor<8x12xbf16>) -> tensor<?x?x8xbf16>
 // EVAL: %[[L:.*]] = shear.kernel "lm_head"({{.*}}) {tied} : (tensor<?x?x8xbf16>, tensor<10x8xbf16>) -> tensor<?x?x10xf32>
 // EVAL-NEXT: return %[[L]] : tensor<?x?x10xf32>

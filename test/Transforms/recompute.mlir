@@ -10,6 +10,9 @@
 // RUN: shear-opt %S/Inputs/tiny-mha.mlir "--build-train-step=mode=train" --lower-to-runtime --differentiate "--recompute=kernels=mlp" | FileCheck %s --check-prefix=MLP
 // RUN: shear-opt %S/Inputs/tiny-mha.mlir "--build-train-step=mode=train" --lower-to-runtime --differentiate "--recompute=kernels=layer" | FileCheck %s --check-prefix=LAYER
 // RUN: %python %ref/expect_exit.py 2 shear-opt %S/Inputs/tiny-mha.mlir "--build-train-step=mode=train" --lower-to-runtime --differentiate "--recompute=kernels=embed" 2>&1 | FileCheck %s --check-prefix=BAD
+// A fused residual update + norm recomputes only its norm, from the kept
+// residual stream; the backward reads the copy for the norm and the stream itself.
+// RUN: shear-opt %S/Inputs/tiny-mha.mlir "--build-train-step=mode=train" --lower-to-runtime --fuse-kernels --differentiate "--recompute=kernels=norm" | FileCheck %s --check-prefix=FUSED
 
 // CHECK-LABEL: func.func @train_step
 // CHECK-NOT: "attention.train"
@@ -50,3 +53,11 @@
 // LAYER-NEXT: shear.kernel "rms_norm.bwd"(%[[RES]], %[[W]], %[[N]],
 
 // BAD: recompute: kernels must be among attention, mlp, norm (or layer: all three), got 'embed'
+
+// FUSED-LABEL: func.func @train_step
+// FUSED: %[[F:.*]]:2 = shear.kernel "residual_add_rms_norm"(%{{.*}}, %{{.*}}, %[[W:[0-9]+]])
+// FUSED: shear.kernel "scalar"
+// FUSED: %[[N:.*]] = shear.kernel "rms_norm"(%[[F]]#0, %[[W]]) {eps = 1.000000e-05 : f64}
+// FUSED-NOT: "residual_add_rms_norm"(
+// FUSED: shear.kernel "mlp.bwd"(%[[N]],
+// FUSED: shear.kernel "residual_add_rms_norm.bwd"(%{{.*}}, %{{.*}}, %[[W]], %[[F]]#0, %[[N]],

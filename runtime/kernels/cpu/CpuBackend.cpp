@@ -95,6 +95,7 @@ const std::array<KernelImpl, kNumKernels> &float32Kernels() {
     registerOptimizer(define);
     registerStatistics(define);
     registerPrecision(define);
+    registerResidualNorm(define);
     return t;
   }();
   return table;

@@ -89,6 +89,13 @@ void registerLagrangian(const Define &define);
 void registerOptimizer(const Define &define);
 void registerStatistics(const Define &define);
 void registerPrecision(const Define &define);
+void registerResidualNorm(const Define &define);
+
+// Kernels that residual_add_rms_norm composes (RMSNorm.cpp, Residual.cpp).
+Status rmsNormKernel(ExecContext &context, const KernelParams &params, KernelIO &io);
+Status rmsNormBwdKernel(ExecContext &context, const KernelParams &params, KernelIO &io);
+Status residualAddKernel(ExecContext &context, const KernelParams &params, KernelIO &io);
+Status residualAddBwdKernel(ExecContext &context, const KernelParams &params, KernelIO &io);
 
 /// Runs `kernel` (written for float32) on `io`: directly when every float
 /// tensor is float32, otherwise on float32 copies of the others, rounding

@@ -101,6 +101,11 @@ Status rmsNormBwd(ExecContext &context, const KernelParams &params, KernelIO &io
 }
 } // namespace
 
+Status shear::rt::cpu::rmsNormKernel(ExecContext &c, const KernelParams &p, KernelIO &io) { return rmsNorm(c, p, io); }
+Status shear::rt::cpu::rmsNormBwdKernel(ExecContext &c, const KernelParams &p, KernelIO &io) {
+  return rmsNormBwd(c, p, io);
+}
+
 void shear::rt::cpu::registerRMSNorm(const Define &define) {
   define(KernelId::RMSNorm, {rmsNorm});
   define(KernelId::RMSNormBwd, {rmsNormBwd});

@@ -57,6 +57,13 @@ Status residualAddBwd(ExecContext &, const KernelParams &, KernelIO &io) {
 }
 } // namespace
 
+Status shear::rt::cpu::residualAddKernel(ExecContext &c, const KernelParams &p, KernelIO &io) {
+  return residualAdd(c, p, io);
+}
+Status shear::rt::cpu::residualAddBwdKernel(ExecContext &c, const KernelParams &p, KernelIO &io) {
+  return residualAddBwd(c, p, io);
+}
+
 void shear::rt::cpu::registerResidual(const Define &define) {
   define(KernelId::ResidualAdd, {residualAdd});
   define(KernelId::ResidualAddBwd, {residualAddBwd});

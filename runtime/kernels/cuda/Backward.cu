@@ -200,6 +200,15 @@ Status residualAddBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
 }
 } // namespace
 
+Status shear::rt::cuda::rmsNormBackward(ExecContext &c, const KernelParams &p, KernelIO &io) { return rmsNormBwd(c, p, io); }
+Status shear::rt::cuda::residualAddBackward(ExecContext &c, const KernelParams &p, KernelIO &io) {
+  return residualAddBwd(c, p, io);
+}
+size_t shear::rt::cuda::rowBackwardWorkspace(const Shape &x) {
+  int64_t rows, D;
+  return rowsTimesLast(x, rows, D);
+}
+
 void shear::rt::cuda::registerBackward(const Define &define) {
   define(KernelId::RMSNormBwd, {rmsNormBwd, backwardWorkspace});
   define(KernelId::ResidualAddBwd, {residualAddBwd, backwardWorkspace});

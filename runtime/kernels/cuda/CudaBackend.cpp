@@ -141,6 +141,7 @@ public:
     registerPrecision(define);
     registerStatistics(define);
     registerGates(define);
+    registerResidualNorm(define);
     setAttentionAllocator(allocator_);
     addAll(std::make_index_sequence<kNumKernels>());
     return Status();

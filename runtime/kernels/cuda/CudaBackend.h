@@ -80,6 +80,12 @@ void registerAttention(const Define &define);
 void registerPrecision(const Define &define);
 void registerStatistics(const Define &define);
 void registerGates(const Define &define);
+void registerResidualNorm(const Define &define);
+// What residual_add_rms_norm.bwd composes (Backward.cu): rms_norm.bwd and
+// residual_add.bwd, and the workspace either takes for rows of x.
+Status rmsNormBackward(ExecContext &context, const KernelParams &params, KernelIO &io);
+Status residualAddBackward(ExecContext &context, const KernelParams &params, KernelIO &io);
+size_t rowBackwardWorkspace(const std::vector<int64_t> &x);
 /// Runs `kernel` (a native kernel for float32 tensors) on a call with bf16
 /// tensors: on float32 device copies, each result cast back (Precision.cu).
 Status runInFloat32(KernelId id, KernelFn kernel, ExecContext &context, const KernelParams &params,

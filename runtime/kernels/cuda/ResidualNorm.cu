@@ -1,0 +1,124 @@
+//===- ResidualNorm.cu - residual_add then rms_norm in one pass, gradient ---===//
+//
+// The twin of runtime/kernels/cpu/ResidualNorm.cpp. The forward is fused:
+// one block per row reads x and u once, writes the residual stream y and
+// its norm n (the mean of squares in double over the kept dims, as
+// rms_norm). The backward composes rms_norm.bwd and residual_add.bwd as the
+// CPU does.
+//
+//===----------------------------------------------------------------------===//
+#include "CudaBackend.h"
+#include "Reduce.cuh"
+
+using namespace shear;
+using namespace shear::rt;
+using namespace shear::rt::cuda;
+
+namespace {
+enum { X, U, W, Layer, Hidden, Y, N, DY, DN };
+
+__global__ void residualNormKernel(const float *x, const float *u, const float *w, const float *layer,
+                                   const float *hidden, float *y, float *n, int64_t D, double eps) {
+  __shared__ double shared[kBlock / 32];
+  int64_t r = blockIdx.x;
+  float l = layer ? layer[0] : 1.0f;
+  double ss = 0, kept = 0;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+    float h = hidden ? hidden[d] : 1.0f, v = x[r * D + d] + u[r * D + d] * l * h;
+    y[r * D + d] = v;
+    if (h != 0.0f) {
+      ss += double(v) * v;
+      kept += 1;
+    }
+  }
+  ss = blockSum(ss, shared);
+  kept = blockSum(kept, shared);
+  float rstd = kept > 0 ? static_cast<float>(1.0 / sqrt(ss / kept + eps)) : 0.0f;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x)
+    n[r * D + d] = y[r * D + d] * rstd * w[d] * (hidden ? hidden[d] : 1.0f);
+}
+
+__global__ void addInPlaceKernel(float *a, const float *b, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
+    a[i] += b[i];
+}
+
+__global__ void sumKernel(const float *a, const float *b, float *out, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = a[i] + b[i];
+}
+
+const float *opt(const Tensor *t) { return t ? t->f32() : nullptr; }
+
+Status residualNorm(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  const Tensor &x = io.input(X);
+  int64_t D = x.dim(-1), rows = D ? x.numel() / D : 0;
+  if (rows == 0)
+    return Status();
+  if (rows > 0x7fffffff)
+    return internalError("residual_add_rms_norm: too many rows for one launch");
+  residualNormKernel<<<static_cast<unsigned>(rows), kBlock, 0, cudaContext(c).stream>>>(
+      x.f32(), io.input(U).f32(), io.input(W).f32(), opt(io.optional(Layer)), opt(io.optional(Hidden)),
+      io.output(0).f32(), io.output(1).f32(), D, std::get<NormParams>(params).eps);
+  return launched("residual_add_rms_norm");
+}
+
+/// The float arrays of the backward's workspace, then the composed kernels'.
+struct Parts {
+  size_t dyNorm, dh, inner;
+};
+Parts partsFor(const Shape &x) {
+  int64_t n = 1;
+  for (int64_t d : x)
+    n *= d;
+  return {alignedBytes(static_cast<size_t>(n) * sizeof(float)),
+          alignedBytes(static_cast<size_t>(x.empty() ? 1 : x.back()) * sizeof(float)), rowBackwardWorkspace(x)};
+}
+
+size_t residualNormBwdWorkspace(const KernelParams &, const std::vector<const Shape *> &in) {
+  Parts p = partsFor(*in[X]);
+  return p.dyNorm + 2 * p.dh + p.inner;
+}
+
+Tensor viewOf(void *p, std::vector<int64_t> shape, Device device) {
+  return Tensor::view(std::make_shared<Buffer>(p, 0, device, nullptr), 0, std::move(shape), DType::F32);
+}
+
+Status residualNormBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  CudaContext &ctx = cudaContext(c);
+  const Tensor &x = io.input(X);
+  const Tensor *hidden = io.optional(Hidden);
+  int64_t D = x.dim(-1), count = x.numel();
+  Parts p = partsFor(x.shape());
+  if (io.workspaceBytes < p.dyNorm + 2 * p.dh + p.inner)
+    return internalError("residual_add_rms_norm.bwd: workspace too small");
+  char *w = static_cast<char *>(io.workspace);
+  Tensor dyNorm = viewOf(w, x.shape(), x.device()), dhNorm = viewOf(w + p.dyNorm, {D}, x.device()),
+         dhResidual = viewOf(w + p.dyNorm + p.dh, {D}, x.device());
+  KernelIO norm;
+  norm.in = {io.in[Y], io.in[W], io.in[Hidden], io.in[N], io.in[DN]};
+  norm.out = {&dyNorm, io.out[2], hidden ? &dhNorm : nullptr};
+  norm.workspace = w + p.dyNorm + 2 * p.dh;
+  norm.workspaceBytes = p.inner;
+  SHEAR_RETURN_IF_ERROR(rmsNormBackward(c, params, norm));
+  Tensor &dx = io.output(0); // holds dy: the residual stream's total cotangent
+  addInPlaceKernel<<<blocksFor(count), 256, 0, ctx.stream>>>(dx.f32(), dyNorm.f32(), count);
+  SHEAR_RETURN_IF_ERROR(launched("residual_add_rms_norm.bwd"));
+  KernelIO residual;
+  residual.in = {io.in[X], io.in[U], io.in[Layer], io.in[Hidden], io.in[Y], &dx};
+  residual.out = {&dx, io.out[1], io.out[3], hidden ? &dhResidual : nullptr};
+  residual.workspace = norm.workspace;
+  residual.workspaceBytes = p.inner;
+  SHEAR_RETURN_IF_ERROR(residualAddBackward(c, NoParams{}, residual));
+  if (Tensor *dh = io.optionalOutput(4)) {
+    sumKernel<<<blocksFor(D), 256, 0, ctx.stream>>>(dhNorm.f32(), dhResidual.f32(), dh->f32(), D);
+    SHEAR_RETURN_IF_ERROR(launched("residual_add_rms_norm.bwd"));
+  }
+  return Status();
+}
+} // namespace
+
+void shear::rt::cuda::registerResidualNorm(const Define &define) {
+  define(KernelId::ResidualAddRMSNorm, {residualNorm});
+  define(KernelId::ResidualAddRMSNormBwd, {residualNormBwd, residualNormBwdWorkspace});
+}
