@@ -267,10 +267,18 @@ Result<std::unique_ptr<MemoryPlan>> Executable::makePlan(const std::vector<Shape
 }
 
 Result<const MemoryPlan *> Executable::plan(const std::vector<Shape> &inputShapes) {
-  auto p = prepare(inputShapes);
-  if (!p.ok())
-    return p.status();
-  return static_cast<const MemoryPlan *>((*p)->plan.get());
+  if (auto it = prepared_.find(inputShapes); it != prepared_.end())
+    return static_cast<const MemoryPlan *>(it->second.plan.get());
+  auto &planned = planned_[inputShapes];
+  if (!planned) {
+    auto p = makePlan(inputShapes);
+    if (!p.ok()) {
+      planned_.erase(inputShapes);
+      return p.status();
+    }
+    planned = p.take();
+  }
+  return static_cast<const MemoryPlan *>(planned.get());
 }
 
 Result<Executable::Prepared *> Executable::prepare(const std::vector<Shape> &inputShapes) {
@@ -499,7 +507,7 @@ std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &to
 }
 
 std::string shear::rt::formatMemoryReport(
-    const ProgramFile &program, const Backend &backend,
+    const ProgramFile &program, Backend &backend,
     const std::vector<std::pair<std::string, const MemoryPlan *>> &plans) {
   size_t total = 0;
   std::string out = "memory plan on " + backend.describe();
@@ -513,5 +521,40 @@ std::string shear::rt::formatMemoryReport(
     total += plan->arenaBytes + plan->workspaceBytes + plan->outputBytes + plan->inputBytes;
   }
   out += "  total                          " + formatBytes(double(total)) + "\n";
+  size_t free = 0, capacity = 0;
+  if (backend.memoryInfo(free, capacity))
+    out += "  free on " + backend.device().str() + std::string(26 - std::min<size_t>(26, backend.device().str().size()), ' ') +
+           formatBytes(double(free)) + " of " + formatBytes(double(capacity)) + "\n";
   return out;
+}
+
+size_t shear::rt::plannedBytes(const ProgramFile &program,
+                               const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
+                               int optimizerShards) {
+  size_t total = 0;
+  for (const ProgramWeight &w : program.weights) {
+    size_t bytes = static_cast<size_t>(numElements(w.shape)) * dtypeBytes(w.dtype);
+    bool moment = w.name.rfind("adam.m:", 0) == 0 || w.name.rfind("adam.v:", 0) == 0;
+    total += moment ? bytes / static_cast<size_t>(std::max(1, optimizerShards)) : bytes;
+  }
+  for (const auto &[name, plan] : plans)
+    total += plan->arenaBytes + plan->workspaceBytes + plan->outputBytes + plan->inputBytes;
+  return total;
+}
+
+Status shear::rt::checkDeviceMemory(const ProgramFile &program, Backend &backend,
+                                    const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
+                                    int optimizerShards) {
+  size_t free = 0, capacity = 0;
+  if (!backend.memoryInfo(free, capacity))
+    return Status(); // the host: no fixed budget to check against
+  size_t needed = plannedBytes(program, plans, optimizerShards);
+  if (needed <= free)
+    return Status();
+  size_t weights = plannedBytes(program, {}, optimizerShards);
+  return invalidInput("the run needs " + formatBytes(double(needed)) + " on " + backend.device().str() +
+                      " (weights and optimizer state " + formatBytes(double(weights)) + ", activations and "
+                      "scratch " + formatBytes(double(needed - weights)) + ") but " + formatBytes(double(free)) +
+                      " of its " + formatBytes(double(capacity)) + " are free: try a smaller --batch, --recompute "
+                      "layer, --precision bf16 or more devices (--plan shows the plan)");
 }

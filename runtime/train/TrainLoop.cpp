@@ -259,6 +259,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     }
     if (o.planOnly)
       return Status();
+    // A device too small for the plan is refused now, not at step 1.
+    SHEAR_RETURN_IF_ERROR(checkDeviceMemory(program, backend, plans, sharded ? ranks : 1));
 
     size_t k = manifest.domains.size();
     if (!resumeDir.empty()) {

@@ -71,6 +71,12 @@ public:
   virtual Status zero(const Tensor &t) = 0;
   /// A tensor's values on the host (the tensor itself on the CPU).
   virtual Result<Tensor> toHost(const Tensor &t) = 0;
+  /// The device's free and total memory in bytes; false where there is no
+  /// fixed budget to plan against (the host).
+  virtual bool memoryInfo(size_t &free, size_t &total) {
+    (void)free, (void)total;
+    return false;
+  }
   /// Measured peak FLOP/s of a matrix multiply on `storage` inputs (a bf16
   /// program's GEMMs may run on bf16 tensor cores), against which MFU is given.
   virtual double peakFlops(DType storage = DType::F32) = 0;

@@ -54,7 +54,8 @@ public:
   static Result<std::unique_ptr<Executable>> load(const ProgramFile &program,
                                                   const std::string &function, Backend &backend);
   const ProgramFunction &function() const { return *fn_; }
-  /// The plan for inputs of these shapes (made once per distinct shapes).
+  /// The plan for inputs of these shapes (made once per distinct shapes),
+  /// without allocating anything (--plan, and memory checks before a run).
   Result<const MemoryPlan *> plan(const std::vector<Shape> &inputShapes);
   /// Runs the function. Results are the caller's; in-place updates act on
   /// `store`'s tensors and on in-out arguments.
@@ -96,6 +97,7 @@ private:
   std::vector<int> lastUse_;   // per value: the last instruction reading it (body size: returned)
   std::vector<int> returnIndex_; // per value: its index among the returns, or -1
   std::map<std::vector<Shape>, Prepared> prepared_;
+  std::map<std::vector<Shape>, std::unique_ptr<MemoryPlan>> planned_; // plans made by plan()
   uint64_t runs_ = 0;
 };
 
@@ -106,8 +108,18 @@ std::string formatPlan(const std::string &function, const MemoryPlan &plan);
 /// `total` receives the bytes.
 std::string formatWeightMemory(const ProgramFile &program, size_t &total);
 /// The whole picture: weights, then each function's plan, then the total.
-std::string formatMemoryReport(const ProgramFile &program, const Backend &backend,
+std::string formatMemoryReport(const ProgramFile &program, Backend &backend,
                                const std::vector<std::pair<std::string, const MemoryPlan *>> &plans);
+/// The bytes a run of these plans holds on its device: the weights (the
+/// optimizer state divided by `optimizerShards`), then each plan's arena,
+/// workspace, results and inputs.
+size_t plannedBytes(const ProgramFile &program, const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
+                    int optimizerShards = 1);
+/// An error (exit 2) when the backend says fewer bytes are free than the
+/// plans need: how much is needed, of what, and how much is free.
+Status checkDeviceMemory(const ProgramFile &program, Backend &backend,
+                         const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
+                         int optimizerShards = 1);
 /// "12.3 MiB".
 std::string formatBytes(double bytes);
 

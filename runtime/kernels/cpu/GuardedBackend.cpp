@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -78,22 +79,48 @@ struct Opened {
 
 constexpr Device kGuarded{DeviceKind::Guarded, 0};
 
+/// SHEAR_GUARDED_MEMORY=BYTES (K, M, G suffixes): the device's capacity, for
+/// tests of what a run does on a device too small for it; unset: unlimited.
+size_t guardedCapacity() {
+  const char *env = std::getenv("SHEAR_GUARDED_MEMORY");
+  if (!env || !*env)
+    return 0;
+  char *end = nullptr;
+  double v = std::strtod(env, &end);
+  double scale = *end == 'K' ? 1024.0 : *end == 'M' ? 1048576.0 : *end == 'G' ? 1073741824.0 : 1.0;
+  return v > 0 ? static_cast<size_t>(v * scale) : 0;
+}
+
 class GuardedAllocator : public Allocator {
 public:
   Device device() const override { return kGuarded; }
   Result<std::shared_ptr<Buffer>> allocate(size_t bytes) override {
     size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
     size_t rounded = (std::max<size_t>(bytes, 1) + page - 1) / page * page;
+    if (capacity_ && *used_ + rounded > capacity_)
+      return runFailure("out of device memory: cannot allocate " + std::to_string(rounded) + " bytes on " +
+                        kGuarded.str() + " (" + std::to_string(capacity_ - *used_) + " of " +
+                        std::to_string(capacity_) + " free)");
     void *p = ::mmap(nullptr, rounded, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
       return runFailure("out of memory: cannot map " + std::to_string(rounded) +
                         " bytes of guarded device memory");
     Guard::instance().add(p, rounded);
-    return std::make_shared<Buffer>(p, rounded, kGuarded, [rounded](void *q) {
+    *used_ += rounded;
+    auto used = used_;
+    return std::make_shared<Buffer>(p, rounded, kGuarded, [rounded, used](void *q) {
       Guard::instance().remove(q, rounded);
       ::munmap(q, rounded);
+      *used -= rounded;
     });
   }
+  size_t capacity() const { return capacity_; }
+  size_t used() const { return *used_; }
+
+private:
+  size_t capacity_ = guardedCapacity();
+  // Shared with the buffers, which may outlive the allocator.
+  std::shared_ptr<std::atomic<size_t>> used_ = std::make_shared<std::atomic<size_t>>(0);
 };
 
 // Every kernel runs with the guarded memory open: trampolines, one per
@@ -177,6 +204,13 @@ public:
     return host;
   }
   double peakFlops(DType storage) override { return cpu_->peakFlops(storage); }
+  bool memoryInfo(size_t &free, size_t &total) override {
+    if (!allocator_.capacity())
+      return false;
+    total = allocator_.capacity();
+    free = total - std::min(total, allocator_.used());
+    return true;
+  }
 
 private:
   template <size_t... Ids> void addAll(std::index_sequence<Ids...>) {

@@ -178,6 +178,9 @@ public:
   Status zero(const Tensor &t) override {
     return cudaCheck(cudaMemsetAsync(t.data(), 0, t.bytes(), context_.stream), "zero");
   }
+  bool memoryInfo(size_t &free, size_t &total) override {
+    return cudaMemGetInfo(&free, &total) == cudaSuccess;
+  }
   Result<Tensor> toHost(const Tensor &t) override {
     if (t.device().kind == DeviceKind::Cpu)
       return t;
