@@ -7,8 +7,10 @@
 // forward calls the plain kernel and a copy of the chosen kernels, placed
 // before the first backward kernel that reads them, produces them again
 // from the same operands (copies of chosen kernels read each other's
-// copies). With attention, mlp and norm (`layer`) only the residual stream
-// lives from the forward to the backward: layer-wise checkpointing.
+// copies). `weights` recomputes a bf16 program's working copies of its
+// weights (the casts of the float32 masters). With all four (`layer`) only
+// the residual stream lives from the forward to the backward: layer-wise
+// checkpointing.
 //
 //===----------------------------------------------------------------------===//
 #include "shear/Dialect/ShearOps.h"
@@ -40,6 +42,8 @@ SmallVector<StringRef> forwardKernels(StringRef choice) {
     return {"mlp.train"};
   if (choice == "norm")
     return {"rms_norm", "residual_add_rms_norm"};
+  if (choice == "weights") // a bf16 program's working copies of its master weights
+    return {"cast"};
   return {};
 }
 
@@ -53,14 +57,14 @@ struct RecomputePass : shear::impl::RecomputeBase<RecomputePass> {
     for (StringRef n : names) {
       n = n.trim();
       if (n == "layer") {
-        for (const char *k : {"attention", "mlp", "norm"})
+        for (const char *k : {"attention", "mlp", "norm", "weights"})
           for (StringRef kernel : forwardKernels(k))
             chosen.insert(kernel);
         continue;
       }
       if (forwardKernels(n).empty()) {
-        getOperation().emitError() << "recompute: kernels must be among attention, mlp, norm "
-                                      "(or layer: all three), got '"
+        getOperation().emitError() << "recompute: kernels must be among attention, mlp, norm, "
+                                      "weights (or layer: all four), got '"
                                    << n << "'";
         return signalPassFailure();
       }

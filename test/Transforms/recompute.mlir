@@ -13,6 +13,8 @@
 // A fused residual update + norm recomputes only its norm, from the kept
 // residual stream; the backward reads the copy for the norm and the stream itself.
 // RUN: shear-opt %S/Inputs/tiny-mha.mlir "--build-train-step=mode=train" --lower-to-runtime --fuse-kernels --differentiate "--recompute=kernels=norm" | FileCheck %s --check-prefix=FUSED
+// A bf16 program's working copies, cast again before their first backward reader.
+// RUN: shear-opt %S/Inputs/tiny-mha.mlir "--build-train-step=mode=train" --lower-to-runtime "--assign-precision=dtype=bf16 master-weights=1" --differentiate "--recompute=kernels=weights" | FileCheck %s --check-prefix=WEIGHTS
 
 // CHECK-LABEL: func.func @train_step
 // CHECK-NOT: "attention.train"
@@ -52,7 +54,7 @@
 // LAYER-NEXT: shear.kernel "mlp.bwd"(%[[N]],
 // LAYER-NEXT: shear.kernel "rms_norm.bwd"(%[[RES]], %[[W]], %[[N]],
 
-// BAD: recompute: kernels must be among attention, mlp, norm (or layer: all three), got 'embed'
+// BAD: recompute: kernels must be among attention, mlp, norm, weights (or layer: all four), got 'embed'
 
 // FUSED-LABEL: func.func @train_step
 // FUSED: %[[F:.*]]:2 = shear.kernel "residual_add_rms_norm"(%{{.*}}, %{{.*}}, %[[W:[0-9]+]])
@@ -61,3 +63,11 @@
 // FUSED-NOT: "residual_add_rms_norm"(
 // FUSED: shear.kernel "mlp.bwd"(%[[N]],
 // FUSED: shear.kernel "residual_add_rms_norm.bwd"(%{{.*}}, %{{.*}}, %[[W]], %[[F]]#0, %[[N]],
+
+// WEIGHTS-LABEL: func.func @train_step
+// WEIGHTS: %[[W:.*]] = shear.weight "model.layers.1.mlp.down_proj.weight" {{.*}} : tensor<8x12xf32>
+// WEIGHTS-NEXT: %[[C:.*]] = shear.kernel "cast"(%[[W]]) : (tensor<8x12xf32>) -> tensor<8x12xbf16>
+// WEIGHTS: shear.kernel "mlp.train"(%{{.*}}, %{{.*}}, %{{.*}}, %[[C]])
+// WEIGHTS: shear.kernel "scalar"
+// WEIGHTS: %[[C2:.*]] = shear.kernel "cast"(%[[W]]) : (tensor<8x12xf32>) -> tensor<8x12xbf16>
+// WEIGHTS: shear.kernel "mlp.bwd"(%{{.*}}, %{{.*}}, %{{.*}}, %[[C2]],

@@ -69,6 +69,38 @@ TEST(SplitPattern, Llama3) {
   EXPECT_EQ(pieces(kLlama3, "end   "), (std::vector<std::string>{"end", "   "}));
 }
 
+// Long runs of one kind of character, where a backtracking matcher could go
+// quadratic (the fuzz target bounds its inputs: docs/fuzzing.md): the pieces
+// tile the text in order, and their count is the one the pattern implies.
+TEST(SplitPattern, LongRunsTileTheText) {
+  const size_t n = 200000;
+  struct Case {
+    std::string text;
+    size_t pieces;
+  } cases[] = {
+      {std::string(n, ' '), 1},                        // \s+ takes it all
+      {std::string(n, ' ') + "x", 2},                  // \s+(?!\S) gives one back to " x"
+      {std::string(n, 'a'), 1},                        // one letter run
+      {std::string(n, '7'), (n + 2) / 3},              // \p{N}{1,3}
+      {std::string(n, '!'), 1},                        // punctuation run
+      {std::string(n / 2, ' ') + std::string(n / 2, '\n'), 1}, // \s*[\r\n]+
+  };
+  auto compiled = SplitPattern::compile(kLlama3);
+  ASSERT_TRUE(compiled.ok());
+  for (const Case &c : cases) {
+    std::u32string text = unicode::decodeUtf8(c.text);
+    size_t at = 0, b = 0, e = 0, count = 0;
+    while (compiled->find(text, at, b, e)) {
+      ASSERT_EQ(b, at) << "a gap before a piece";
+      ASSERT_GT(e, b);
+      at = e;
+      ++count;
+    }
+    EXPECT_EQ(at, text.size());
+    EXPECT_EQ(count, c.pieces) << c.text.substr(0, 8) << "... (" << c.text.size() << ")";
+  }
+}
+
 TEST(SplitPattern, Gpt2) {
   const char *gpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
   // GPT-2's contractions are case-sensitive; digits are not grouped.

@@ -169,7 +169,7 @@ Status agree(const ProgramFile &p, const std::string &path, const cli::Command &
   return Status();
 }
 
-/// --recompute: none, layer, or kernels among attention, mlp and norm
+/// --recompute: none, layer, or kernels among attention, mlp, norm and weights
 /// (comma-separated); normalized to "" for none.
 Status parseRecompute(std::string &value) {
   if (value == "none") {
@@ -180,8 +180,8 @@ Status parseRecompute(std::string &value) {
   while (begin <= value.size()) {
     size_t comma = value.find(',', begin);
     std::string part = value.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
-    if (part != "attention" && part != "mlp" && part != "norm" && part != "layer")
-      return invalidInput("--recompute must be none, layer, or among attention, mlp, norm "
+    if (part != "attention" && part != "mlp" && part != "norm" && part != "weights" && part != "layer")
+      return invalidInput("--recompute must be none, layer, or among attention, mlp, norm, weights "
                           "(comma-separated), got '" + value + "'");
     begin = comma == std::string::npos ? value.size() + 1 : comma + 1;
   }
@@ -749,7 +749,7 @@ Status planRecomputeChoices(const std::string &module, CompileRequest request, c
   int ranks = gComm ? gComm->size() : 1;
   int64_t batch = t.batch / ranks, seq = (*data)->manifest().seqLen;
   std::string line = "train_step activations by --recompute:";
-  for (const char *choice : {"none", "norm", "attention", "mlp", "attention,mlp", "layer"}) {
+  for (const char *choice : {"none", "norm", "weights", "attention", "mlp", "attention,mlp", "layer"}) {
     request.recompute = std::string(choice) == "none" ? "" : choice;
     auto program = compileModule(module, request);
     if (!program.ok())
@@ -1283,7 +1283,7 @@ int main(int argc, char **argv) {
         .option("recompute", "KERNELS",
                 "recompute activations in the backward pass instead of keeping them from the forward "
                 "(less memory, one more forward of those kernels): none, layer (only the residual "
-                "stream is kept), or among attention, mlp, norm (comma-separated)",
+                "stream is kept), or among attention, mlp, norm, weights (bf16 working copies; comma-separated)",
                 &o->recompute);
     if (isPrune)
       c.group("pruning recipe and constraint (docs/user-guide.md)")
@@ -1374,7 +1374,7 @@ int main(int argc, char **argv) {
       .option("step", "N", "step number (gate noise, warm-up)", &grad.step, 0)
       .option("seed", "N", "seed of the gate noise", &grad.seed)
       .option("warmup-steps", "N", "target-sparsity warm-up steps", &grad.warmupSteps, 0)
-      .option("recompute", "KERNELS", "none, layer, or among attention, mlp, norm: recomputed in the backward pass",
+      .option("recompute", "KERNELS", "none, layer, or among attention, mlp, norm, weights: recomputed in the backward pass",
               &grad.recompute);
   grad.distill.add(gradCmd);
   commonOptions(gradCmd, grad.common, false);
@@ -1408,7 +1408,7 @@ int main(int argc, char **argv) {
       .option("target-warmup", "FRACTION", "fraction of steps over which the target sparsity grows", &comp.targetWarmup, 0, 1)
       .option("max-norm", "NORM", "gradient clipping norm", &comp.maxNorm, 0)
       .option("gradients-of", "MODE", "gradients programs: the step of prune or train", &comp.gradientsOf)
-      .option("recompute", "KERNELS", "training steps: none, layer, or among attention, mlp, norm: recomputed in the backward pass",
+      .option("recompute", "KERNELS", "training steps: none, layer, or among attention, mlp, norm, weights: recomputed in the backward pass",
               &comp.recompute)
       .option("distill-from", "SOURCE.mlir", "distill from this teacher (see prune --help)", &comp.distill.from)
       .option("distill-temperature", "T", "softmax temperature of the distillation term",

@@ -230,8 +230,9 @@ def Recompute : Pass<"recompute", "mlir::ModuleOp"> {
   let summary = "recompute saved activations in the backward pass instead of keeping them";
   let description = [{
     In every differentiated function (`shear.gradients`), the kernels named
-    by `kernels` (`attention`, `mlp`, `norm`, comma-separated; `layer`: all
-    three) stop keeping what the backward needs: the forward calls the plain
+    by `kernels` (`attention`, `mlp`, `norm`, `weights`: a bf16 program's
+    casts of its master weights; comma-separated; `layer`: all four) stop
+    keeping what the backward needs: the forward calls the plain
     kernel (`attention`, `mlp`: one result), and a copy of each chosen kernel
     (`attention.train`, `mlp.train`, `rms_norm`), placed before the first
     backward kernel that reads its results (or before the copy that reads
@@ -242,7 +243,7 @@ def Recompute : Pass<"recompute", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"kernels", "kernels", "std::string", /*default=*/"\"layer\"",
-           "kernels to recompute: attention, mlp, norm (comma-separated), or layer">,
+           "kernels to recompute: attention, mlp, norm, weights (comma-separated), or layer">,
   ];
 }
 
