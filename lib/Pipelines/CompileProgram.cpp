@@ -377,6 +377,13 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       return failed("building the training step failed (see above)");
     if (llvm::Error e = add(**m, "train_step", "train_step"))
       return std::move(e);
+    if (!o.offload.empty()) {
+      if (o.offload != "optimizer" || o.mode == "gradients")
+        return failed("--offload takes optimizer (the moments of a run's AdamW), got '" + o.offload + "'");
+      p.compiledWith["offload"] = o.offload;
+      for (ProgramWeight &w : p.weights)
+        w.host = w.name.rfind("adam.m:", 0) == 0 || w.name.rfind("adam.v:", 0) == 0;
+    }
     if (o.mode != "gradients") {
       // A run's multipliers and moments start at zero (or come from the
       // checkpoint it resumes), never from files that happen to lie beside

@@ -11,7 +11,7 @@ using namespace shear::rt;
 std::string Device::str() const {
   switch (kind) {
   case DeviceKind::Cpu:
-    return "cpu";
+    return index == kHostPlacement.index ? "host" : "cpu";
   case DeviceKind::Cuda:
     return "cuda:" + std::to_string(index);
   case DeviceKind::Guarded:
@@ -23,20 +23,29 @@ std::string Device::str() const {
 namespace {
 class HostAllocator : public Allocator {
 public:
-  Device device() const override { return Device{}; }
+  explicit HostAllocator(Device device = Device{}) : device_(device) {}
+  Device device() const override { return device_; }
   Result<std::shared_ptr<Buffer>> allocate(size_t bytes) override {
     size_t rounded = alignedBytes(bytes ? bytes : 1);
     void *p = std::aligned_alloc(64, rounded);
     if (!p)
       return runFailure("out of memory: cannot allocate " + std::to_string(rounded) +
                         " bytes of host memory");
-    return std::make_shared<Buffer>(p, rounded, Device{}, [](void *q) { std::free(q); });
+    return std::make_shared<Buffer>(p, rounded, device_, [](void *q) { std::free(q); });
   }
+
+private:
+  Device device_;
 };
 } // namespace
 
 Allocator &shear::rt::hostAllocator() {
   static HostAllocator allocator;
+  return allocator;
+}
+
+Allocator &shear::rt::hostPlacementAllocator() {
+  static HostAllocator allocator(kHostPlacement);
   return allocator;
 }
 

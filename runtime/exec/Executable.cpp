@@ -480,6 +480,7 @@ std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &to
     const char *file, *label;
     int64_t elements = 0;
     size_t bytes = 0;
+    bool host = false;
   } kinds[] = {{"model.safetensors", "parameters"},
                {"gates.safetensors", "gate parameters"},
                {"masks.safetensors", "final masks"},
@@ -490,6 +491,7 @@ std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &to
       if (std::string(checkpointFileFor(w.name)) == k.file) {
         k.elements += numElements(w.shape);
         k.bytes += static_cast<size_t>(numElements(w.shape)) * dtypeBytes(w.dtype);
+        k.host |= w.host;
       }
   std::string out;
   total = 0;
@@ -497,10 +499,12 @@ std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &to
     if (k.elements == 0)
       continue;
     size_t bytes = k.bytes;
-    total += bytes;
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "  %-30s %12s  (%.2f M values)\n", k.label,
-                  formatBytes(double(bytes)).c_str(), k.elements / 1e6);
+    if (!k.host)
+      total += bytes;
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "  %-30s %12s  (%.2f M values%s)\n", k.label,
+                  formatBytes(double(bytes)).c_str(), k.elements / 1e6,
+                  k.host ? "; in host memory: --offload" : "");
     out += buf;
   }
   return out;
@@ -533,6 +537,8 @@ size_t shear::rt::plannedBytes(const ProgramFile &program,
                                int optimizerShards) {
   size_t total = 0;
   for (const ProgramWeight &w : program.weights) {
+    if (w.host)
+      continue; // in host memory (--offload)
     size_t bytes = static_cast<size_t>(numElements(w.shape)) * dtypeBytes(w.dtype);
     bool moment = w.name.rfind("adam.m:", 0) == 0 || w.name.rfind("adam.v:", 0) == 0;
     total += moment ? bytes / static_cast<size_t>(std::max(1, optimizerShards)) : bytes;
@@ -556,5 +562,5 @@ Status shear::rt::checkDeviceMemory(const ProgramFile &program, Backend &backend
                       " (weights and optimizer state " + formatBytes(double(weights)) + ", activations and "
                       "scratch " + formatBytes(double(needed - weights)) + ") but " + formatBytes(double(free)) +
                       " of its " + formatBytes(double(capacity)) + " are free: try a smaller --batch, --recompute "
-                      "layer, --precision bf16 or more devices (--plan shows the plan)");
+                      "layer, --precision bf16, --offload optimizer or more devices (--plan shows the plan)");
 }

@@ -37,6 +37,12 @@ Status HostKernels::run(Backend &device, KernelId id, const KernelParams &params
       continue;
     }
     bool updates = r < decl.results.size() && decl.results[r].updates >= 0;
+    if (updates && t->device().kind == DeviceKind::Cpu) {
+      // Kept in host memory already (--offload): updated where it is.
+      out[r] = *t;
+      host.out.push_back(&out[r]);
+      continue;
+    }
     if (updates) {
       auto h = device.toHost(*t);
       if (!h.ok())
@@ -59,7 +65,7 @@ Status HostKernels::run(Backend &device, KernelId id, const KernelParams &params
   cpu_->context().communicator = device.context().communicator;
   SHEAR_RETURN_IF_ERROR(impl->run(cpu_->context(), params, host));
   for (size_t r = 0; r < io.out.size(); ++r)
-    if (host.out[r])
+    if (host.out[r] && !out[r].sameStorage(*io.out[r]))
       SHEAR_RETURN_IF_ERROR(device.copy(*io.out[r], out[r]));
   return Status();
 }

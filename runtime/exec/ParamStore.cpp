@@ -32,7 +32,8 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
                           shapeToString(ref.shape) + " (a checkpoint of another model?)");
     return it->second;
   }
-  Allocator &allocator = backend_.allocator();
+  bool onHost = ref.host && backend_.device().kind != DeviceKind::Cpu;
+  Allocator &allocator = onHost ? hostPlacementAllocator() : backend_.allocator();
   std::string file = ref.file.empty() ? "" : absolutePath(ref.file, baseDir);
   bool fromFile = !ref.zeroInit;
   if (ref.zeroInit && !file.empty() && pathExists(file)) {
@@ -45,7 +46,10 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
     auto t = Tensor::allocate(allocator, ref.shape, ref.dtype);
     if (!t.ok())
       return t.status();
-    SHEAR_RETURN_IF_ERROR(backend_.zero(*t));
+    if (onHost)
+      std::memset(t->data(), 0, t->bytes());
+    else
+      SHEAR_RETURN_IF_ERROR(backend_.zero(*t));
     held_[ref.name] = *t;
     return t;
   }
@@ -65,11 +69,12 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
     if (!std::isfinite(t->f32()[i]))
       return fileError(file, "tensor '" + ref.tensorName() + "' holds a non-finite value at element " +
                                  std::to_string(i) + " (non-finite weights are refused)");
-  SHEAR_RETURN_IF_ERROR(put(ref.name, *t, ref.dtype));
+  SHEAR_RETURN_IF_ERROR(put(ref.name, *t, ref.dtype, ref.host));
   return held_[ref.name];
 }
 
-Status ParamStore::put(const std::string &name, const Tensor &host, std::optional<DType> dtype) {
+Status ParamStore::put(const std::string &name, const Tensor &host, std::optional<DType> dtype,
+                       bool hostPlaced) {
   if (!dtype) {
     auto it = held_.find(name);
     dtype = it != held_.end() ? it->second.dtype() : host.dtype();
@@ -89,6 +94,14 @@ Status ParamStore::put(const std::string &name, const Tensor &host, std::optiona
   }
   if (backend_.device().kind == DeviceKind::Cpu) {
     held_[name] = value;
+    return Status();
+  }
+  if (hostPlaced) { // kept in host memory, in a buffer marked as placed there
+    auto t = Tensor::allocate(hostPlacementAllocator(), value.shape(), value.dtype());
+    if (!t.ok())
+      return t.status();
+    std::memcpy(t->data(), value.data(), value.bytes());
+    held_[name] = *t;
     return Status();
   }
   auto t = Tensor::allocate(backend_.allocator(), value.shape(), value.dtype());

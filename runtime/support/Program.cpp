@@ -166,6 +166,8 @@ std::string shear::printProgram(const ProgramFile &p) {
       o["tensor"] = w.tensor;
     if (w.frozen)
       o["frozen"] = true;
+    if (w.host)
+      o["host"] = true;
     if (!w.file.empty())
       o["file"] = w.file;
     out += "    " + json::write(json::Value(std::move(o))) + (i + 1 < p.weights.size() ? ",\n" : "\n");
@@ -294,6 +296,7 @@ public:
       return fail(where, "shape " + shapeToString(w.shape) + " is too large");
     w.zeroInit = v.getBool("zero_init").value_or(false);
     w.frozen = v.getBool("frozen").value_or(false);
+    w.host = v.getBool("host").value_or(false);
     if (const std::string *tensor = v.getString("tensor"))
       w.tensor = *tensor;
     if (const std::string *file = v.getString("file"))

@@ -249,7 +249,7 @@ Status shear::rt::loadCheckpointTensors(const std::string &dir, const ProgramFil
       Tensor host = Tensor::empty(info.shape, DType::F32);
       convertToF32(info.dtype, (*f)->data(info), static_cast<size_t>(host.numel()), host.f32());
       (*f)->release(info);
-      SHEAR_RETURN_IF_ERROR(store.put(info.name, host, ref ? ref->dtype : DType::F32));
+      SHEAR_RETURN_IF_ERROR(store.put(info.name, host, ref ? ref->dtype : DType::F32, ref && ref->host));
       loaded.insert(info.name);
     }
   }

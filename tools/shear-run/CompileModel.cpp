@@ -64,6 +64,7 @@ Result<ProgramFile> shear::compileModule(const std::string &path, const CompileR
   o.fuseKernels = r.fuseKernels;
   o.recompute = r.recompute;
   o.precision = r.precision;
+  o.offload = r.offload;
   auto program = compileProgram(**module, parentDirectory(absolutePath(path, ".")), path, o);
   if (!program) {
     std::string message = llvm::toString(program.takeError());

@@ -28,6 +28,7 @@ struct CompileRequest {
   bool fuseKernels = true;
   std::string recompute; // kernels recomputed in the backward (empty: none)
   std::string precision = "f32"; // f32 or bf16 storage
+  std::string offload;           // "optimizer": AdamW's moments in host memory
 };
 
 /// Whether this shear-run can compile modules.

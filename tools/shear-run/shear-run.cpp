@@ -209,6 +209,20 @@ std::string programPrecision(const ProgramFile &p) {
   return it != p.compiledWith.end() && it->second.asString() ? *it->second.asString() : "f32";
 }
 
+/// A program's compiled --offload must be the one asked for.
+Status agreeOffload(const ProgramFile &p, const std::string &path, const cli::Command &c, std::string &value) {
+  std::string compiled;
+  if (auto it = p.compiledWith.find("offload"); it != p.compiledWith.end() && it->second.asString())
+    compiled = *it->second.asString();
+  if (!c.given("offload"))
+    value = compiled;
+  else if (value != compiled)
+    return invalidInput(path + " was compiled with --offload " + (compiled.empty() ? "none" : compiled) +
+                        "; --offload " + (value.empty() ? "none" : value) +
+                        " needs a program compiled with it (shear-run compile)");
+  return Status();
+}
+
 /// The program for MODEL: read when it is a program file (which must have
 /// been compiled for `request.mode`, and with --precision when it is given),
 /// compiled in-process in the run's precision when it is a module.
@@ -627,7 +641,7 @@ int runGradients(GradientOptions &o) {
 struct TrainCommandOptions {
   std::string model, data, out, dbl = "paper", refLoss = "source", weights, controller = "paper",
                                                                            piGains = "50,5,50";
-  std::string recipe = "shear", init = "module", recompute = "none";
+  std::string recipe = "shear", init = "module", recompute = "none", offload;
   int64_t steps = 3200, batch = 32, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
           logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0, calibSeqs = 128;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
@@ -776,6 +790,8 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     return fail(invalidInput(mode + " needs --data DATA_DIR and --out RUN_DIR"));
   if (Status s = parseRecompute(o.recompute); !s.ok())
     return fail(s);
+  if (o.offload == "none")
+    o.offload.clear();
   // What is compiled: the module as given, or (prune, --init activation) the
   // one whose gates start from activation scores.
   std::string compiled = o.model;
@@ -885,6 +901,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     r.lossChunk = o.common.lossChunk;
     r.fuseKernels = !o.common.noFuse;
     r.recompute = o.recompute;
+    r.offload = o.offload;
     o.distill.into(r);
     return r;
   };
@@ -894,6 +911,8 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   if (Status s = o.distill.agreeWith(*program, compiled, c); !s.ok())
     return fail(s);
   if (Status s = agreeRecompute(*program, compiled, c, o.recompute); !s.ok())
+    return fail(s);
+  if (Status s = agreeOffload(*program, compiled, c, o.offload); !s.ok())
     return fail(s);
   double seed = static_cast<double>(o.seed), steps = static_cast<double>(o.steps);
   for (auto [option, key, value] : {std::tuple{"seed", "seed", &seed},
@@ -1160,7 +1179,7 @@ int runImportance(ImportanceOptions &o) {
 
 struct CompileCommandOptions {
   std::string model, mode, output, evalMasks = "expected", gradientsOf = "prune", recompute = "none";
-  std::string precision = "f32";
+  std::string precision = "f32", offload;
   DistillOptions distill;
   uint64_t seed = 1;
   int64_t steps = 3200;
@@ -1188,6 +1207,7 @@ int runCompile(CompileCommandOptions &o) {
   if (Status s = parseRecompute(o.recompute); !s.ok())
     return report(s);
   r.recompute = o.recompute;
+  r.offload = o.offload == "none" ? "" : o.offload;
   if (o.precision != "f32" && o.precision != "bf16")
     return report(invalidInput("--precision must be f32 or bf16, got '" + o.precision + "'"));
   r.precision = o.precision;
@@ -1280,6 +1300,10 @@ int main(int argc, char **argv) {
                 "steps with non-finite loss or gradients are skipped; this many in a row stop "
                 "the run with a checkpoint",
                 &o->maxBadSteps, 1)
+        .option("offload", "WHAT",
+                "optimizer: hold AdamW's moments in host memory and update them there (a device "
+                "too small for them; docs/training.md)",
+                &o->offload)
         .option("recompute", "KERNELS",
                 "recompute activations in the backward pass instead of keeping them from the forward "
                 "(less memory, one more forward of those kernels): none, layer (only the residual "
@@ -1408,6 +1432,7 @@ int main(int argc, char **argv) {
       .option("target-warmup", "FRACTION", "fraction of steps over which the target sparsity grows", &comp.targetWarmup, 0, 1)
       .option("max-norm", "NORM", "gradient clipping norm", &comp.maxNorm, 0)
       .option("gradients-of", "MODE", "gradients programs: the step of prune or train", &comp.gradientsOf)
+      .option("offload", "WHAT", "training steps: optimizer (AdamW's moments held in host memory)", &comp.offload)
       .option("recompute", "KERNELS", "training steps: none, layer, or among attention, mlp, norm, weights: recomputed in the backward pass",
               &comp.recompute)
       .option("distill-from", "SOURCE.mlir", "distill from this teacher (see prune --help)", &comp.distill.from)

@@ -40,6 +40,9 @@ struct CompileOptions {
   // The storage type of weights and activations: f32, or bf16 (float32
   // master weights, gradients and statistics; docs/precision.md).
   std::string precision = "f32";
+  // Training steps: what is held in host memory instead of the device's
+  // ("optimizer": AdamW's moments; empty: nothing).
+  std::string offload;
 };
 
 /// Compiles `module` (a model: @forward), whose relative weight files resolve

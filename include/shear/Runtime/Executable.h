@@ -105,7 +105,7 @@ private:
 std::string formatPlan(const std::string &function, const MemoryPlan &plan);
 /// The memory of a program's weights by kind (parameters, gates, masks,
 /// multipliers, optimizer state) in the dtypes the program holds them in;
-/// `total` receives the bytes.
+/// `total` receives the device bytes (not those --offload keeps on the host).
 std::string formatWeightMemory(const ProgramFile &program, size_t &total);
 /// The whole picture: weights, then each function's plan, then the total.
 std::string formatMemoryReport(const ProgramFile &program, Backend &backend,

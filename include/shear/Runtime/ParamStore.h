@@ -31,9 +31,9 @@ public:
   Result<Tensor> get(const ProgramWeight &ref, const std::string &baseDir);
   /// Holds `value` (host float32) under `name` in `dtype` (default: the
   /// dtype of the tensor held under that name, else float32), in the
-  /// backend's memory.
+  /// backend's memory (in host memory when `hostPlaced`: ProgramWeight::host).
   Status put(const std::string &name, const Tensor &hostValue,
-             std::optional<DType> dtype = std::nullopt);
+             std::optional<DType> dtype = std::nullopt, bool hostPlaced = false);
   /// Holds `value`, already in the backend's memory (a step's result).
   void set(const std::string &name, Tensor value) { held_[name] = std::move(value); }
   const Tensor *find(const std::string &name) const;

@@ -64,6 +64,10 @@ public:
 
 /// The process's host allocator.
 Allocator &hostAllocator();
+/// Host memory a device program keeps there on purpose (--offload: AdamW's
+/// moments): device backends run the kernels that read it on the host.
+constexpr Device kHostPlacement{DeviceKind::Cpu, 1};
+Allocator &hostPlacementAllocator();
 
 /// Bytes `n` rounds up to for placement in an arena.
 inline size_t alignedBytes(size_t n) { return (n + 63) / 64 * 64; }

@@ -58,6 +58,9 @@ struct ProgramWeight {
   std::string tensor;
   /// Read, never trained (no gradient, no optimizer state, not checkpointed).
   bool frozen = false;
+  /// Held in host memory, not the device's (--offload optimizer: AdamW's
+  /// moments); kernels reading it run on the host.
+  bool host = false;
   const std::string &tensorName() const { return tensor.empty() ? name : tensor; }
 };
 

@@ -132,8 +132,12 @@ std::vector<bool> gStaged;
 
 /// A GPU kernel cannot read host memory: every operand and result must be
 /// on the device, as the executor must arrange (inputs copied in).
-Status checkOnDevice(KernelId id, const KernelIO &io) {
+Status checkOnDevice(KernelId id, const KernelIO &io, bool &placedOnHost) {
   auto where = [&](const char *what, size_t i, const Tensor *t) -> Status {
+    if (t && t->defined() && t->device() == kHostPlacement) {
+      placedOnHost = true; // kept on the host on purpose (--offload): run there
+      return Status();
+    }
     if (t && t->defined() && t->device().kind != DeviceKind::Guarded)
       return internalError("kernel '" + kernelDecl(id).name + "' got " + what + " " +
                            std::to_string(i) + " in " + t->device().str() +
@@ -149,8 +153,9 @@ Status checkOnDevice(KernelId id, const KernelIO &io) {
 
 template <size_t Id>
 Status guardedKernel(ExecContext &context, const KernelParams &params, KernelIO &io) {
-  SHEAR_RETURN_IF_ERROR(checkOnDevice(static_cast<KernelId>(Id), io));
-  if (gStaged[Id])
+  bool placedOnHost = false;
+  SHEAR_RETURN_IF_ERROR(checkOnDevice(static_cast<KernelId>(Id), io, placedOnHost));
+  if (gStaged[Id] || placedOnHost)
     return gHost->run(*gGuarded, static_cast<KernelId>(Id), params, io);
   Opened opened;
   return gCpu->kernel(static_cast<KernelId>(Id))->run(context, params, io);

@@ -264,8 +264,23 @@ bool allFloat32(const KernelIO &io) {
   return true;
 }
 
+/// Whether a tensor of the call lives in host memory (--offload's moments).
+bool anyOnHost(const KernelIO &io) {
+  auto host = [](const Tensor *t) { return t && t->defined() && t->device().kind == DeviceKind::Cpu; };
+  for (const Tensor *t : io.in)
+    if (host(t))
+      return true;
+  for (const Tensor *t : io.out)
+    if (host(t))
+      return true;
+  return false;
+}
+
 template <size_t Id>
 Status native(ExecContext &context, const KernelParams &params, KernelIO &io) {
+  // A call with tensors kept in host memory runs there (the CPU kernel).
+  if (anyOnHost(io))
+    return gHost->run(*gBackend, static_cast<KernelId>(Id), params, io);
   // cast converts between types; the other native kernels read float32.
   if (static_cast<KernelId>(Id) == KernelId::Cast || allFloat32(io))
     return gNative[Id].run(context, params, io);
