@@ -550,7 +550,7 @@ size_t shear::rt::plannedBytes(const ProgramFile &program,
 
 Status shear::rt::checkDeviceMemory(const ProgramFile &program, Backend &backend,
                                     const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
-                                    int optimizerShards) {
+                                    const std::string &hint, int optimizerShards) {
   size_t free = 0, capacity = 0;
   if (!backend.memoryInfo(free, capacity))
     return Status(); // the host: no fixed budget to check against
@@ -561,6 +561,5 @@ Status shear::rt::checkDeviceMemory(const ProgramFile &program, Backend &backend
   return invalidInput("the run needs " + formatBytes(double(needed)) + " on " + backend.device().str() +
                       " (weights and optimizer state " + formatBytes(double(weights)) + ", activations and "
                       "scratch " + formatBytes(double(needed - weights)) + ") but " + formatBytes(double(free)) +
-                      " of its " + formatBytes(double(capacity)) + " are free: try a smaller --batch, --recompute "
-                      "layer, --precision bf16, --offload optimizer or more devices (--plan shows the plan)");
+                      " of its " + formatBytes(double(capacity)) + " are free: " + hint + " (--plan shows the plan)");
 }

@@ -260,7 +260,10 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     if (o.planOnly)
       return Status();
     // A device too small for the plan is refused now, not at step 1.
-    SHEAR_RETURN_IF_ERROR(checkDeviceMemory(program, backend, plans, sharded ? ranks : 1));
+    SHEAR_RETURN_IF_ERROR(checkDeviceMemory(
+        program, backend, plans,
+        "try a smaller --batch, --recompute layer, --precision bf16, --offload optimizer or more devices",
+        sharded ? ranks : 1));
 
     size_t k = manifest.domains.size();
     if (!resumeDir.empty()) {
@@ -701,7 +704,11 @@ Result<std::map<std::string, double>> shear::rt::evaluateOnData(const ProgramFil
     if (!e.ok())
       return e.status();
     evalLoss = e.take();
-    return Status();
+    int64_t seq = data->manifest().seqLen;
+    auto plan = evalLoss->plan({{batch, seq}, {batch, seq}});
+    if (!plan.ok())
+      return plan.status();
+    return checkDeviceMemory(program, backend, {{"eval_loss", *plan}}, "try a smaller --batch or --precision bf16");
   }();
   // Checked by every rank before the batches are shared out.
   SHEAR_RETURN_IF_ERROR(comm ? comm->agree(ready) : ready);

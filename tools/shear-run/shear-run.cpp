@@ -366,6 +366,15 @@ int runEval(const cli::Command &c, EvalOptions &o) {
   Status weights = rt::validateProgramWeights(*program);
   if (!weights.ok())
     return report(weights);
+  {
+    auto plan = (*forward)->plan({tokens->shape()});
+    if (!plan.ok())
+      return report(plan.status());
+    if (Status s = rt::checkDeviceMemory(*program, b, {{"forward", *plan}},
+                                         "try fewer rows in --tokens or --precision bf16");
+        !s.ok())
+      return report(s);
+  }
   rt::ParamStore store(b);
   auto out = (*forward)->run({*tokens}, store);
   if (!out.ok())

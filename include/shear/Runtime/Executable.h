@@ -116,10 +116,11 @@ std::string formatMemoryReport(const ProgramFile &program, Backend &backend,
 size_t plannedBytes(const ProgramFile &program, const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
                     int optimizerShards = 1);
 /// An error (exit 2) when the backend says fewer bytes are free than the
-/// plans need: how much is needed, of what, and how much is free.
+/// plans need: how much is needed, of what, and how much is free, then
+/// `hint` (what the command could change).
 Status checkDeviceMemory(const ProgramFile &program, Backend &backend,
                          const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
-                         int optimizerShards = 1);
+                         const std::string &hint, int optimizerShards = 1);
 /// "12.3 MiB".
 std::string formatBytes(double bytes);
 
