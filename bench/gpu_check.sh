@@ -28,6 +28,8 @@ check() { # NAME COMMAND...: runs it, prints PASS/FAIL with its output's last li
     echo "FAIL $name (exit $rc):"; echo "$out" | tail -20 | sed 's/^/    /'; fails=$((fails + 1)); fi
 }
 P=$BUNDLE/programs
+# Every kernel on random inputs against the CPU, first (the kernel at fault, if any).
+check "every kernel on $DEVICE vs cpu" "$RUN" check-device --device "$DEVICE"
 for dev in cpu "$DEVICE"; do
   check "eval logits on $dev" "$RUN" eval "$P/eval.json" --tokens "$BUNDLE/tok.npy" --logits-out logits-$dev.npy --device $dev
   check "eval losses on $dev" sh -c "'$RUN' eval '$P/eval-masked.json' --data '$BUNDLE/data' --device $dev > eval-$dev.json"

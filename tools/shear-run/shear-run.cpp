@@ -13,6 +13,7 @@
 
 #include "shear/Runtime/Communicator.h"
 #include "shear/Runtime/Dataset.h"
+#include "shear/Runtime/DeviceCheck.h"
 #include "shear/Runtime/Executable.h"
 #include "shear/Runtime/Generate.h"
 #include "shear/Runtime/Importance.h"
@@ -1183,6 +1184,36 @@ int runImportance(ImportanceOptions &o) {
 }
 
 //===----------------------------------------------------------------------===//
+// check-device
+//===----------------------------------------------------------------------===//
+
+struct CheckDeviceOptions {
+  std::string storage = "both", perturb;
+  Common common;
+};
+
+/// Every kernel on random inputs on --device and on the CPU, compared.
+int runCheckDevice(CheckDeviceOptions &o) {
+  if (Status s = oneRank("check-device"); !s.ok())
+    return fail(s);
+  if (o.storage != "f32" && o.storage != "bf16" && o.storage != "both")
+    return report(invalidInput("--storage must be f32, bf16 or both, got '" + o.storage + "'"));
+  auto device = backendFor(o.common);
+  if (!device.ok())
+    return report(device.status());
+  auto cpu = rt::createCpuBackend(static_cast<int>(o.common.threads));
+  printLine("checking " + (*device)->describe() + " against " + cpu->describe());
+  rt::DeviceCheckOptions options;
+  options.f32 = o.storage != "bf16";
+  options.bf16 = o.storage != "f32";
+  options.perturb = o.perturb;
+  auto failures = rt::checkDeviceKernels(**device, *cpu, options, printLine);
+  if (!failures.ok())
+    return report(failures.status());
+  return *failures == 0 ? 0 : 1;
+}
+
+//===----------------------------------------------------------------------===//
 // compile
 //===----------------------------------------------------------------------===//
 
@@ -1426,6 +1457,15 @@ int main(int argc, char **argv) {
       .option("out", "SCORES.safetensors", "the scores (head, kv_group, intermediate, hidden, layer)", &imp.out);
   commonOptions(impCmd, imp.common, false);
 
+  CheckDeviceOptions check;
+  cli::Command &checkCmd = cl.command("check-device", "every kernel on random inputs on --device and on the CPU, "
+                                                      "compared (a device's first check)");
+  checkCmd.option("storage", "TYPE", "f32, bf16 (as bf16 programs store weights and activations) or both",
+                  &check.storage)
+      .option("perturb", "KERNEL", "testing: perturb this kernel's device results", &check.perturb)
+      .hidden();
+  commonOptions(checkCmd, check.common, false);
+
   CompileCommandOptions comp;
   cli::Command &compCmd = cl.command("compile", "compile a model module into a program file");
   compCmd.positional("MODEL", "a model module (.mlir)", &comp.model)
@@ -1468,6 +1508,7 @@ int main(int argc, char **argv) {
              : name == "generate"  ? runGenerate(gen)
              : name == "gradients" ? runGradients(grad)
              : name == "importance" ? runImportance(imp)
+             : name == "check-device" ? runCheckDevice(check)
                                    : runCompile(comp);
   gComm.reset(); // MPI_Finalize with several ranks
   return code;
