@@ -42,6 +42,10 @@ Dims dimsOf(const Shape &x, const AttentionParams &p) {
 
 const AttentionParams &attn(const KernelParams &p) { return std::get<AttentionParams>(p); }
 
+/// Whether the tiled core takes these dims (its grid's second dimension is
+/// batch × heads: at most 65535; the row-per-warp kernels take any).
+bool tiled(const Dims &d) { return flashAttentionTakes(d.hd) && d.B * d.H <= 65535; }
+
 /// cos and sin tables [T, hd/2] on the device, made once per RoPE parameters and T.
 Result<std::pair<const float *, const float *>> ropeOnDevice(CudaContext &ctx, Allocator &alloc,
                                                              const RopeParams &r, int64_t T) {
@@ -56,8 +60,15 @@ Result<std::pair<const float *, const float *>> ropeOnDevice(CudaContext &ctx, A
     auto dev = Tensor::allocate(alloc, {2, n}, DType::F32);
     if (!dev.ok())
       return dev.status();
-    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpy(dev->f32(), t.cos.data(), n * sizeof(float), cudaMemcpyHostToDevice), "RoPE tables"));
-    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpy(dev->f32() + n, t.sin.data(), n * sizeof(float), cudaMemcpyHostToDevice), "RoPE tables"));
+    // On the kernels' stream (a blocking cudaMemcpy runs on the legacy
+    // stream, which ours does not wait for), done before the host tables go.
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(dev->f32(), t.cos.data(), n * sizeof(float),
+                                                    cudaMemcpyHostToDevice, ctx.stream),
+                                    "RoPE tables"));
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(dev->f32() + n, t.sin.data(), n * sizeof(float),
+                                                    cudaMemcpyHostToDevice, ctx.stream),
+                                    "RoPE tables"));
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "RoPE tables"));
     it = ctx.cache.emplace(key, dev.take()).first;
   }
   const float *base = it->second.f32();
@@ -165,7 +176,7 @@ Status forward(CudaContext &ctx, Allocator &alloc, const KernelIO &io, const Att
   if (blocks > 0x7fffffff)
     return internalError("attention: too many query rows for one launch");
   float scale = 1.0f / std::sqrt(static_cast<float>(d.hd));
-  if (flashAttentionTakes(d.hd))
+  if (tiled(d))
     SHEAR_RETURN_IF_ERROR(flashForward(ctx, q, k, v, a, lse, d.B, d.T, d.H, d.G, d.hd, scale));
   else if (blocks > 0)
     attendKernel<<<static_cast<unsigned>(blocks), 128, 0, ctx.stream>>>(q, k, v, a, lse, d.B, d.T, d.H, d.per,
@@ -452,13 +463,13 @@ Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   int64_t qBlocks = (d.B * d.H * d.T * 32 + 127) / 128, kvBlocks = (d.B * d.G * d.T * 32 + 127) / 128;
   if (qBlocks > 0x7fffffff)
     return internalError("attention.bwd: too many query rows for one launch");
-  if (flashAttentionTakes(d.hd))
+  if (tiled(d))
     SHEAR_RETURN_IF_ERROR(flashBackward(ctx, q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dq, dk, dv, d.B, d.T,
                                         d.H, d.G, d.hd, scale));
   else if (qBlocks > 0)
     dqKernel<<<static_cast<unsigned>(qBlocks), 128, 0, ctx.stream>>>(
         q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dq, d.B, d.T, d.H, d.per, d.hd, d.qw, d.kw, scale);
-  if (!flashAttentionTakes(d.hd) && kvBlocks > 0)
+  if (!tiled(d) && kvBlocks > 0)
     dkvKernel<<<static_cast<unsigned>(kvBlocks), 128, 0, ctx.stream>>>(
         q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dk, dv, d.B, d.T, d.H, d.G, d.per, d.hd, d.qw, d.kw, scale);
   SHEAR_RETURN_IF_ERROR(launched("attention.bwd"));

@@ -31,8 +31,9 @@ public:
   int device = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
-  /// Set by kernels that find an input error (a token id outside the
-  /// vocabulary): the index of the first bad element + 1, read after them.
+  /// For kernels that find an input error (a token id outside the
+  /// vocabulary): each sets it to all ones ("none") before its launch, its
+  /// threads atomicMin the position of a bad element, and it reads it after.
   int64_t *badIndex = nullptr;
   /// Device tensors kept across calls (RoPE tables per parameters and length).
   std::map<std::string, Tensor> cache;

@@ -3,8 +3,10 @@
 // Twins of gate.sample(.bwd) in runtime/kernels/cpu/Gate.cpp and of
 // lagrangian(.bwd) in runtime/kernels/cpu/Lagrangian.cpp. The gate noise is
 // the same Philox stream on both backends (shear/Support/Philox.h is one
-// function for both), so a seed and a step give the same gates on the CPU
-// and the GPU. Sums over a row run in a fixed order (block sums), once per
+// function for both): a seed and a step give the same noise on the CPU and
+// the GPU, and samples equal to rounding (the device's log and exp may
+// differ from glibc's in the last bit; this file is compiled without fused
+// multiply-adds, as the CPU computes). Sums over a row run in a fixed order (block sums), once per
 // row in row order. gate.eval (top-k per row, once per evaluation) stays
 // staged through the host.
 //
