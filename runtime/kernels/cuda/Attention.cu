@@ -90,18 +90,12 @@ __global__ void ropeKernel(float *x, int64_t rowsCount, int64_t T, int64_t heads
   }
 }
 
-/// One warp per (b, h, i): a[b, i, h] = softmax(q kᵀ · scale) v over keys
-/// 0..i of kv head h / per; lse[(b·H + h)·T + i].
-__global__ void attendKernel(const float *q, const float *k, const float *v, float *a, float *lse,
-                             int64_t B, int64_t T, int64_t H, int64_t per, int64_t hd, int64_t qw,
-                             int64_t kw, float scale) {
-  int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+/// One warp attends one query row qr to `keys` keys and values (rows `stride`
+/// floats apart from kb and vb) with an online softmax: out = softmax(q kᵀ ·
+/// scale) v; returns the log-sum-exp (to every lane).
+__device__ float attendRow(const float *qr, const float *kb, const float *vb, int64_t stride, int64_t keys,
+                           int64_t hd, float scale, float *out) {
   int lane = threadIdx.x % 32;
-  if (warp >= B * H * T)
-    return;
-  int64_t i = warp % T, bh = warp / T, b = bh / H, h = bh % H, g = h / per;
-  const float *qr = q + (b * T + i) * qw + h * hd;
-  const float *kb = k + b * T * kw + g * hd, *vb = v + b * T * kw + g * hd;
   float qv[kMaxHeadDim / 32], acc[kMaxHeadDim / 32];
   int per_lane = static_cast<int>((hd + 31) / 32);
   for (int t = 0; t < per_lane; ++t) {
@@ -110,8 +104,8 @@ __global__ void attendKernel(const float *q, const float *k, const float *v, flo
     acc[t] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
-  for (int64_t j = 0; j <= i; ++j) {
-    const float *kj = kb + j * kw;
+  for (int64_t j = 0; j < keys; ++j) {
+    const float *kj = kb + j * stride;
     float s = 0.0f;
     for (int t = 0; t < per_lane; ++t) {
       int64_t e = lane + 32 * t;
@@ -124,7 +118,7 @@ __global__ void attendKernel(const float *q, const float *k, const float *v, flo
     float mNew = fmaxf(m, s);
     float corr = expf(m - mNew), w = expf(s - mNew);
     l = l * corr + w;
-    const float *vj = vb + j * kw;
+    const float *vj = vb + j * stride;
     for (int t = 0; t < per_lane; ++t) {
       int64_t e = lane + 32 * t;
       if (e < hd)
@@ -132,14 +126,27 @@ __global__ void attendKernel(const float *q, const float *k, const float *v, flo
     }
     m = mNew;
   }
-  float *out = a + (b * T + i) * qw + h * hd;
   for (int t = 0; t < per_lane; ++t) {
     int64_t e = lane + 32 * t;
     if (e < hd)
       out[e] = acc[t] / l;
   }
-  if (lane == 0)
-    lse[bh * T + i] = m + logf(l);
+  return m + logf(l);
+}
+
+/// One warp per (b, h, i): a[b, i, h] = softmax(q kᵀ · scale) v over keys
+/// 0..i of kv head h / per; lse[(b·H + h)·T + i].
+__global__ void attendKernel(const float *q, const float *k, const float *v, float *a, float *lse,
+                             int64_t B, int64_t T, int64_t H, int64_t per, int64_t hd, int64_t qw,
+                             int64_t kw, float scale) {
+  int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+  if (warp >= B * H * T)
+    return;
+  int64_t i = warp % T, bh = warp / T, b = bh / H, h = bh % H, g = h / per;
+  float l = attendRow(q + (b * T + i) * qw + h * hd, k + b * T * kw + g * hd, v + b * T * kw + g * hd, kw, i + 1,
+                      hd, scale, a + (b * T + i) * qw + h * hd);
+  if (threadIdx.x % 32 == 0)
+    lse[bh * T + i] = l;
 }
 
 /// gated = a ⊙ head[h] · kv_group[h / per] per head.
@@ -515,48 +522,11 @@ __global__ void attendCacheKernel(const float *q, const float *kc, const float *
                                   int64_t T, int64_t H, int64_t per, int64_t hd, int64_t qw, int64_t G,
                                   int64_t S, int64_t pos, float scale) {
   int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
-  int lane = threadIdx.x % 32;
   if (warp >= B * H * T)
     return;
   int64_t i = warp % T, bh = warp / T, b = bh / H, h = bh % H, g = h / per;
-  const float *qr = q + (b * T + i) * qw + h * hd;
-  const float *kb = kc + (b * G + g) * S * hd, *vb = vc + (b * G + g) * S * hd;
-  float qv[kMaxHeadDim / 32], acc[kMaxHeadDim / 32];
-  int per_lane = static_cast<int>((hd + 31) / 32);
-  for (int t = 0; t < per_lane; ++t) {
-    int64_t e = lane + 32 * t;
-    qv[t] = e < hd ? qr[e] : 0.0f;
-    acc[t] = 0.0f;
-  }
-  float m = -INFINITY, l = 0.0f;
-  for (int64_t j = 0; j <= pos + i; ++j) {
-    const float *kj = kb + j * hd;
-    float s = 0.0f;
-    for (int t = 0; t < per_lane; ++t) {
-      int64_t e = lane + 32 * t;
-      if (e < hd)
-        s += qv[t] * kj[e];
-    }
-    for (int o = 16; o > 0; o /= 2)
-      s += __shfl_xor_sync(0xffffffffu, s, o);
-    s *= scale;
-    float mNew = fmaxf(m, s);
-    float corr = expf(m - mNew), w = expf(s - mNew);
-    l = l * corr + w;
-    const float *vj = vb + j * hd;
-    for (int t = 0; t < per_lane; ++t) {
-      int64_t e = lane + 32 * t;
-      if (e < hd)
-        acc[t] = acc[t] * corr + w * vj[e];
-    }
-    m = mNew;
-  }
-  float *out = a + (b * T + i) * qw + h * hd;
-  for (int t = 0; t < per_lane; ++t) {
-    int64_t e = lane + 32 * t;
-    if (e < hd)
-      out[e] = acc[t] / l;
-  }
+  attendRow(q + (b * T + i) * qw + h * hd, kc + (b * G + g) * S * hd, vc + (b * G + g) * S * hd, hd, pos + i + 1,
+            hd, scale, a + (b * T + i) * qw + h * hd);
 }
 
 size_t attentionDecodeWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {

@@ -26,6 +26,24 @@ Status shear::rt::cuda::launched(const char *kernel) {
   return cudaCheck(cudaGetLastError(), std::string("CUDA kernel of '") + kernel + "'");
 }
 
+Status shear::rt::cuda::reportBadValue(CudaContext &ctx, const Tensor &values, int64_t V, const char *what,
+                                       const char *kernel) {
+  unsigned long long first = 0;
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, ctx.badIndex, sizeof(first), cudaMemcpyDeviceToHost,
+                                                  ctx.stream),
+                                  kernel));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), kernel));
+  if (first == ~0ull)
+    return Status();
+  int64_t value = 0;
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&value, values.i64() + first, sizeof(value), cudaMemcpyDeviceToHost,
+                                                  ctx.stream),
+                                  kernel));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), kernel));
+  return invalidInput(std::string(what) + " " + std::to_string(value) + " at position " + std::to_string(first) +
+                      " is outside the vocabulary [0, " + std::to_string(V) + ")");
+}
+
 Status shear::rt::cuda::gemm(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N,
                              int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                              int64_t ldb, float beta, float *C, int64_t ldc) {

@@ -48,6 +48,11 @@ inline CudaContext &cudaContext(ExecContext &c) { return static_cast<CudaContext
 Status cudaCheck(cudaError_t e, const std::string &what);
 /// The launch of `kernel` just made (cudaGetLastError).
 Status launched(const char *kernel);
+/// After kernels that recorded in ctx.badIndex the first position of
+/// `values` (token ids, labels) outside [0, V): an error naming the value
+/// and its position ("token id 7 at position 3 is outside ..."), or OK. A
+/// host sync.
+Status reportBadValue(CudaContext &ctx, const Tensor &values, int64_t V, const char *what, const char *kernel);
 
 /// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major float32 (cuBLAS;
 /// on bf16 tensor cores while ctx.bf16Gemms).

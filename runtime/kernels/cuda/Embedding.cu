@@ -84,21 +84,6 @@ __global__ void hiddenGradKernel(const float *table, const int64_t *ids, int64_t
 
 const float *opt(const Tensor *t) { return t ? t->f32() : nullptr; }
 
-/// Reports a bad id recorded in ctx.badIndex (a host sync).
-Status checkIds(CudaContext &ctx, const Tensor &ids, int64_t V, const char *kernel) {
-  unsigned long long first = 0;
-  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, bad, sizeof(first), cudaMemcpyDeviceToHost, ctx.stream), kernel));
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), kernel));
-  if (first != ~0ull) {
-    int64_t id = 0;
-    cudaMemcpy(&id, ids.i64() + first, sizeof(id), cudaMemcpyDeviceToHost);
-    return invalidInput("token id " + std::to_string(id) + " at position " + std::to_string(first) +
-                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  }
-  return Status();
-}
-
 Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
   CudaContext &ctx = cudaContext(c);
   const Tensor &table = io.input(0), &ids = io.input(1);
@@ -109,7 +94,7 @@ Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
   embedKernel<<<blocksFor(rows * D), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), opt(io.optional(2)),
                                                            io.output(0).f32(), rows, D, V, bad);
   SHEAR_RETURN_IF_ERROR(launched("embed"));
-  return checkIds(ctx, ids, V, "embed");
+  return reportBadValue(ctx, ids, V, "token id", "embed");
 }
 
 /// Device memory for one call, freed in stream order.
@@ -169,7 +154,7 @@ Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
                                                                                      dy.f32(), dz->f32());
     SHEAR_RETURN_IF_ERROR(launched("embed.bwd (hidden mask)"));
   }
-  return checkIds(ctx, ids, V, "embed.bwd");
+  return reportBadValue(ctx, ids, V, "token id", "embed.bwd");
 }
 
 } // namespace

@@ -129,16 +129,7 @@ Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool 
   SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "lm_head_cross_entropy"));
   countKernel<<<1, kBlock, 0, ctx.stream>>>(labels.i64(), rows, V, p.ignoreIndex, count, bad);
   SHEAR_RETURN_IF_ERROR(launched("lm_head_cross_entropy"));
-  unsigned long long first = 0;
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, bad, sizeof(first), cudaMemcpyDeviceToHost, ctx.stream),
-                                  "lm_head_cross_entropy"));
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "lm_head_cross_entropy"));
-  if (first != ~0ull) {
-    int64_t y = 0;
-    cudaMemcpy(&y, labels.i64() + first, sizeof(y), cudaMemcpyDeviceToHost);
-    return invalidInput("label " + std::to_string(y) + " at position " + std::to_string(first) +
-                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  }
+  SHEAR_RETURN_IF_ERROR(reportBadValue(ctx, labels, V, "label", "lm_head_cross_entropy"));
 
   float *gx = train ? io.output(1).f32() : nullptr, *gw = train ? io.output(2).f32() : nullptr;
   for (int64_t r0 = 0; r0 < rows; r0 += C) {

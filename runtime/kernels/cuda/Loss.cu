@@ -114,16 +114,7 @@ Status rowLosses(CudaContext &ctx, const Tensor &logits, const Tensor &labels, i
     rowLossKernel<<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
         logits.f32(), labels.i64(), V, ignore, rowLoss, counted, bad);
   SHEAR_RETURN_IF_ERROR(launched("cross_entropy"));
-  unsigned long long first = 0;
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, bad, sizeof(first), cudaMemcpyDeviceToHost, ctx.stream),
-                                  "cross_entropy"));
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "cross_entropy"));
-  if (first != ~0ull) {
-    int64_t y = 0;
-    cudaMemcpy(&y, labels.i64() + first, sizeof(y), cudaMemcpyDeviceToHost);
-    return invalidInput("label " + std::to_string(y) + " at position " + std::to_string(first) +
-                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  }
+  SHEAR_RETURN_IF_ERROR(reportBadValue(ctx, labels, V, "label", "cross_entropy"));
   return Status();
 }
 
@@ -282,16 +273,7 @@ Status distillRows(CudaContext &ctx, const KernelIO &io, const DistillParams &p,
     distillRowKernel<<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
         logits.f32(), teacher.f32(), labels.i64(), V, p.ignoreIndex, 1.0 / p.temperature, *ce, *kl, *counted, bad);
   SHEAR_RETURN_IF_ERROR(launched("distill"));
-  unsigned long long first = 0;
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, bad, sizeof(first), cudaMemcpyDeviceToHost, ctx.stream),
-                                  "distill"));
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "distill"));
-  if (first != ~0ull) {
-    int64_t y = 0;
-    cudaMemcpy(&y, labels.i64() + first, sizeof(y), cudaMemcpyDeviceToHost);
-    return invalidInput("label " + std::to_string(y) + " at position " + std::to_string(first) +
-                        " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  }
+  SHEAR_RETURN_IF_ERROR(reportBadValue(ctx, labels, V, "label", "distill"));
   return Status();
 }
 
