@@ -16,6 +16,19 @@ using namespace shear::rt::cuda;
 
 namespace {
 
+/// log Σ exp(l · scale) over a row of V values (scale > 0), to every thread.
+__device__ double rowLogSumExp(const float *l, int64_t V, double scale, double *sums, float *maxes) {
+  float mx = -INFINITY;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+    mx = fmaxf(mx, l[v]);
+  mx = blockMax(mx, maxes);
+  double s = 0;
+  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+    s += exp((double(l[v]) - mx) * scale);
+  s = blockSum(s, sums);
+  return double(mx) * scale + log(s);
+}
+
 /// Per row: the loss (0 for an ignored row) into rowLoss, whether it counts
 /// into counted; a bad label's row into *bad (the smallest wins).
 __global__ void rowLossKernel(const float *logits, const int64_t *labels, int64_t V,
@@ -35,16 +48,9 @@ __global__ void rowLossKernel(const float *logits, const int64_t *labels, int64_
     return;
   }
   const float *l = logits + r * V;
-  float mx = -INFINITY;
-  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
-    mx = fmaxf(mx, l[v]);
-  mx = blockMax(mx, maxes);
-  double s = 0;
-  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
-    s += exp(double(l[v]) - mx);
-  s = blockSum(s, sums);
+  double lse = rowLogSumExp(l, V, 1.0, sums, maxes);
   if (threadIdx.x == 0) {
-    rowLoss[r] = mx + log(s) - l[y];
+    rowLoss[r] = lse - l[y];
     counted[r] = 1;
   }
 }
@@ -84,15 +90,7 @@ __global__ void rowGradKernel(const float *logits, const int64_t *labels, int64_
     return;
   }
   float scale = count[0] > 0 ? static_cast<float>(dloss[0] / count[0]) : 0.0f;
-  float mx = -INFINITY;
-  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
-    mx = fmaxf(mx, l[v]);
-  mx = blockMax(mx, maxes);
-  double s = 0;
-  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
-    s += exp(double(l[v]) - mx);
-  s = blockSum(s, sums);
-  double lse = mx + log(s);
+  double lse = rowLogSumExp(l, V, 1.0, sums, maxes);
   for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
     o[v] = static_cast<float>(exp(double(l[v]) - lse)) * scale - (v == y ? scale : 0.0f);
 }
@@ -154,19 +152,6 @@ Status crossEntropyBwd(ExecContext &c, const KernelParams &params, KernelIO &io)
 }
 // Distillation (distill, distill.bwd): the CPU twin's formulas, one block
 // per row, every log-sum-exp in double around the row's maximum.
-
-/// log Σ exp(l · scale) over a row of V values (scale > 0), to every thread.
-__device__ double rowLogSumExp(const float *l, int64_t V, double scale, double *sums, float *maxes) {
-  float mx = -INFINITY;
-  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
-    mx = fmaxf(mx, l[v]);
-  mx = blockMax(mx, maxes);
-  double s = 0;
-  for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
-    s += exp((double(l[v]) - mx) * scale);
-  s = blockSum(s, sums);
-  return double(mx) * scale + log(s);
-}
 
 /// Per row: cross-entropy and KL(teacher || student) at temperature 1/inv
 /// (0 for an ignored row), whether it counts; a bad label's row into *bad.
