@@ -8,6 +8,7 @@
 #include <set>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <unistd.h>
 
 using namespace shear;
@@ -104,22 +105,25 @@ Result<TrainState> shear::rt::parseTrainState(std::string_view text, const std::
   return st;
 }
 
-Status shear::rt::writeCheckpoint(const std::string &runDirIn, const std::string &name,
-                                  const ProgramFile &program, ParamStore &store,
-                                  const json::Value &state, Communicator &comm,
-                                  bool shardedOptimizer) {
-  bool lead = comm.rank() == 0;
-  std::string runDir = absolutePath(runDirIn, ".");
-  std::string finalDir = joinPath(runDir, name);
+Result<CheckpointSnapshot> shear::rt::takeCheckpoint(const std::string &runDirIn,
+                                                     const std::string &name,
+                                                     const ProgramFile &program, ParamStore &store,
+                                                     const json::Value &state, Communicator &comm,
+                                                     bool shardedOptimizer) {
+  CheckpointSnapshot snap;
+  snap.name = name;
+  snap.lead = comm.rank() == 0;
+  snap.runDir = absolutePath(runDirIn, ".");
+  snap.finalDir = joinPath(snap.runDir, name);
   // One temporary directory for all ranks, named after the first's process.
-  int64_t token = lead ? static_cast<int64_t>(getpid()) : 0;
+  int64_t token = snap.lead ? static_cast<int64_t>(getpid()) : 0;
   SHEAR_RETURN_IF_ERROR(comm.broadcast(&token, sizeof token, 0));
-  std::string tmp = joinPath(runDir, "." + name + ".tmp-" + std::to_string(token));
+  snap.tmpDir = joinPath(snap.runDir, "." + name + ".tmp-" + std::to_string(token));
   Status made;
-  if (lead) {
-    made = removeAll(tmp);
+  if (snap.lead) {
+    made = removeAll(snap.tmpDir);
     if (made.ok())
-      made = createDirectories(tmp);
+      made = createDirectories(snap.tmpDir);
   }
   SHEAR_RETURN_IF_ERROR(comm.agree(made));
 
@@ -132,59 +136,101 @@ Status shear::rt::writeCheckpoint(const std::string &runDirIn, const std::string
       file = optimizerShardFile(comm.rank());
     return file;
   };
-  std::map<std::string, std::vector<std::pair<std::string, Tensor>>> files;
-  if (lead)
+  if (snap.lead)
     for (const std::string &w : program.checkpointWeights) {
       const ProgramWeight *ref = program.weight(w);
       auto t = store.get(*ref, program.baseDir);
       if (!t.ok())
         return t.status();
-      files[fileFor(w)].push_back({w, t.take()});
+      snap.files[fileFor(w)].push_back({w, t.take()});
     }
   for (const auto &[tname, t] : store.tensors())
     if (isTrainingState(tname) &&
-        (lead || (shardedOptimizer && checkpointFileFor(tname) == std::string("optimizer.safetensors"))))
-      files[fileFor(tname)].push_back({tname, t});
+        (snap.lead || (shardedOptimizer && checkpointFileFor(tname) == std::string("optimizer.safetensors"))))
+      snap.files[fileFor(tname)].push_back({tname, t});
+  for (const auto &[file, tensors] : snap.files)
+    for (const auto &[tname, t] : tensors)
+      snap.bytes += static_cast<size_t>(t.numel()) * sizeof(float);
+  if (snap.lead) {
+    snap.module = program.checkpointModule;
+    snap.state = state;
+  }
+  return snap;
+}
 
-  // Float32, streamed from the tensors themselves (no second copy in memory).
-  auto writeFiles = [&]() -> Status {
-    for (const auto &[file, tensors] : files) {
-      std::vector<TensorSpec> specs;
-      for (const auto &[tname, t] : tensors)
-        specs.push_back({tname, DType::F32, t.shape()});
-      auto writer = SafetensorsWriter::create(joinPath(tmp, file), specs);
-      if (!writer.ok())
-        return writer.status();
-      for (const auto &[tname, t] : tensors) {
-        auto host = store.backend().toHost(t);
-        if (!host.ok())
-          return host.status();
-        if (host->dtype() != DType::F32)
-          return internalError("checkpoint of a " + std::string(dtypeName(host->dtype())) + " tensor");
-        SHEAR_RETURN_IF_ERROR((*writer)->writeF32(host->f32(), static_cast<size_t>(host->numel())));
+Status shear::rt::copyCheckpointToHost(CheckpointSnapshot &snap, Backend &backend) {
+  for (auto &[file, tensors] : snap.files)
+    for (auto &[tname, t] : tensors) {
+      auto host = backend.toHost(t);
+      if (!host.ok())
+        return host.status();
+      if (host->sameStorage(t)) { // the host's own tensor, which the next step changes
+        Tensor copy = Tensor::empty(t.shape(), t.dtype());
+        std::memcpy(copy.data(), t.data(), t.bytes());
+        t = copy;
+      } else {
+        t = host.take();
       }
-      SHEAR_RETURN_IF_ERROR((*writer)->commit());
     }
-    return Status();
-  };
-  SHEAR_RETURN_IF_ERROR(comm.agree(writeFiles()));
+  snap.copied = true;
+  return Status();
+}
 
-  // state.json last, then the whole directory moves into place at once.
-  Status placed;
-  if (lead) {
-    placed = writeFileAtomically(joinPath(tmp, "model.mlir"), program.checkpointModule);
-    if (placed.ok())
-      placed = writeJsonFileAtomically(joinPath(tmp, "state.json"), state);
-    if (placed.ok()) {
-      syncDirectory(tmp);
-      placed = removeAll(finalDir);
+Status shear::rt::writeCheckpointFiles(const CheckpointSnapshot &snap, Backend *backend) {
+  // Float32; without copies, streamed from the tensors themselves.
+  for (const auto &[file, tensors] : snap.files) {
+    std::vector<TensorSpec> specs;
+    for (const auto &[tname, t] : tensors)
+      specs.push_back({tname, DType::F32, t.shape()});
+    auto writer = SafetensorsWriter::create(joinPath(snap.tmpDir, file), specs);
+    if (!writer.ok())
+      return writer.status();
+    for (const auto &[tname, t] : tensors) {
+      Tensor host = t;
+      if (!snap.copied) {
+        auto h = backend->toHost(t);
+        if (!h.ok())
+          return h.status();
+        host = h.take();
+      }
+      if (host.dtype() != DType::F32)
+        return internalError("checkpoint of a " + std::string(dtypeName(host.dtype())) + " tensor");
+      SHEAR_RETURN_IF_ERROR(writer->get()->writeF32(host.f32(), static_cast<size_t>(host.numel())));
     }
-    if (placed.ok() && std::rename(tmp.c_str(), finalDir.c_str()) != 0)
-      placed = ioError(finalDir, "cannot move the checkpoint into place");
+    SHEAR_RETURN_IF_ERROR((*writer)->commit());
+  }
+  // state.json last: a directory without it is not a checkpoint.
+  if (snap.lead) {
+    SHEAR_RETURN_IF_ERROR(writeFileAtomically(joinPath(snap.tmpDir, "model.mlir"), snap.module));
+    SHEAR_RETURN_IF_ERROR(writeJsonFileAtomically(joinPath(snap.tmpDir, "state.json"), snap.state));
+    syncDirectory(snap.tmpDir);
+  }
+  return Status();
+}
+
+Status shear::rt::placeCheckpoint(const CheckpointSnapshot &snap, const Status &written,
+                                  Communicator &comm) {
+  SHEAR_RETURN_IF_ERROR(comm.agree(written));
+  // The whole directory moves into place at once.
+  Status placed;
+  if (snap.lead) {
+    placed = removeAll(snap.finalDir);
+    if (placed.ok() && std::rename(snap.tmpDir.c_str(), snap.finalDir.c_str()) != 0)
+      placed = ioError(snap.finalDir, "cannot move the checkpoint into place");
     if (placed.ok())
-      syncDirectory(runDir);
+      syncDirectory(snap.runDir);
   }
   return comm.agree(placed);
+}
+
+Status shear::rt::writeCheckpoint(const std::string &runDir, const std::string &name,
+                                  const ProgramFile &program, ParamStore &store,
+                                  const json::Value &state, Communicator &comm,
+                                  bool shardedOptimizer) {
+  auto snap = takeCheckpoint(runDir, name, program, store, state, comm, shardedOptimizer);
+  if (!snap.ok())
+    return snap.status();
+  return placeCheckpoint(*snap, writeCheckpointFiles(*snap, &store.backend()), comm);
 }
 
 std::string shear::rt::optimizerShardFile(int rank) {

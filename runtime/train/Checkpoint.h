@@ -38,11 +38,46 @@ struct TrainState {
 Result<TrainState> parseTrainState(std::string_view text, const std::string &path,
                                    const Manifest &manifest, int64_t steps, bool needRefLoss);
 
-/// Writes RUN_DIR/<name>/ atomically from `store`; every rank of `comm` calls
-/// it. The first rank writes the weights, multipliers and state; the
-/// optimizer's moments go to optimizer.safetensors, or with a sharded
-/// optimizer to one optimizer.rank<r>.safetensors per rank (RUN_DIR must then
-/// be on a file system all ranks share).
+/// One rank's part of a checkpoint, taken but not yet on disk: the tensors
+/// of each of its files, and (on the first rank) the module and state.json.
+/// It holds either the store's own tensors (written at once, streamed with
+/// no second copy) or host copies of them (written while training goes on).
+struct CheckpointSnapshot {
+  std::string name, runDir, tmpDir, finalDir;
+  bool lead = false;
+  std::map<std::string, std::vector<std::pair<std::string, Tensor>>> files;
+  std::string module;
+  json::Value state;
+  bool copied = false;
+  size_t bytes = 0; // float32 bytes of the tensors
+};
+
+/// Takes this rank's part of checkpoint RUN_DIR/<name>/ from `store` and
+/// makes its temporary directory; every rank of `comm` calls it. The first
+/// rank writes the weights, multipliers and state; the optimizer's moments
+/// go to optimizer.safetensors, or with a sharded optimizer to one
+/// optimizer.rank<r>.safetensors per rank (RUN_DIR must then be on a file
+/// system all ranks share).
+Result<CheckpointSnapshot> takeCheckpoint(const std::string &runDir, const std::string &name,
+                                          const ProgramFile &program, ParamStore &store,
+                                          const json::Value &state, Communicator &comm,
+                                          bool shardedOptimizer);
+
+/// Replaces the snapshot's tensors by host copies of them, so that the
+/// store may change while it is written.
+Status copyCheckpointToHost(CheckpointSnapshot &snapshot, Backend &backend);
+
+/// Writes this rank's files of `snapshot` into its temporary directory.
+/// Nothing collective: with copied tensors it touches neither the store nor
+/// `backend` (null then), and may run on a thread of its own.
+Status writeCheckpointFiles(const CheckpointSnapshot &snapshot, Backend *backend);
+
+/// Once every rank wrote its files (`written`: this rank's result), the
+/// first moves the directory into place at once, so a checkpoint is
+/// complete or absent. Every rank calls it.
+Status placeCheckpoint(const CheckpointSnapshot &snapshot, const Status &written, Communicator &comm);
+
+/// takeCheckpoint, writeCheckpointFiles and placeCheckpoint in one call.
 Status writeCheckpoint(const std::string &runDir, const std::string &name,
                        const ProgramFile &program, ParamStore &store, const json::Value &state,
                        Communicator &comm, bool shardedOptimizer);

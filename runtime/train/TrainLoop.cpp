@@ -2,6 +2,7 @@
 #include "shear/Runtime/Trainer.h"
 
 #include "Checkpoint.h"
+#include "CheckpointWriter.h"
 #include "Evaluation.h"
 #include "OptimizerShards.h"
 #include "Progress.h"
@@ -173,12 +174,17 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   const bool pi = o.controller == "pi";
   int64_t start = 0, localBatch = o.batch / ranks;
   bool needEval = o.evalEvery > 0 || o.dbl != DblMode::Off;
+  CheckpointWrites checkpointWrites = CheckpointWrites::Auto;
   Status ready = [&]() -> Status {
     if (mode != "prune" && mode != "train")
       return invalidInput(o.modelPath + ": the program was compiled for '" + mode +
                           "', not for prune or train");
     if (o.steps <= 0 || o.batch <= 0)
       return invalidInput("--steps and --batch must be positive");
+    auto writes = parseCheckpointWrites(o.checkpointWrites);
+    if (!writes.ok())
+      return writes.status();
+    checkpointWrites = *writes;
     if (o.batch % ranks != 0)
       return invalidInput(format("--batch %lld cannot be shared by %d ranks: give a multiple of %d",
                                  (long long)o.batch, ranks, ranks));
@@ -462,6 +468,16 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     return writeCheckpoint(o.outDir, name, program, store, stateObject(at), comm,
                            o.shardOptimizer && ranks > 1);
   };
+  // Periodic checkpoints may be written while training goes on; the last
+  // one, and those of a run that stops, are written before it ends.
+  CheckpointWriter writer(backend, comm, checkpointWrites, say, [&](const std::string &) {
+    return comm.agree(lead ? keepLastCheckpoints(o.outDir, o.keepLast) : Status());
+  });
+  auto save = [&](int64_t at, bool foreground) -> Status {
+    SHEAR_RETURN_IF_ERROR(checkRanksAgree(comm, program, store));
+    return writer.save(o.outDir, "ckpt-" + std::to_string(at), program, store, stateObject(at),
+                       o.shardOptimizer && ranks > 1, foreground);
+  };
   auto lrAt = [&](int64_t s) { return learningRate(o.lr, o.steps, o.warmupFraction, o.minLrRatio, s); };
 
   double trainSeconds = 0;
@@ -469,6 +485,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   size_t nm = step.metrics.size();
   for (int64_t at = start; at < o.steps; ++at) {
     if (o.stopAfter >= 0 && at - start >= o.stopAfter) {
+      // Abrupt, but after the checkpoints taken so far (tests resume from them).
+      SHEAR_RETURN_IF_ERROR(writer.finish());
       say("stopping after " + std::to_string(o.stopAfter) + " steps (--stop-after)");
       std::_Exit(3);
     }
@@ -639,9 +657,10 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     if (o.logEvery > 0 &&
         ((at + 1) % o.logEvery == 0 || !evalLossValues.empty() || at + 1 == o.steps))
       say(line);
+    SHEAR_RETURN_IF_ERROR(writer.poll());
     if (badInRow >= o.maxBadSteps) {
       std::string name = "ckpt-" + std::to_string(at + 1);
-      SHEAR_RETURN_IF_ERROR(checkpoint(name, at + 1));
+      SHEAR_RETURN_IF_ERROR(save(at + 1, true));
       Status stopped = runFailure(format(
           "non-finite loss or gradients in %lld steps in a row (steps %lld-%lld): stopped; %s "
           "holds the state of the last good step (lower --lr, or check the data and the model)",
@@ -655,12 +674,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     if (ranks > 1)
       SHEAR_RETURN_IF_ERROR(comm.allReduce(&signal, 1, DType::I64, ReduceOp::Max));
     bool interrupted = signal != 0 && at + 1 < o.steps;
-    if ((o.saveEvery > 0 && (at + 1) % o.saveEvery == 0 && at + 1 < o.steps) || interrupted) {
-      std::string name = "ckpt-" + std::to_string(at + 1);
-      SHEAR_RETURN_IF_ERROR(checkpoint(name, at + 1));
-      say("saved " + joinPath(o.outDir, name));
-      SHEAR_RETURN_IF_ERROR(comm.agree(lead ? keepLastCheckpoints(o.outDir, o.keepLast) : Status()));
-    }
+    if ((o.saveEvery > 0 && (at + 1) % o.saveEvery == 0 && at + 1 < o.steps) || interrupted)
+      SHEAR_RETURN_IF_ERROR(save(at + 1, interrupted));
     if (interrupted) {
       Status stopped = runFailure(format(
           "interrupted by signal %lld after step %lld: saved %s; run again with --resume to "
@@ -670,6 +685,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       return comm.agree(lead ? stopped : runFailure(""));
     }
   }
+  SHEAR_RETURN_IF_ERROR(writer.finish());
   SHEAR_RETURN_IF_ERROR(checkpoint("final", o.steps));
   say("saved " + joinPath(o.outDir, "final") + " (model.mlir)");
   if (mode == "prune" && !finalError.empty()) {

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""kill_after.py PATH CMD...: runs CMD, and the moment PATH exists kills it
-with SIGKILL (an abrupt interruption, as a crash or a preempted job would be).
-Fails if CMD finished before it could be killed."""
+"""kill_after.py PATH CMD...: runs CMD, and the moment PATH exists (PATH may
+be a glob pattern) kills it with SIGKILL (an abrupt interruption, as a crash
+or a preempted job would be). Fails if CMD finished before it could be
+killed."""
+import glob
 import os
 import signal
 import subprocess
@@ -11,7 +13,7 @@ import time
 path, cmd = sys.argv[1], sys.argv[2:]
 proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
 while proc.poll() is None:
-    if os.path.exists(path):
+    if glob.glob(path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         print(f"killed {cmd[0]} once {path} existed")

@@ -651,7 +651,8 @@ int runGradients(GradientOptions &o) {
 struct TrainCommandOptions {
   std::string model, data, out, dbl = "paper", refLoss = "source", weights, controller = "paper",
                                                                            piGains = "50,5,50";
-  std::string recipe = "shear", init = "module", recompute = "none", offload;
+  std::string recipe = "shear", init = "module", recompute = "none", offload,
+              checkpointWrites = "auto";
   int64_t steps = 3200, batch = 32, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
           logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0, calibSeqs = 128;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
@@ -802,6 +803,10 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     return fail(s);
   if (o.offload == "none")
     o.offload.clear();
+  if (o.checkpointWrites != "auto" && o.checkpointWrites != "background" &&
+      o.checkpointWrites != "foreground")
+    return fail(invalidInput("--checkpoint-writes must be auto, background or foreground, not '" +
+                             o.checkpointWrites + "'"));
   // What is compiled: the module as given, or (prune, --init activation) the
   // one whose gates start from activation scores.
   std::string compiled = o.model;
@@ -862,6 +867,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   t.stopAfter = o.stopAfter;
   t.maxBadSteps = o.maxBadSteps;
   t.keepLast = o.keepLast;
+  t.checkpointWrites = o.checkpointWrites;
   t.interrupt = &gInterrupt;
   t.comm = gComm.get();
   t.shardOptimizer = o.shardOptimizer;
@@ -1328,6 +1334,11 @@ int main(int argc, char **argv) {
         .option("save-every", "N", "checkpoint every N steps (0: only final/)", &o->saveEvery, 0)
         .option("keep-last", "N", "keep only the newest N checkpoints (0: all; final/ always stays)",
                 &o->keepLast, 0)
+        .option("checkpoint-writes", "WHEN",
+                "background: --save-every checkpoints are copied to host memory and written while "
+                "training goes on; foreground: written before the next step; auto: background when "
+                "the copy fits in half the host's available memory",
+                &o->checkpointWrites)
         .option("log-every", "N", "print a progress line every N steps (0: only evaluations)", &o->logEvery, 0)
         .group("schedule")
         .option("steps", "N", isPrune ? "optimizer steps (paper: 3200)" : "optimizer steps", &o->steps, 1)

@@ -44,6 +44,10 @@ struct TrainOptions {
   bool planOnly = false;  // print the memory plan and stop
   int64_t maxBadSteps = 5; // non-finite loss or gradients this many steps in a row: stop
   int64_t keepLast = 0;    // keep only the newest N ckpt-* (0: all)
+  /// Periodic checkpoints: "background" (copied to host memory, written
+  /// while training goes on), "foreground", or "auto" (background when the
+  /// copy fits in half the host's available memory).
+  std::string checkpointWrites = "auto";
   /// Set (by a signal handler) to stop after the current step with a
   /// checkpoint; holds the signal's number.
   const std::atomic<int> *interrupt = nullptr;
