@@ -165,9 +165,12 @@ Status shear::rt::copyCheckpointToHost(CheckpointSnapshot &snap, Backend &backen
       if (!host.ok())
         return host.status();
       if (host->sameStorage(t)) { // the host's own tensor, which the next step changes
-        Tensor copy = Tensor::empty(t.shape(), t.dtype());
-        std::memcpy(copy.data(), t.data(), t.bytes());
-        t = copy;
+        auto copy = Tensor::allocate(hostAllocator(), t.shape(), t.dtype());
+        if (!copy.ok())
+          return runFailure("no host memory for a copy of checkpoint " + snap.name + " (" +
+                            copy.status().message() + "): use --checkpoint-writes foreground");
+        std::memcpy(copy->data(), t.data(), t.bytes());
+        t = copy.take();
       } else {
         t = host.take();
       }
@@ -176,7 +179,8 @@ Status shear::rt::copyCheckpointToHost(CheckpointSnapshot &snap, Backend &backen
   return Status();
 }
 
-Status shear::rt::writeCheckpointFiles(const CheckpointSnapshot &snap, Backend *backend) {
+Status shear::rt::writeCheckpointFiles(const CheckpointSnapshot &snap, Backend *backend,
+                                       const std::atomic<bool> *cancel) {
   // Float32; without copies, streamed from the tensors themselves.
   for (const auto &[file, tensors] : snap.files) {
     std::vector<TensorSpec> specs;
@@ -186,6 +190,8 @@ Status shear::rt::writeCheckpointFiles(const CheckpointSnapshot &snap, Backend *
     if (!writer.ok())
       return writer.status();
     for (const auto &[tname, t] : tensors) {
+      if (cancel && *cancel)
+        return runFailure("the write of " + snap.name + " was cancelled");
       Tensor host = t;
       if (!snap.copied) {
         auto h = backend->toHost(t);

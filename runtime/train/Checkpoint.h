@@ -16,6 +16,7 @@
 #include "shear/Runtime/ParamStore.h"
 #include "shear/Support/Json.h"
 
+#include <atomic>
 #include <functional>
 #include <map>
 
@@ -69,8 +70,10 @@ Status copyCheckpointToHost(CheckpointSnapshot &snapshot, Backend &backend);
 
 /// Writes this rank's files of `snapshot` into its temporary directory.
 /// Nothing collective: with copied tensors it touches neither the store nor
-/// `backend` (null then), and may run on a thread of its own.
-Status writeCheckpointFiles(const CheckpointSnapshot &snapshot, Backend *backend);
+/// `backend` (null then), and may run on a thread of its own; it stops
+/// between tensors once `cancel` is set.
+Status writeCheckpointFiles(const CheckpointSnapshot &snapshot, Backend *backend,
+                            const std::atomic<bool> *cancel = nullptr);
 
 /// Once every rank wrote its files (`written`: this rank's result), the
 /// first moves the directory into place at once, so a checkpoint is

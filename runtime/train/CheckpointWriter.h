@@ -34,7 +34,8 @@ public:
                    std::function<void(const std::string &)> say,
                    std::function<Status(const std::string &name)> placed);
   /// Waits for a write in flight; a single rank also places it, so that a
-  /// run ending on an error keeps the checkpoint it had taken.
+  /// run ending on an error keeps the checkpoint it had taken (with many
+  /// ranks, which placing needs and which may be gone, it is cancelled).
   ~CheckpointWriter();
 
   /// Takes checkpoint `name` now (every rank calls it, at the same step).
@@ -59,7 +60,7 @@ private:
   std::function<Status(const std::string &)> placed_;
   std::optional<CheckpointSnapshot> pending_;
   std::thread thread_;
-  std::atomic<bool> written_{false};
+  std::atomic<bool> written_{false}, cancel_{false};
   Status writeStatus_;
   double copySeconds_ = 0, writeSeconds_ = 0;
   bool toldForeground_ = false;
