@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CpuBackend.h"
+#include "shear/Runtime/CachingAllocator.h"
 #include "shear/Runtime/HostStaged.h"
 
 #include <sys/mman.h>
@@ -180,7 +181,8 @@ public:
     return "guarded (" + cpu_->describe() + " on memory closed to the host between kernels)";
   }
   Device device() const override { return kGuarded; }
-  Allocator &allocator() override { return allocator_; }
+  // Through a cache, as the CUDA backend's (freed buffers reused).
+  Allocator &allocator() override { return cache_; }
   ExecContext &context() override { return cpu_->context(); }
   DType preferredDType() const override { return DType::F32; }
   Status copy(const Tensor &dst, const Tensor &src) override {
@@ -213,7 +215,7 @@ public:
     if (!allocator_.capacity())
       return false;
     total = allocator_.capacity();
-    free = total - std::min(total, allocator_.used());
+    free = total - std::min(total, allocator_.used()) + cache_.stats().keptBytes;
     return true;
   }
 
@@ -253,6 +255,7 @@ private:
   std::unique_ptr<Backend> cpu_;
   HostKernels host_;
   GuardedAllocator allocator_;
+  CachingAllocator cache_{allocator_};
 };
 } // namespace
 

@@ -1,5 +1,6 @@
 //===- CudaBackend.cpp - the CUDA backend and the plugin's entry points ----===//
 #include "CudaBackend.h"
+#include "shear/Runtime/CachingAllocator.h"
 #include "shear/Runtime/HostStaged.h"
 #include "shear/Runtime/PluginInterface.h"
 
@@ -160,7 +161,7 @@ public:
     registerStatistics(define);
     registerGates(define);
     registerResidualNorm(define);
-    setAttentionAllocator(allocator_);
+    setAttentionAllocator(cache_);
     addAll(std::make_index_sequence<kNumKernels>());
     return Status();
   }
@@ -173,7 +174,9 @@ public:
            "others staged through the host)";
   }
   Device device() const override { return allocator_.device(); }
-  Allocator &allocator() override { return allocator_; }
+  // Buffers come from the cache: cudaMalloc and cudaFree (which waits for
+  // the device) happen in the first step only.
+  Allocator &allocator() override { return cache_; }
   ExecContext &context() override { return context_; }
   // bf16: GEMMs on tensor cores (float32 ones run without TF32, ~10x slower).
   DType preferredDType() const override { return DType::BF16; }
@@ -197,7 +200,10 @@ public:
     return cudaCheck(cudaMemsetAsync(t.data(), 0, t.bytes(), context_.stream), "zero");
   }
   bool memoryInfo(size_t &free, size_t &total) override {
-    return cudaMemGetInfo(&free, &total) == cudaSuccess;
+    if (cudaMemGetInfo(&free, &total) != cudaSuccess)
+      return false;
+    free += cache_.stats().keptBytes; // kept for reuse, free to a plan
+    return true;
   }
   Result<Tensor> toHost(const Tensor &t) override {
     if (t.device().kind == DeviceKind::Cpu)
@@ -260,6 +266,7 @@ private:
 
   CudaContext context_;
   CudaAllocator allocator_;
+  CachingAllocator cache_{allocator_};
   HostKernels host_;
   cudaDeviceProp props_{};
   int native_ = 0;
