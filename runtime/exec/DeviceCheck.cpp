@@ -38,14 +38,26 @@ AttrValue flag(bool v) {
 
 /// One call: host operands per declared slot (undefined: an absent optional
 /// one; then the variadic tail), attributes, result types (float32 where
-/// not given) and the tolerance on max |device − cpu| / max |cpu|.
+/// not given) and the tolerance on max |device − cpu| / max |cpu|; or, with
+/// mustFail, bad input that both must refuse with the same message.
 struct Case {
   std::string kernel, label;
   std::vector<Tensor> in;
   std::map<std::string, AttrValue> attrs;
   std::vector<DType> out;
   double tol = 1e-4;
+  bool mustFail = false;
 };
+
+/// `ids` with two values outside [0, V): V + 3 at position 9 (the first,
+/// which the error names) and -2 at position 17.
+Tensor withBadIds(const Tensor &ids, int64_t V) {
+  Tensor t = Tensor::empty(ids.shape(), DType::I64);
+  std::memcpy(t.data(), ids.data(), ids.bytes());
+  t.i64()[9] = V + 3;
+  t.i64()[17] = -2;
+  return t;
+}
 
 class Inputs {
 public:
@@ -217,6 +229,12 @@ Result<std::vector<Case>> casesFor(DType storage, Backend &cpu) {
       return y.status();
     cases.push_back(fwd);
     cases.push_back({"embed.bwd", label, {table, ids, hidden, (*y)[0], g.normal({B, T, D})}, {}, {}, tolBwd});
+    if (masked) {
+      Tensor bad = withBadIds(ids, V);
+      cases.push_back({"embed", "ids outside the vocabulary", {table, bad, hidden}, {}, {S}, 0, true});
+      cases.push_back({"embed.bwd", "ids outside the vocabulary",
+                       {table, bad, hidden, (*y)[0], g.normal({B, T, D})}, {}, {}, 0, true});
+    }
   }
   // rms_norm, residual_add and the fused pair, with their gradients.
   for (bool masked : {false, true}) {
@@ -340,6 +358,12 @@ Result<std::vector<Case>> casesFor(DType storage, Backend &cpu) {
     cases.push_back(distill);
     cases.push_back({"distill.bwd", "", {l, teacher, labels, (*terms)[0], (*terms)[1], (*terms)[2], Tensor::scalar(1.0f)},
                      kd, {}, tolBwd});
+    // Labels outside the vocabulary are refused, with the CPU's words.
+    Tensor bad = withBadIds(labels, V);
+    const std::string outside = "labels outside the vocabulary";
+    cases.push_back({"cross_entropy", outside, {l, bad}, ignore, {F}, 0, true});
+    cases.push_back({"lm_head_cross_entropy", outside, {x, w, bad}, ignore, {F}, 0, true});
+    cases.push_back({"distill", outside, {l, teacher, bad}, kd, {F, F, F}, 0, true});
   }
   // Gates, masks and the Lagrangian (float32 in every program).
   {
@@ -411,6 +435,18 @@ Result<int> shear::rt::checkDeviceKernels(Backend &device, Backend &cpu, const D
       std::string name = c.kernel + " (" + storageName(storage) + (c.label.empty() ? "" : ", " + c.label) + ")";
       auto want = run(cpu, c);
       auto got = run(device, c);
+      if (c.mustFail) {
+        // The device may find it after the call (at the copy of its results).
+        bool same = !want.ok() && !got.ok() && got.status().message() == want.status().message();
+        failures += same ? 0 : 1;
+        say(std::string(same ? "PASS " : "FAIL ") + name + ": " +
+            (same ? "refused: " + got.status().message()
+                  : want.ok() ? "the CPU accepted it"
+                  : got.ok()  ? "the device accepted it (the CPU: " + want.status().message() + ")"
+                              : "the device said '" + got.status().message() + "', the CPU '" +
+                                    want.status().message() + "'"));
+        continue;
+      }
       if (!want.ok() || !got.ok()) {
         ++failures;
         say("FAIL " + name + ": " + (!got.ok() ? got.status().message() : want.status().message()));

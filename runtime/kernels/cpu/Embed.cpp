@@ -10,17 +10,23 @@ using namespace shear::rt::cpu;
 namespace {
 enum { Table, Ids, Hidden, Y, DY };
 
+/// Every id in [0, V): the first that is not is named.
+Status checkIds(const Tensor &ids, int64_t V) {
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    if (ids.i64()[i] < 0 || ids.i64()[i] >= V)
+      return invalidInput("token id " + std::to_string(ids.i64()[i]) + " at position " +
+                          std::to_string(i) + " is outside the vocabulary [0, " +
+                          std::to_string(V) + ")");
+  return Status();
+}
+
 // embed(table [V, D], ids [B, T] [, hidden [D]]) -> y [B, T, D]
 Status embed(ExecContext &context, const KernelParams &, KernelIO &io) {
   const Tensor &table = io.input(Table), &ids = io.input(Ids);
   const Tensor *z = io.optional(Hidden);
   Tensor &y = io.output(0);
-  int64_t V = table.dim(0), D = table.dim(1), n = ids.numel();
-  for (int64_t i = 0; i < n; ++i)
-    if (ids.i64()[i] < 0 || ids.i64()[i] >= V)
-      return invalidInput("token id " + std::to_string(ids.i64()[i]) + " at position " +
-                          std::to_string(i) + " is outside the vocabulary [0, " +
-                          std::to_string(V) + ")");
+  int64_t D = table.dim(1), n = ids.numel();
+  SHEAR_RETURN_IF_ERROR(checkIds(ids, table.dim(0)));
   cpuContext(context).parallelFor(n, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float *row = table.f32() + ids.i64()[i] * D;
@@ -42,6 +48,7 @@ Status embedBwd(ExecContext &context, const KernelParams &, KernelIO &io) {
   Tensor &dtable = io.output(0);
   Tensor *dz = io.optionalOutput(1);
   int64_t D = table.dim(1), rows = ids.numel();
+  SHEAR_RETURN_IF_ERROR(checkIds(ids, table.dim(0)));
   std::memset(dtable.data(), 0, dtable.bytes());
   if (dz)
     std::memset(dz->data(), 0, dz->bytes());

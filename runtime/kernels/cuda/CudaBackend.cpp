@@ -27,22 +27,39 @@ Status shear::rt::cuda::launched(const char *kernel) {
   return cudaCheck(cudaGetLastError(), std::string("CUDA kernel of '") + kernel + "'");
 }
 
-Status shear::rt::cuda::reportBadValue(CudaContext &ctx, const Tensor &values, int64_t V, const char *what,
-                                       const char *kernel) {
-  unsigned long long first = 0;
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&first, ctx.badIndex, sizeof(first), cudaMemcpyDeviceToHost,
-                                                  ctx.stream),
-                                  kernel));
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), kernel));
-  if (first == ~0ull)
+Result<unsigned long long *> shear::rt::cuda::checkSlot(CudaContext &ctx, const Tensor &values, int64_t V,
+                                                        const char *what, const char *kernel) {
+  if (ctx.pendingChecks.size() == kCheckSlots)
+    SHEAR_RETURN_IF_ERROR(flushChecks(ctx));
+  unsigned long long *slot = ctx.checkSlots + ctx.pendingChecks.size();
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(slot, 0xff, sizeof(*slot), ctx.stream), kernel));
+  ctx.pendingChecks.push_back({values, V, what, kernel});
+  return slot;
+}
+
+Status shear::rt::cuda::flushChecks(CudaContext &ctx) {
+  if (ctx.pendingChecks.empty())
     return Status();
-  int64_t value = 0;
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&value, values.i64() + first, sizeof(value), cudaMemcpyDeviceToHost,
-                                                  ctx.stream),
-                                  kernel));
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), kernel));
-  return invalidInput(std::string(what) + " " + std::to_string(value) + " at position " + std::to_string(first) +
-                      " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  std::vector<CudaContext::PendingCheck> pending;
+  pending.swap(ctx.pendingChecks);
+  unsigned long long first[kCheckSlots];
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(first, ctx.checkSlots, pending.size() * sizeof(first[0]),
+                                                  cudaMemcpyDeviceToHost, ctx.stream),
+                                  pending[0].kernel));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), pending[0].kernel));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (first[i] == ~0ull)
+      continue;
+    int64_t value = 0;
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&value, pending[i].values.i64() + first[i], sizeof(value),
+                                                    cudaMemcpyDeviceToHost, ctx.stream),
+                                    pending[i].kernel));
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), pending[i].kernel));
+    return invalidInput(std::string(pending[i].what) + " " + std::to_string(value) + " at position " +
+                        std::to_string(first[i]) + " is outside the vocabulary [0, " +
+                        std::to_string(pending[i].V) + ")");
+  }
+  return Status();
 }
 
 Status shear::rt::cuda::gemm(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N,
@@ -114,8 +131,8 @@ public:
     gHost = nullptr;
     if (context_.blas)
       cublasDestroy(context_.blas);
-    if (context_.badIndex)
-      cudaFree(context_.badIndex);
+    if (context_.checkSlots)
+      cudaFree(context_.checkSlots);
     if (context_.stream)
       cudaStreamDestroy(context_.stream);
   }
@@ -138,8 +155,8 @@ public:
                                     "cudaGetDeviceProperties"));
     SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamCreateWithFlags(&context_.stream, cudaStreamNonBlocking),
                                     "cudaStreamCreate"));
-    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMalloc(&context_.badIndex, sizeof(int64_t)), "cudaMalloc"));
-    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemset(context_.badIndex, 0, sizeof(int64_t)), "cudaMemset"));
+    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMalloc(&context_.checkSlots, kCheckSlots * sizeof(unsigned long long)),
+                                    "cudaMalloc"));
     if (cublasCreate(&context_.blas) != CUBLAS_STATUS_SUCCESS)
       return runFailure("cuBLAS could not be initialised on " + device().str());
     // float32 GEMMs stay float32 (no TF32): the CPU backend is the reference.
@@ -191,9 +208,12 @@ public:
     SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(dst.data(), src.data(), src.bytes(),
                                                     cudaMemcpyDefault, context_.stream),
                                     "copy to " + dst.device().str()));
-    // Host memory may be reused as soon as this returns.
-    if (dst.device().kind == DeviceKind::Cpu || src.device().kind == DeviceKind::Cpu)
-      return cudaCheck(cudaStreamSynchronize(context_.stream), "copy to " + dst.device().str());
+    // Host memory may be reused as soon as this returns; the stream waited
+    // for, the kernels' input checks are read too.
+    if (dst.device().kind == DeviceKind::Cpu || src.device().kind == DeviceKind::Cpu) {
+      SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(context_.stream), "copy to " + dst.device().str()));
+      return flushChecks(context_);
+    }
     return Status();
   }
   Status zero(const Tensor &t) override {

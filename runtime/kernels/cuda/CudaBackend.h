@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <map>
+#include <vector>
 #include <string>
 
 namespace shear::rt::cuda {
@@ -31,10 +32,18 @@ public:
   int device = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
-  /// For kernels that find an input error (a token id outside the
-  /// vocabulary): each sets it to all ones ("none") before its launch, its
-  /// threads atomicMin the position of a bad element, and it reads it after.
-  int64_t *badIndex = nullptr;
+  /// Input checks of kernels (a token id or label outside the vocabulary),
+  /// read without a sync of their own: a kernel that checks takes a slot
+  /// (checkSlot), its threads atomicMin the position of a bad element into
+  /// it, and the slots are read at the next copy to the host, which waits
+  /// for the stream anyway (flushChecks).
+  unsigned long long *checkSlots = nullptr; // kCheckSlots on the device
+  struct PendingCheck {
+    Tensor values; // kept alive until read
+    int64_t V;
+    const char *what, *kernel;
+  };
+  std::vector<PendingCheck> pendingChecks;
   /// Device tensors kept across calls (RoPE tables per parameters and length).
   std::map<std::string, Tensor> cache;
   /// Set while a call of a bf16 program runs: GEMMs take bf16 tensor cores
@@ -48,11 +57,17 @@ inline CudaContext &cudaContext(ExecContext &c) { return static_cast<CudaContext
 Status cudaCheck(cudaError_t e, const std::string &what);
 /// The launch of `kernel` just made (cudaGetLastError).
 Status launched(const char *kernel);
-/// After kernels that recorded in ctx.badIndex the first position of
-/// `values` (token ids, labels) outside [0, V): an error naming the value
-/// and its position ("token id 7 at position 3 is outside ..."), or OK. A
-/// host sync.
-Status reportBadValue(CudaContext &ctx, const Tensor &values, int64_t V, const char *what, const char *kernel);
+constexpr size_t kCheckSlots = 64;
+/// A slot for the kernel about to check `values` (token ids, labels)
+/// against [0, V), set to "none" (all ones) on the stream; when every slot
+/// is taken, they are read first (flushChecks, a sync once per 64 checks).
+Result<unsigned long long *> checkSlot(CudaContext &ctx, const Tensor &values, int64_t V, const char *what,
+                                       const char *kernel);
+/// Reads the slots taken since the last time (synchronising the stream):
+/// an error naming the first bad value of the earliest check that found one
+/// ("token id 7 at position 3 is outside the vocabulary [0, 5)", the CPU
+/// kernels' words), or OK. Every copy to the host calls it.
+Status flushChecks(CudaContext &ctx);
 
 /// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major float32 (cuBLAS;
 /// on bf16 tensor cores while ctx.bf16Gemms).

@@ -88,13 +88,12 @@ Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
   CudaContext &ctx = cudaContext(c);
   const Tensor &table = io.input(0), &ids = io.input(1);
   int64_t V = table.dim(0), D = table.dim(1), rows = ids.numel();
-  // badIndex holds "none" (all ones) while no id is bad.
-  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "embed"));
+  auto bad = checkSlot(ctx, ids, V, "token id", "embed");
+  if (!bad.ok())
+    return bad.status();
   embedKernel<<<blocksFor(rows * D), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), opt(io.optional(2)),
-                                                           io.output(0).f32(), rows, D, V, bad);
-  SHEAR_RETURN_IF_ERROR(launched("embed"));
-  return reportBadValue(ctx, ids, V, "token id", "embed");
+                                                           io.output(0).f32(), rows, D, V, *bad);
+  return launched("embed");
 }
 
 /// Device memory for one call, freed in stream order.
@@ -139,9 +138,10 @@ Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
   char *w = static_cast<char *>(buffer.p);
   auto *keys = reinterpret_cast<uint32_t *>(w), *positions = reinterpret_cast<uint32_t *>(w + part);
   auto *sortedKeys = reinterpret_cast<uint32_t *>(w + 2 * part), *sortedPositions = reinterpret_cast<uint32_t *>(w + 3 * part);
-  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "embed.bwd"));
-  keysKernel<<<blocksFor(n), 256, 0, ctx.stream>>>(ids.i64(), n, V, keys, positions, bad);
+  auto bad = checkSlot(ctx, ids, V, "token id", "embed.bwd");
+  if (!bad.ok())
+    return bad.status();
+  keysKernel<<<blocksFor(n), 256, 0, ctx.stream>>>(ids.i64(), n, V, keys, positions, *bad);
   SHEAR_RETURN_IF_ERROR(launched("embed.bwd"));
   SHEAR_RETURN_IF_ERROR(cudaCheck(cub::DeviceRadixSort::SortPairs(w + 4 * part, sortBytes, keys, sortedKeys, positions,
                                                                   sortedPositions, static_cast<int>(n), 0, bits, ctx.stream),
@@ -154,7 +154,7 @@ Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
                                                                                      dy.f32(), dz->f32());
     SHEAR_RETURN_IF_ERROR(launched("embed.bwd (hidden mask)"));
   }
-  return reportBadValue(ctx, ids, V, "token id", "embed.bwd");
+  return Status();
 }
 
 } // namespace

@@ -64,14 +64,15 @@ __global__ void countKernel(const int64_t *labels, int64_t rows, int64_t V, int6
 }
 
 /// One block per row of the chunk: its loss into rowLoss; in training the
-/// row of logits becomes the row of G (zeros for an ignored label).
+/// row of logits becomes the row of G (zeros for an ignored label, and for
+/// one outside [0, V), which countKernel reported).
 __global__ void chunkKernel(float *logits, const int64_t *labels, int64_t V, int64_t ignore,
                             const double *count, double *rowLoss, bool train) {
   __shared__ double sums[kBlock / 32];
   __shared__ float maxes[kBlock / 32];
   float *l = logits + blockIdx.x * V;
   int64_t y = labels[blockIdx.x];
-  if (y == ignore) {
+  if (y == ignore || y < 0 || y >= V) {
     if (threadIdx.x == 0)
       rowLoss[blockIdx.x] = 0;
     if (train)
@@ -125,11 +126,11 @@ Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool 
   auto *rowLoss = reinterpret_cast<double *>(ws + lay.logitsBytes);
   auto *count = reinterpret_cast<double *>(ws + lay.logitsBytes + lay.lossBytes);
 
-  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "lm_head_cross_entropy"));
-  countKernel<<<1, kBlock, 0, ctx.stream>>>(labels.i64(), rows, V, p.ignoreIndex, count, bad);
+  auto bad = checkSlot(ctx, labels, V, "label", "lm_head_cross_entropy");
+  if (!bad.ok())
+    return bad.status();
+  countKernel<<<1, kBlock, 0, ctx.stream>>>(labels.i64(), rows, V, p.ignoreIndex, count, *bad);
   SHEAR_RETURN_IF_ERROR(launched("lm_head_cross_entropy"));
-  SHEAR_RETURN_IF_ERROR(reportBadValue(ctx, labels, V, "label", "lm_head_cross_entropy"));
 
   float *gx = train ? io.output(1).f32() : nullptr, *gw = train ? io.output(2).f32() : nullptr;
   for (int64_t r0 = 0; r0 < rows; r0 += C) {

@@ -102,18 +102,17 @@ size_t workspaceFor(const KernelParams &, const std::vector<const Shape *> &in) 
   return 2 * alignedBytes(static_cast<size_t>(rows) * sizeof(double)) + alignedBytes(sizeof(double));
 }
 
-/// Runs the per-row losses, then reports a bad label (a host sync).
+/// Runs the per-row losses; a bad label is read at the next copy to the host.
 Status rowLosses(CudaContext &ctx, const Tensor &logits, const Tensor &labels, int64_t ignore,
                  double *rowLoss, double *counted) {
   int64_t V = logits.dim(-1), rows = labels.numel();
-  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "cross_entropy"));
+  auto bad = checkSlot(ctx, labels, V, "label", "cross_entropy");
+  if (!bad.ok())
+    return bad.status();
   if (rows > 0)
     rowLossKernel<<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
-        logits.f32(), labels.i64(), V, ignore, rowLoss, counted, bad);
-  SHEAR_RETURN_IF_ERROR(launched("cross_entropy"));
-  SHEAR_RETURN_IF_ERROR(reportBadValue(ctx, labels, V, "label", "cross_entropy"));
-  return Status();
+        logits.f32(), labels.i64(), V, ignore, rowLoss, counted, *bad);
+  return launched("cross_entropy");
 }
 
 struct Scratch {
@@ -240,8 +239,8 @@ size_t distillWorkspace(const KernelParams &, const std::vector<const Shape *> &
   return 3 * alignedBytes(static_cast<size_t>(rows) * sizeof(double)) + alignedBytes(sizeof(double));
 }
 
-/// The per-row terms into the workspace's first three arrays, then a bad
-/// label reported (a host sync, as for cross_entropy).
+/// The per-row terms into the workspace's first three arrays; a bad label
+/// is read at the next copy to the host, as for cross_entropy.
 Status distillRows(CudaContext &ctx, const KernelIO &io, const DistillParams &p, double **ce, double **kl,
                    double **counted, double **count) {
   const Tensor &logits = io.input(0), &teacher = io.input(1), &labels = io.input(2);
@@ -252,14 +251,13 @@ Status distillRows(CudaContext &ctx, const KernelIO &io, const DistillParams &p,
   *kl = reinterpret_cast<double *>(w + part);
   *counted = reinterpret_cast<double *>(w + 2 * part);
   *count = reinterpret_cast<double *>(w + 3 * part);
-  auto *bad = reinterpret_cast<unsigned long long *>(ctx.badIndex);
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(bad, 0xff, sizeof(*bad), ctx.stream), "distill"));
+  auto bad = checkSlot(ctx, labels, V, "label", "distill");
+  if (!bad.ok())
+    return bad.status();
   if (rows > 0)
     distillRowKernel<<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
-        logits.f32(), teacher.f32(), labels.i64(), V, p.ignoreIndex, 1.0 / p.temperature, *ce, *kl, *counted, bad);
-  SHEAR_RETURN_IF_ERROR(launched("distill"));
-  SHEAR_RETURN_IF_ERROR(reportBadValue(ctx, labels, V, "label", "distill"));
-  return Status();
+        logits.f32(), teacher.f32(), labels.i64(), V, p.ignoreIndex, 1.0 / p.temperature, *ce, *kl, *counted, *bad);
+  return launched("distill");
 }
 
 // distill(logits, teacher, labels) -> (loss, lm, kl)
