@@ -216,7 +216,10 @@ Status shear::rt::writeCheckpointFiles(const CheckpointSnapshot &snap, Backend *
 
 Status shear::rt::placeCheckpoint(const CheckpointSnapshot &snap, const Status &written,
                                   Communicator &comm) {
-  SHEAR_RETURN_IF_ERROR(comm.agree(written));
+  SHEAR_RETURN_IF_ERROR(comm.agree(
+      written.ok() ? written
+                   : written.prefixed("checkpoint " + snap.finalDir +
+                                      " could not be written (the checkpoints in place are intact): ")));
   // The whole directory moves into place at once.
   Status placed;
   if (snap.lead) {
