@@ -30,6 +30,14 @@ check() { # NAME COMMAND...: runs it, prints PASS/FAIL with its output's last li
 P=$BUNDLE/programs
 # Every kernel on random inputs against the CPU, first (the kernel at fault, if any).
 check "every kernel on $DEVICE vs cpu" "$RUN" check-device --device "$DEVICE"
+# Bad ids and labels are refused without the kernels reading or writing
+# out of bounds (compute-sanitizer's memcheck, where the toolkit has it).
+if [ "$DEVICE" = cuda ] && command -v compute-sanitizer > /dev/null; then
+  check "refused ids and labels under compute-sanitizer" compute-sanitizer --error-exitcode 1 \
+    "$RUN" check-device --device cuda --storage f32 --only outside
+elif [ "$DEVICE" = cuda ]; then
+  echo "NOTE compute-sanitizer not found: the refused ids and labels were not run under it"
+fi
 for dev in cpu "$DEVICE"; do
   check "eval logits on $dev" "$RUN" eval "$P/eval.json" --tokens "$BUNDLE/tok.npy" --logits-out logits-$dev.npy --device $dev
   check "eval losses on $dev" sh -c "'$RUN' eval '$P/eval-masked.json' --data '$BUNDLE/data' --device $dev > eval-$dev.json"

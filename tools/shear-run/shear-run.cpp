@@ -1194,7 +1194,7 @@ int runImportance(ImportanceOptions &o) {
 //===----------------------------------------------------------------------===//
 
 struct CheckDeviceOptions {
-  std::string storage = "both", perturb;
+  std::string storage = "both", perturb, only;
   Common common;
 };
 
@@ -1213,6 +1213,7 @@ int runCheckDevice(CheckDeviceOptions &o) {
   options.f32 = o.storage != "bf16";
   options.bf16 = o.storage != "f32";
   options.perturb = o.perturb;
+  options.only = o.only;
   auto failures = rt::checkDeviceKernels(**device, *cpu, options, printLine);
   if (!failures.ok())
     return report(failures.status());
@@ -1473,6 +1474,8 @@ int main(int argc, char **argv) {
                                                       "compared (a device's first check)");
   checkCmd.option("storage", "TYPE", "f32, bf16 (as bf16 programs store weights and activations) or both",
                   &check.storage)
+      .option("only", "TEXT", "only the cases whose name holds TEXT (\"outside\": the refused ids and labels)",
+              &check.only)
       .option("perturb", "KERNEL", "testing: perturb this kernel's device results", &check.perturb)
       .hidden();
   commonOptions(checkCmd, check.common, false);

@@ -21,6 +21,8 @@ struct DeviceCheckOptions {
   bool f32 = true, bf16 = true;
   /// Testing the check: this kernel's device results are perturbed (1%).
   std::string perturb;
+  /// Only the cases whose name ("embed.bwd (f32, hidden mask)") holds this.
+  std::string only;
 };
 
 /// The number of cases whose device results differ from the CPU's beyond

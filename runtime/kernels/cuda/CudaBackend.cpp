@@ -27,41 +27,6 @@ Status shear::rt::cuda::launched(const char *kernel) {
   return cudaCheck(cudaGetLastError(), std::string("CUDA kernel of '") + kernel + "'");
 }
 
-Result<unsigned long long *> shear::rt::cuda::checkSlot(CudaContext &ctx, const Tensor &values, int64_t V,
-                                                        const char *what, const char *kernel) {
-  if (ctx.pendingChecks.size() == kCheckSlots)
-    SHEAR_RETURN_IF_ERROR(flushChecks(ctx));
-  unsigned long long *slot = ctx.checkSlots + ctx.pendingChecks.size();
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemsetAsync(slot, 0xff, sizeof(*slot), ctx.stream), kernel));
-  ctx.pendingChecks.push_back({values, V, what, kernel});
-  return slot;
-}
-
-Status shear::rt::cuda::flushChecks(CudaContext &ctx) {
-  if (ctx.pendingChecks.empty())
-    return Status();
-  std::vector<CudaContext::PendingCheck> pending;
-  pending.swap(ctx.pendingChecks);
-  unsigned long long first[kCheckSlots];
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(first, ctx.checkSlots, pending.size() * sizeof(first[0]),
-                                                  cudaMemcpyDeviceToHost, ctx.stream),
-                                  pending[0].kernel));
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), pending[0].kernel));
-  for (size_t i = 0; i < pending.size(); ++i) {
-    if (first[i] == ~0ull)
-      continue;
-    int64_t value = 0;
-    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(&value, pending[i].values.i64() + first[i], sizeof(value),
-                                                    cudaMemcpyDeviceToHost, ctx.stream),
-                                    pending[i].kernel));
-    SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), pending[i].kernel));
-    return invalidInput(std::string(pending[i].what) + " " + std::to_string(value) + " at position " +
-                        std::to_string(first[i]) + " is outside the vocabulary [0, " +
-                        std::to_string(pending[i].V) + ")");
-  }
-  return Status();
-}
-
 Status shear::rt::cuda::gemm(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N,
                              int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                              int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -133,6 +98,8 @@ public:
       cublasDestroy(context_.blas);
     if (context_.checkSlots)
       cudaFree(context_.checkSlots);
+    if (context_.checkValues)
+      cudaFree(context_.checkValues);
     if (context_.stream)
       cudaStreamDestroy(context_.stream);
   }
@@ -157,6 +124,8 @@ public:
                                     "cudaStreamCreate"));
     SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMalloc(&context_.checkSlots, kCheckSlots * sizeof(unsigned long long)),
                                     "cudaMalloc"));
+    SHEAR_RETURN_IF_ERROR(
+        cudaCheck(cudaMalloc(&context_.checkValues, kCheckSlots * sizeof(int64_t)), "cudaMalloc"));
     if (cublasCreate(&context_.blas) != CUBLAS_STATUS_SUCCESS)
       return runFailure("cuBLAS could not be initialised on " + device().str());
     // float32 GEMMs stay float32 (no TF32): the CPU backend is the reference.
@@ -179,6 +148,7 @@ public:
     registerGates(define);
     registerResidualNorm(define);
     setAttentionAllocator(cache_);
+    context_.allocator = &cache_;
     addAll(std::make_index_sequence<kNumKernels>());
     return Status();
   }

@@ -32,14 +32,18 @@ public:
   int device = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
+  /// The device's allocator (the backend's cache), for kernels' scratch:
+  /// reuse is safe on the one stream.
+  Allocator *allocator = nullptr;
   /// Input checks of kernels (a token id or label outside the vocabulary),
-  /// read without a sync of their own: a kernel that checks takes a slot
-  /// (checkSlot), its threads atomicMin the position of a bad element into
-  /// it, and the slots are read at the next copy to the host, which waits
-  /// for the stream anyway (flushChecks).
+  /// read without a sync of their own (InputChecks.cu): a kernel that
+  /// checks takes a slot, its threads atomicMin the position of a bad
+  /// element into it, the bad value is copied beside it right after, and
+  /// the slots are read at the next copy to the host, which waits for the
+  /// stream anyway.
   unsigned long long *checkSlots = nullptr; // kCheckSlots on the device
+  int64_t *checkValues = nullptr;           // the value at each slot's position
   struct PendingCheck {
-    Tensor values; // kept alive until read
     int64_t V;
     const char *what, *kernel;
   };
@@ -58,15 +62,19 @@ Status cudaCheck(cudaError_t e, const std::string &what);
 /// The launch of `kernel` just made (cudaGetLastError).
 Status launched(const char *kernel);
 constexpr size_t kCheckSlots = 64;
-/// A slot for the kernel about to check `values` (token ids, labels)
-/// against [0, V), set to "none" (all ones) on the stream; when every slot
-/// is taken, they are read first (flushChecks, a sync once per 64 checks).
-Result<unsigned long long *> checkSlot(CudaContext &ctx, const Tensor &values, int64_t V, const char *what,
-                                       const char *kernel);
+/// A slot for the kernel about to check token ids or labels against [0, V),
+/// set to "none" (all ones) on the stream; when every slot is taken, they
+/// are read first (flushChecks: a sync once per 64 checks).
+Result<unsigned long long *> checkSlot(CudaContext &ctx, int64_t V, const char *what, const char *kernel);
+/// After the checking kernel: copies the value at the slot's position of
+/// `values` beside the slot (on the stream, while it is still the value the
+/// kernel saw).
+Status keepCheckedValue(CudaContext &ctx, const Tensor &values);
 /// Reads the slots taken since the last time (synchronising the stream):
 /// an error naming the first bad value of the earliest check that found one
-/// ("token id 7 at position 3 is outside the vocabulary [0, 5)", the CPU
-/// kernels' words), or OK. Every copy to the host calls it.
+/// in the CPU kernels' words ("token id 7 at position 3 is outside the
+/// vocabulary [0, 5)"), then the kernel; or OK. Every copy to the host
+/// calls it.
 Status flushChecks(CudaContext &ctx);
 
 /// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major float32 (cuBLAS;

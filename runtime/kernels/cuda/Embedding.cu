@@ -88,25 +88,27 @@ Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
   CudaContext &ctx = cudaContext(c);
   const Tensor &table = io.input(0), &ids = io.input(1);
   int64_t V = table.dim(0), D = table.dim(1), rows = ids.numel();
-  auto bad = checkSlot(ctx, ids, V, "token id", "embed");
+  auto bad = checkSlot(ctx, V, "token id", "embed");
   if (!bad.ok())
     return bad.status();
   embedKernel<<<blocksFor(rows * D), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), opt(io.optional(2)),
                                                            io.output(0).f32(), rows, D, V, *bad);
-  return launched("embed");
+  SHEAR_RETURN_IF_ERROR(launched("embed"));
+  return keepCheckedValue(ctx, ids);
 }
 
-/// Device memory for one call, freed in stream order.
+/// Device memory for one call, from the device's cache (on the one stream,
+/// the next user of the memory is ordered after this call's kernels).
 struct StreamBuffer {
   void *p = nullptr;
-  cudaStream_t stream;
-  explicit StreamBuffer(cudaStream_t s) : stream(s) {}
-  ~StreamBuffer() {
-    if (p)
-      cudaFreeAsync(p, stream);
-  }
-  Status allocate(size_t bytes, const char *what) {
-    return cudaCheck(cudaMallocAsync(&p, bytes ? bytes : 16, stream), std::string("out of GPU memory for ") + what);
+  std::shared_ptr<Buffer> buffer;
+  Status allocate(CudaContext &ctx, size_t bytes, const char *what) {
+    auto b = ctx.allocator->allocate(bytes);
+    if (!b.ok())
+      return b.status().prefixed(std::string("scratch of ") + what + ": ");
+    buffer = b.take();
+    p = buffer->data();
+    return Status();
   }
 };
 
@@ -133,16 +135,17 @@ Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
   cub::DeviceRadixSort::SortPairs(nullptr, sortBytes, static_cast<const uint32_t *>(nullptr),
                                   static_cast<uint32_t *>(nullptr), static_cast<const uint32_t *>(nullptr),
                                   static_cast<uint32_t *>(nullptr), static_cast<int>(n), 0, bits, ctx.stream);
-  StreamBuffer buffer(ctx.stream);
-  SHEAR_RETURN_IF_ERROR(buffer.allocate(4 * part + sortBytes, "embed.bwd's sort"));
+  StreamBuffer buffer;
+  SHEAR_RETURN_IF_ERROR(buffer.allocate(ctx, 4 * part + sortBytes, "embed.bwd's sort"));
   char *w = static_cast<char *>(buffer.p);
   auto *keys = reinterpret_cast<uint32_t *>(w), *positions = reinterpret_cast<uint32_t *>(w + part);
   auto *sortedKeys = reinterpret_cast<uint32_t *>(w + 2 * part), *sortedPositions = reinterpret_cast<uint32_t *>(w + 3 * part);
-  auto bad = checkSlot(ctx, ids, V, "token id", "embed.bwd");
+  auto bad = checkSlot(ctx, V, "token id", "embed.bwd");
   if (!bad.ok())
     return bad.status();
   keysKernel<<<blocksFor(n), 256, 0, ctx.stream>>>(ids.i64(), n, V, keys, positions, *bad);
   SHEAR_RETURN_IF_ERROR(launched("embed.bwd"));
+  SHEAR_RETURN_IF_ERROR(keepCheckedValue(ctx, ids));
   SHEAR_RETURN_IF_ERROR(cudaCheck(cub::DeviceRadixSort::SortPairs(w + 4 * part, sortBytes, keys, sortedKeys, positions,
                                                                   sortedPositions, static_cast<int>(n), 0, bits, ctx.stream),
                                   "embed.bwd (sort)"));

@@ -126,11 +126,12 @@ Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool 
   auto *rowLoss = reinterpret_cast<double *>(ws + lay.logitsBytes);
   auto *count = reinterpret_cast<double *>(ws + lay.logitsBytes + lay.lossBytes);
 
-  auto bad = checkSlot(ctx, labels, V, "label", "lm_head_cross_entropy");
+  auto bad = checkSlot(ctx, V, "label", "lm_head_cross_entropy");
   if (!bad.ok())
     return bad.status();
   countKernel<<<1, kBlock, 0, ctx.stream>>>(labels.i64(), rows, V, p.ignoreIndex, count, *bad);
   SHEAR_RETURN_IF_ERROR(launched("lm_head_cross_entropy"));
+  SHEAR_RETURN_IF_ERROR(keepCheckedValue(ctx, labels));
 
   float *gx = train ? io.output(1).f32() : nullptr, *gw = train ? io.output(2).f32() : nullptr;
   for (int64_t r0 = 0; r0 < rows; r0 += C) {

@@ -106,13 +106,14 @@ size_t workspaceFor(const KernelParams &, const std::vector<const Shape *> &in) 
 Status rowLosses(CudaContext &ctx, const Tensor &logits, const Tensor &labels, int64_t ignore,
                  double *rowLoss, double *counted) {
   int64_t V = logits.dim(-1), rows = labels.numel();
-  auto bad = checkSlot(ctx, labels, V, "label", "cross_entropy");
+  auto bad = checkSlot(ctx, V, "label", "cross_entropy");
   if (!bad.ok())
     return bad.status();
   if (rows > 0)
     rowLossKernel<<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
         logits.f32(), labels.i64(), V, ignore, rowLoss, counted, *bad);
-  return launched("cross_entropy");
+  SHEAR_RETURN_IF_ERROR(launched("cross_entropy"));
+  return keepCheckedValue(ctx, labels);
 }
 
 struct Scratch {
@@ -251,13 +252,14 @@ Status distillRows(CudaContext &ctx, const KernelIO &io, const DistillParams &p,
   *kl = reinterpret_cast<double *>(w + part);
   *counted = reinterpret_cast<double *>(w + 2 * part);
   *count = reinterpret_cast<double *>(w + 3 * part);
-  auto bad = checkSlot(ctx, labels, V, "label", "distill");
+  auto bad = checkSlot(ctx, V, "label", "distill");
   if (!bad.ok())
     return bad.status();
   if (rows > 0)
     distillRowKernel<<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
         logits.f32(), teacher.f32(), labels.i64(), V, p.ignoreIndex, 1.0 / p.temperature, *ce, *kl, *counted, *bad);
-  return launched("distill");
+  SHEAR_RETURN_IF_ERROR(launched("distill"));
+  return keepCheckedValue(ctx, labels);
 }
 
 // distill(logits, teacher, labels) -> (loss, lm, kl)

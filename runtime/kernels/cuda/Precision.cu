@@ -53,15 +53,13 @@ bool needsFloat32Copy(const Tensor *t) {
   return t && t->defined() && isFloatDType(t->dtype()) && t->dtype() != DType::F32;
 }
 
-/// A float32 device tensor of `t`'s shape, freed in stream order.
+/// A float32 device tensor of `t`'s shape, from the device's cache (on the
+/// one stream, the memory's next user is ordered after this call).
 Result<Tensor> float32Like(CudaContext &ctx, const Tensor &t) {
-  size_t bytes = alignedBytes(static_cast<size_t>(t.numel()) * sizeof(float));
-  void *p = nullptr;
-  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMallocAsync(&p, bytes ? bytes : 64, ctx.stream),
-                                  "out of GPU memory for a float32 copy of " + t.shapeString()));
-  cudaStream_t stream = ctx.stream;
-  auto buffer = std::make_shared<Buffer>(p, bytes, t.device(), [stream](void *q) { cudaFreeAsync(q, stream); });
-  return Tensor::view(buffer, 0, t.shape(), DType::F32);
+  auto f = Tensor::allocate(*ctx.allocator, t.shape(), DType::F32);
+  if (!f.ok())
+    return f.status().prefixed("a float32 copy of " + t.shapeString() + ": ");
+  return f;
 }
 
 Status convert(CudaContext &ctx, const Tensor &from, const Tensor &to) {
