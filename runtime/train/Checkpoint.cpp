@@ -242,6 +242,22 @@ Status shear::rt::writeCheckpoint(const std::string &runDir, const std::string &
   return placeCheckpoint(*snap, writeCheckpointFiles(*snap, &store.backend()), comm);
 }
 
+size_t shear::rt::checkpointBytes(const ProgramFile &program) {
+  std::set<std::string> names(program.checkpointWeights.begin(), program.checkpointWeights.end());
+  for (const ProgramWeight &w : program.weights)
+    if (isTrainingState(w.name))
+      names.insert(w.name);
+  size_t bytes = 0;
+  for (const std::string &n : names)
+    if (const ProgramWeight *w = program.weight(n)) {
+      size_t count = 1;
+      for (int64_t d : w->shape)
+        count *= static_cast<size_t>(d);
+      bytes += count * sizeof(float);
+    }
+  return bytes;
+}
+
 std::string shear::rt::optimizerShardFile(int rank) {
   return "optimizer.rank" + std::to_string(rank) + ".safetensors";
 }

@@ -85,6 +85,10 @@ Status writeCheckpoint(const std::string &runDir, const std::string &name,
                        const ProgramFile &program, ParamStore &store, const json::Value &state,
                        Communicator &comm, bool shardedOptimizer);
 
+/// The float32 bytes of a checkpoint of `program`'s run: its weights and
+/// its training state (what a background write first copies to host memory).
+size_t checkpointBytes(const ProgramFile &program);
+
 /// "optimizer.rank<r>.safetensors".
 std::string optimizerShardFile(int rank);
 

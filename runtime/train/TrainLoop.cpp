@@ -316,10 +316,14 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   }();
   SHEAR_RETURN_IF_ERROR(comm.agree(ready));
   if (o.planOnly) {
+    size_t ckpt = checkpointBytes(program);
     say(formatMemoryReport(program, backend, plans) +
         (ranks > 1 ? format("  (each of %d ranks; batch %lld per rank)\n", ranks,
                             (long long)localBatch)
-                   : std::string()));
+                   : std::string()) +
+        format("a checkpoint: %s (%zu bytes of float32 weights and training state), copied to "
+               "host memory first when written in the background (--checkpoint-writes)",
+               formatBytes(double(ckpt)).c_str(), ckpt));
     return Status();
   }
   const Dataset &data = *dataHolder;
