@@ -47,16 +47,24 @@ const AttentionParams &attn(const KernelParams &p) { return std::get<AttentionPa
 bool tiled(const Dims &d) { return flashAttentionTakes(d.hd) && d.B * d.H <= 65535; }
 
 /// cos and sin tables [T, hd/2] on the device, made once per RoPE parameters and T.
+/// The RoPE tables of positions [0, T) on the device: one table per RoPE
+/// configuration, grown to the longest length asked (a shorter one reads
+/// its prefix), so evaluating sequences of many lengths keeps one table,
+/// not one per length.
 Result<std::pair<const float *, const float *>> ropeOnDevice(CudaContext &ctx, Allocator &alloc,
                                                              const RopeParams &r, int64_t T) {
   std::string key = "rope:" + std::to_string(int(r.scaling)) + ":" + std::to_string(r.headDim) + ":" +
                     std::to_string(r.theta) + ":" + std::to_string(r.factor) + ":" +
                     std::to_string(r.lowFreqFactor) + ":" + std::to_string(r.highFreqFactor) + ":" +
-                    std::to_string(r.originalMaxPositions) + ":" + std::to_string(T);
+                    std::to_string(r.originalMaxPositions);
+  int64_t half = r.headDim / 2;
   auto it = ctx.cache.find(key);
-  if (it == ctx.cache.end()) {
-    cpu::RopeTables t = cpu::ropeTables(r, T);
-    int64_t n = T * t.half;
+  if (it == ctx.cache.end() || it->second.dim(1) < T * half) {
+    // Twice the old length at least, so that lengths growing one at a time
+    // rebuild it a logarithmic number of times.
+    int64_t length = std::max(T, it == ctx.cache.end() ? T : 2 * it->second.dim(1) / std::max<int64_t>(half, 1));
+    cpu::RopeTables t = cpu::ropeTables(r, length);
+    int64_t n = length * t.half;
     auto dev = Tensor::allocate(alloc, {2, n}, DType::F32);
     if (!dev.ok())
       return dev.status();
@@ -69,10 +77,13 @@ Result<std::pair<const float *, const float *>> ropeOnDevice(CudaContext &ctx, A
                                                     cudaMemcpyHostToDevice, ctx.stream),
                                     "RoPE tables"));
     SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "RoPE tables"));
-    it = ctx.cache.emplace(key, dev.take()).first;
+    // A replaced table's memory goes back to the device cache, whose next
+    // user is ordered after the kernels that read it.
+    ctx.cache[key] = dev.take();
+    it = ctx.cache.find(key);
   }
   const float *base = it->second.f32();
-  return std::make_pair(base, base + T * (r.headDim / 2));
+  return std::make_pair(base, base + it->second.dim(1));
 }
 
 /// Rotates `heads` heads of each row of x [B*T, stride] in place (HF
