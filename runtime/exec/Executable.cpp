@@ -4,6 +4,7 @@
 #include "shear/Runtime/Communicator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <set>
 
@@ -322,8 +323,30 @@ Result<Executable::Prepared *> Executable::prepare(const std::vector<Shape> &inp
   return &inserted->second;
 }
 
+namespace {
+double seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+} // namespace
+
 Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, ParamStore &store) {
   const ProgramFunction &f = *fn_;
+  double runStart = profile_ ? seconds() : 0;
+  // Profiling on a device: copying one value to the host waits for the
+  // kernels before it (the backends' host copies synchronise).
+  bool waitForDevice = profile_ && backend_.device().kind != DeviceKind::Cpu;
+  Tensor probeHost;
+  if (waitForDevice) {
+    if (!syncProbe_.defined()) {
+      auto probe = Tensor::allocate(backend_.allocator(), {1}, DType::F32);
+      if (!probe.ok())
+        return probe.status();
+      syncProbe_ = probe.take();
+      SHEAR_RETURN_IF_ERROR(backend_.zero(syncProbe_));
+    }
+    probeHost = Tensor::empty({1}, DType::F32);
+    SHEAR_RETURN_IF_ERROR(backend_.copy(probeHost, syncProbe_));
+  }
   std::vector<Shape> shapes;
   for (const Tensor &t : inputs)
     shapes.push_back(t.shape());
@@ -394,7 +417,10 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
     if (bucketing && !bucket.empty())
       for (int id : in.operands)
         if (id >= 0 && pending[id]) {
+          double t0 = profile_ ? seconds() : 0;
           SHEAR_RETURN_IF_ERROR(flush());
+          if (profile_)
+            profile_->addCall(KernelId::AllReduce, seconds() - t0);
           break;
         }
     if (!skipped_.empty() && skipped_[i]) {
@@ -436,15 +462,27 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
       io.out.push_back(id < 0 ? nullptr : &slots[id]);
     io.workspace = p.workspace->data();
     io.workspaceBytes = plan.workspaceBytes;
+    double t0 = profile_ ? seconds() : 0;
     Status s = instr.impl->run(context, instr.params, io);
+    if (s.ok() && waitForDevice)
+      s = backend_.copy(probeHost, syncProbe_);
     if (!s.ok())
       return s.prefixed(describe(static_cast<int>(i)) + ": ");
+    if (profile_)
+      profile_->addCall(in.kernel, seconds() - t0);
   }
-  if (bucketing)
+  if (bucketing) {
+    double t0 = profile_ ? seconds() : 0;
+    bool any = !bucket.empty();
     SHEAR_RETURN_IF_ERROR(flush());
+    if (profile_ && any)
+      profile_->addCall(KernelId::AllReduce, seconds() - t0);
+  }
   std::vector<Tensor> out;
   for (int r : f.returns)
     out.push_back(slots[r]);
+  if (profile_)
+    profile_->addRun(seconds() - runStart);
   return out;
 }
 

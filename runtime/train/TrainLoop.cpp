@@ -484,6 +484,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   };
   auto lrAt = [&](int64_t s) { return learningRate(o.lr, o.steps, o.warmupFraction, o.minLrRatio, s); };
 
+  // --profile: from the second step of this process (the first allocates).
+  KernelProfile profile;
   double trainSeconds = 0;
   int64_t timedSteps = 0, badInRow = 0, skipped = 0;
   size_t nm = step.metrics.size();
@@ -506,6 +508,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
           which == "lr" ? lrAt(at) : which == "lr_gate" ? o.lrGate : pi ? 0.0 : o.lrLambda)));
     uint64_t calls = comm.meanCalls, bytes = comm.meanBytes;
     double commSeconds = comm.meanSeconds;
+    if (o.profile && at == start + 1)
+      train->profileInto(&profile);
     auto out = train->run(inputs, store);
     if (!out.ok())
       return out.status();
@@ -690,6 +694,14 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     }
   }
   SHEAR_RETURN_IF_ERROR(writer.finish());
+  if (o.profile) {
+    train->profileInto(nullptr);
+    say(profile.table("train_step"));
+    std::string path = joinPath(o.outDir, "profile.json");
+    SHEAR_RETURN_IF_ERROR(comm.agree(
+        lead ? writeJsonFileAtomically(path, profile.toJson("train_step")) : Status()));
+    say("kernel profile written to " + path);
+  }
   SHEAR_RETURN_IF_ERROR(checkpoint("final", o.steps));
   say("saved " + joinPath(o.outDir, "final") + " (model.mlir)");
   if (mode == "prune" && !finalError.empty()) {

@@ -658,7 +658,7 @@ struct TrainCommandOptions {
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
   uint64_t seed = 1;
   double bucketMb = 25;
-  bool resume = false, shardOptimizer = false;
+  bool resume = false, shardOptimizer = false, profile = false;
   DistillOptions distill;
   Common common;
 };
@@ -868,6 +868,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   t.maxBadSteps = o.maxBadSteps;
   t.keepLast = o.keepLast;
   t.checkpointWrites = o.checkpointWrites;
+  t.profile = o.profile;
   t.interrupt = &gInterrupt;
   t.comm = gComm.get();
   t.shardOptimizer = o.shardOptimizer;
@@ -1341,6 +1342,10 @@ int main(int argc, char **argv) {
                 "the copy fits in half the host's available memory",
                 &o->checkpointWrites)
         .option("log-every", "N", "print a progress line every N steps (0: only evaluations)", &o->logEvery, 0)
+        .flag("profile",
+              "time every kernel of the steps after the first (the host waits for each: slower), "
+              "print the table at the end and write RUN_DIR/profile.json",
+              &o->profile)
         .group("schedule")
         .option("steps", "N", isPrune ? "optimizer steps (paper: 3200)" : "optimizer steps", &o->steps, 1)
         .option("batch", "N", "sequences per step (paper: 32)", &o->batch, 1, 1 << 20)

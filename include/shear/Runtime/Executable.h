@@ -15,6 +15,7 @@
 #define SHEAR_RUNTIME_EXECUTABLE_H
 
 #include "shear/Runtime/Backend.h"
+#include "shear/Runtime/KernelProfile.h"
 #include "shear/Runtime/ParamStore.h"
 
 #include <map>
@@ -70,6 +71,9 @@ public:
   /// one collective per `bytes` of gradients (at least), as late as their
   /// first reader allows. 0: one collective per call.
   void bucketCollectives(size_t bytes) { bucketBytes_ = bytes; }
+  /// Times every kernel call of the runs from now on into `profile` (null:
+  /// stop); on a device the host waits for each call (KernelProfile.h).
+  void profileInto(KernelProfile *profile) { profile_ = profile; }
 
 private:
   struct Instr {
@@ -94,6 +98,8 @@ private:
   std::vector<Instr> instrs_;
   std::vector<bool> skipped_;
   size_t bucketBytes_ = 0;
+  KernelProfile *profile_ = nullptr;
+  Tensor syncProbe_; // one device value copied to the host to wait for a kernel
   std::vector<int> lastUse_;   // per value: the last instruction reading it (body size: returned)
   std::vector<int> returnIndex_; // per value: its index among the returns, or -1
   std::map<std::vector<Shape>, Prepared> prepared_;

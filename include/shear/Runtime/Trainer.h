@@ -48,6 +48,9 @@ struct TrainOptions {
   /// while training goes on), "foreground", or "auto" (background when the
   /// copy fits in half the host's available memory).
   std::string checkpointWrites = "auto";
+  /// Time every kernel of the training steps after this process's first
+  /// (KernelProfile.h): the table at the end, RUN_DIR/profile.json.
+  bool profile = false;
   /// Set (by a signal handler) to stop after the current step with a
   /// checkpoint; holds the signal's number.
   const std::atomic<int> *interrupt = nullptr;
