@@ -15,7 +15,7 @@
 #   bench/gpu_bench.sh BUNDLE [BUILD_DIR (default: build-gpu)]
 #   BATCH=8 RUNS="train-1.3b prune-2.7b" (default: the bundle's) TORCH="eager compile" FILL=zeros
 #   DEVICE=cpu checks the script without a GPU (a bundle made with SOURCES=tiny=...)
-#   PROFILE=0 skips the kernel profile of each shear run (PROFILE_STEPS=4 steps, $OUT/profile-RUN.json)
+#   PROFILE=0 skips the kernel profile of each shear run ($OUT/profile-RUN.json)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUNDLE=$(cd "$1" && pwd)
@@ -79,12 +79,13 @@ PY
     tail -20 "$WORK/log-$run"
   fi
   # Where shear's step spends its time (--profile: the host waits for every
-  # kernel, so this run is slower and is not the one timed above).
+  # kernel, so this run is slower and is not the one timed above; all STEPS,
+  # which the program was compiled for).
   if [ "${PROFILE:-1}" = 1 ]; then
     if "$RUN" "$mode" "$BUNDLE/programs/$run.json" --data "$BUNDLE/data" --out "$out-profile" \
-        --steps "${PROFILE_STEPS:-4}" --batch "$BATCH" --eval-every 0 --save-every 0 --log-every 0 \
+        --steps "$STEPS" --batch "$BATCH" --eval-every 0 --save-every 0 --log-every 0 \
         --device "$DEVICE" --profile > "$WORK/profile-$run" 2>&1; then
-      sed -n '/^kernel profile of/,/all kernels/p' "$WORK/profile-$run" | head -16
+      sed -n '/^kernel profile of/,/all kernels/p' "$WORK/profile-$run"
       [ -n "${OUT:-}" ] && cp "$out-profile/profile.json" "$OUT/profile-$run.json"
     else
       echo "profiled run of $run failed:"; tail -5 "$WORK/profile-$run"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds, on a GPU node, the runtime-only shear-run and the CUDA plugin (no
-# LLVM/MLIR, no BLAS there: CMake, ninja and nvcc) into BUILD_DIR, unless it
-# is there already (REBUILD=1 rebuilds). Used by gpu_check.sh and gpu_bench.sh.
+# LLVM/MLIR, no BLAS there: CMake, ninja and nvcc) into BUILD_DIR,
+# incrementally (REBUILD=1 configures it again). Used by gpu_check.sh and gpu_bench.sh.
 #   bench/gpu_build.sh BUILD_DIR
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$1
-if [ ! -x "$BUILD/bin/shear-run" ] || [ -n "${REBUILD:-}" ]; then
+if [ ! -f "$BUILD/build.ninja" ] || [ -n "${REBUILD:-}" ]; then
   mkdir -p "$BUILD"
   cmake -G Ninja -S "$ROOT" -B "$BUILD" -DSHEAR_BUILD_COMPILER=OFF -DSHEAR_BLAS=OFF \
     -DCMAKE_BUILD_TYPE=Release > "$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log"; exit 1; }
-  ninja -C "$BUILD" shear-run > "$BUILD/build.log" 2>&1 || { tail -50 "$BUILD/build.log"; exit 1; }
 fi
+# Incremental: nothing to do when the tree has not changed since.
+ninja -C "$BUILD" shear-run > "$BUILD/build.log" 2>&1 || { tail -50 "$BUILD/build.log"; exit 1; }
