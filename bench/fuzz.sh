@@ -35,11 +35,12 @@ $PY "$ROOT/test/reference/make_domains.py" tokens --vocab 30 --tokens 2000
   --eval-every 2 --log-every 0 > /dev/null
 "$BIN/shear-run" compile masked.mlir --mode eval -o eval.json > /dev/null
 "$BIN/shear-run" compile model.mlir --mode generate -o generate.json > /dev/null
+"$BIN/shear-run" compile masked.mlir --mode prune --precision bf16 --steps 4 -o prune-bf16.json > /dev/null
 corpus() { local t=$1; shift; rm -rf "../corpus-$t"; mkdir -p "../corpus-$t"; local i=0
   for f in "$@"; do cp "$f" "../corpus-$t/seed-$i"; i=$((i + 1)); done; }
 corpus FuzzSafetensors hf/model-00001-of-00002.safetensors masked.gates.safetensors run/ckpt-2/optimizer.safetensors
 corpus FuzzJson hf/config.json hf/model.safetensors.index.json data/manifest.json run/ckpt-2/state.json run/run.json
-corpus FuzzProgram eval.json generate.json
+corpus FuzzProgram eval.json generate.json prune-bf16.json
 corpus FuzzNpy tokens/ramp.npy tokens/skewed.npy
 corpus FuzzManifest data/manifest.json
 corpus FuzzTrainState run/ckpt-2/state.json
