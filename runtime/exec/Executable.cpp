@@ -2,9 +2,9 @@
 #include "shear/Runtime/Executable.h"
 
 #include "shear/Runtime/Communicator.h"
+#include "shear/Support/Clock.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <set>
 
@@ -323,15 +323,9 @@ Result<Executable::Prepared *> Executable::prepare(const std::vector<Shape> &inp
   return &inserted->second;
 }
 
-namespace {
-double seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-} // namespace
-
 Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, ParamStore &store) {
   const ProgramFunction &f = *fn_;
-  double runStart = profile_ ? seconds() : 0;
+  double runStart = profile_ ? monotonicSeconds() : 0;
   // Profiling on a device: copying one value to the host waits for the
   // kernels before it (the backends' host copies synchronise).
   bool waitForDevice = profile_ && backend_.device().kind != DeviceKind::Cpu;
@@ -417,10 +411,10 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
     if (bucketing && !bucket.empty())
       for (int id : in.operands)
         if (id >= 0 && pending[id]) {
-          double t0 = profile_ ? seconds() : 0;
+          double t0 = profile_ ? monotonicSeconds() : 0;
           SHEAR_RETURN_IF_ERROR(flush());
           if (profile_)
-            profile_->addCall(KernelId::AllReduce, seconds() - t0);
+            profile_->addCall(KernelId::AllReduce, monotonicSeconds() - t0);
           break;
         }
     if (!skipped_.empty() && skipped_[i]) {
@@ -462,27 +456,27 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
       io.out.push_back(id < 0 ? nullptr : &slots[id]);
     io.workspace = p.workspace->data();
     io.workspaceBytes = plan.workspaceBytes;
-    double t0 = profile_ ? seconds() : 0;
+    double t0 = profile_ ? monotonicSeconds() : 0;
     Status s = instr.impl->run(context, instr.params, io);
     if (s.ok() && waitForDevice)
       s = backend_.copy(probeHost, syncProbe_);
     if (!s.ok())
       return s.prefixed(describe(static_cast<int>(i)) + ": ");
     if (profile_)
-      profile_->addCall(in.kernel, seconds() - t0);
+      profile_->addCall(in.kernel, monotonicSeconds() - t0);
   }
   if (bucketing) {
-    double t0 = profile_ ? seconds() : 0;
+    double t0 = profile_ ? monotonicSeconds() : 0;
     bool any = !bucket.empty();
     SHEAR_RETURN_IF_ERROR(flush());
     if (profile_ && any)
-      profile_->addCall(KernelId::AllReduce, seconds() - t0);
+      profile_->addCall(KernelId::AllReduce, monotonicSeconds() - t0);
   }
   std::vector<Tensor> out;
   for (int r : f.returns)
     out.push_back(slots[r]);
   if (profile_)
-    profile_->addRun(seconds() - runStart);
+    profile_->addRun(monotonicSeconds() - runStart);
   return out;
 }
 

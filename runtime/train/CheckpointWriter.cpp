@@ -3,20 +3,18 @@
 
 #include "Progress.h"
 #include "shear/Runtime/Executable.h"
+#include "shear/Support/Clock.h"
 #include "shear/Support/Files.h"
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 
 using namespace shear;
 using namespace shear::rt;
 
 namespace {
-double seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 /// MemAvailable of /proc/meminfo in bytes; false where the host does not say.
 /// SHEAR_AVAILABLE_HOST_MEMORY=BYTES stands in for it (tests, docs/testing.md).
 bool availableHostMemory(size_t &bytes) {
@@ -58,10 +56,12 @@ CheckpointWriter::CheckpointWriter(
     : backend_(backend), comm_(comm), mode_(mode), say_(std::move(say)), placed_(std::move(placed)) {}
 
 CheckpointWriter::~CheckpointWriter() {
+  // Placing needs every rank; a run that failed may have lost the others.
+  if (comm_.size() > 1)
+    cancel_ = true;
   if (thread_.joinable())
     thread_.join();
-  // Placing needs every rank; a run that failed may have lost the others.
-  if (pending_ && comm_.size() == 1 && writeStatus_.ok())
+  if (pending_ && comm_.size() == 1 && written_ && writeStatus_.ok())
     (void)place();
 }
 
@@ -93,29 +93,41 @@ Status CheckpointWriter::save(const std::string &runDir, const std::string &name
     }
   }
   if (!background) {
-    double t0 = seconds();
+    double t0 = monotonicSeconds();
     Status written = writeCheckpointFiles(*snap, &backend_);
     SHEAR_RETURN_IF_ERROR(placeCheckpoint(*snap, written, comm_));
-    return announce(*snap, format("written in %.2f s", seconds() - t0));
+    return announce(*snap, format("written in %.2f s", monotonicSeconds() - t0));
   }
-  double t0 = seconds();
+  double t0 = monotonicSeconds();
   Status copied = copyCheckpointToHost(*snap, backend_);
   SHEAR_RETURN_IF_ERROR(comm_.agree(copied));
-  copySeconds_ = seconds() - t0;
+  copySeconds_ = monotonicSeconds() - t0;
   pending_ = snap.take();
   written_ = false;
+  writeStatus_ = Status();
   // SHEAR_CHECKPOINT_WRITE_DELAY_MS: the disk made slow, so that tests see
   // training go on during a write (docs/testing.md).
   const char *delay = std::getenv("SHEAR_CHECKPOINT_WRITE_DELAY_MS");
   int64_t delayMs = delay ? std::strtoll(delay, nullptr, 10) : 0;
-  thread_ = std::thread([this, delayMs] {
-    double start = seconds();
-    if (delayMs > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
+  try {
+    thread_ = std::thread([this, delayMs] {
+      double start = monotonicSeconds();
+      try {
+        if (delayMs > 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
+        writeStatus_ = writeCheckpointFiles(*pending_, nullptr, &cancel_);
+      } catch (const std::exception &e) { // out of memory: an error, not std::terminate
+        writeStatus_ = runFailure("writing checkpoint " + pending_->name + ": " + e.what());
+      }
+      writeSeconds_ = monotonicSeconds() - start;
+      written_ = true;
+    });
+  } catch (const std::exception &) { // no thread to be had: written here instead
+    double start = monotonicSeconds();
     writeStatus_ = writeCheckpointFiles(*pending_, nullptr);
-    writeSeconds_ = seconds() - start;
+    writeSeconds_ = monotonicSeconds() - start;
     written_ = true;
-  });
+  }
   return Status();
 }
 

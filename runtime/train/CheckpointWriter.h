@@ -13,6 +13,7 @@
 #define SHEAR_RUNTIME_TRAIN_CHECKPOINTWRITER_H
 
 #include "Checkpoint.h"
+#include "shear/Runtime/Trainer.h"
 
 #include <atomic>
 #include <functional>
@@ -20,11 +21,6 @@
 #include <thread>
 
 namespace shear::rt {
-
-/// --checkpoint-writes: background, foreground, or auto (background when a
-/// copy of the checkpoint fits in half the host's available memory).
-enum class CheckpointWrites { Auto, Background, Foreground };
-Result<CheckpointWrites> parseCheckpointWrites(const std::string &text);
 
 class CheckpointWriter {
 public:

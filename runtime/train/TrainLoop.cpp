@@ -10,10 +10,10 @@
 #include "Schedule.h"
 #include "shear/Runtime/Dataset.h"
 #include "shear/Runtime/Executable.h"
+#include "shear/Support/Clock.h"
 #include "shear/Support/Files.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <optional>
@@ -22,10 +22,6 @@ using namespace shear;
 using namespace shear::rt;
 
 namespace {
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 /// 950, 12.3 k, 4.56 M, 6.74 G.
 std::string formatCount(int64_t n) {
@@ -174,17 +170,12 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   const bool pi = o.controller == "pi";
   int64_t start = 0, localBatch = o.batch / ranks;
   bool needEval = o.evalEvery > 0 || o.dbl != DblMode::Off;
-  CheckpointWrites checkpointWrites = CheckpointWrites::Auto;
   Status ready = [&]() -> Status {
     if (mode != "prune" && mode != "train")
       return invalidInput(o.modelPath + ": the program was compiled for '" + mode +
                           "', not for prune or train");
     if (o.steps <= 0 || o.batch <= 0)
       return invalidInput("--steps and --batch must be positive");
-    auto writes = parseCheckpointWrites(o.checkpointWrites);
-    if (!writes.ok())
-      return writes.status();
-    checkpointWrites = *writes;
     if (o.batch % ranks != 0)
       return invalidInput(format("--batch %lld cannot be shared by %d ranks: give a multiple of %d",
                                  (long long)o.batch, ranks, ranks));
@@ -474,7 +465,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   };
   // Periodic checkpoints may be written while training goes on; the last
   // one, and those of a run that stops, are written before it ends.
-  CheckpointWriter writer(backend, comm, checkpointWrites, say, [&](const std::string &) {
+  CheckpointWriter writer(backend, comm, o.checkpointWrites, say, [&](const std::string &) {
     return comm.agree(lead ? keepLastCheckpoints(o.outDir, o.keepLast) : Status());
   });
   auto save = [&](int64_t at, bool foreground) -> Status {
@@ -496,7 +487,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       say("stopping after " + std::to_string(o.stopAfter) + " steps (--stop-after)");
       std::_Exit(3);
     }
-    double t0 = now();
+    double t0 = monotonicSeconds();
     // Every rank draws the same global batch and trains on its own rows:
     // the data order does not depend on the number of ranks.
     std::vector<int64_t> domains;
@@ -549,7 +540,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       if (kd)
         metric["kd_loss"] = local[2] / ranks;
     }
-    double dt = now() - t0;
+    double dt = monotonicSeconds() - t0;
     trainSeconds += dt;
     ++timedSteps;
     // A step whose loss or gradients are not finite changed nothing (the

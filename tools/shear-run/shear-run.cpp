@@ -803,10 +803,9 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
     return fail(s);
   if (o.offload == "none")
     o.offload.clear();
-  if (o.checkpointWrites != "auto" && o.checkpointWrites != "background" &&
-      o.checkpointWrites != "foreground")
-    return fail(invalidInput("--checkpoint-writes must be auto, background or foreground, not '" +
-                             o.checkpointWrites + "'"));
+  auto checkpointWrites = rt::parseCheckpointWrites(o.checkpointWrites);
+  if (!checkpointWrites.ok())
+    return fail(checkpointWrites.status());
   // What is compiled: the module as given, or (prune, --init activation) the
   // one whose gates start from activation scores.
   std::string compiled = o.model;
@@ -867,7 +866,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   t.stopAfter = o.stopAfter;
   t.maxBadSteps = o.maxBadSteps;
   t.keepLast = o.keepLast;
-  t.checkpointWrites = o.checkpointWrites;
+  t.checkpointWrites = *checkpointWrites;
   t.profile = o.profile;
   t.interrupt = &gInterrupt;
   t.comm = gComm.get();

@@ -22,6 +22,13 @@
 
 namespace shear::rt {
 
+/// --checkpoint-writes: periodic checkpoints copied to host memory and
+/// written while training goes on (background), written before the next
+/// step (foreground), or background when the copy fits in half the host's
+/// available memory (auto).
+enum class CheckpointWrites { Auto, Background, Foreground };
+Result<CheckpointWrites> parseCheckpointWrites(const std::string &text);
+
 struct TrainOptions {
   std::string modelPath; // what the user gave (module or program), for messages and run.json
   std::string recipe, init; // prune: the recipe and where the gates started (run.json)
@@ -44,10 +51,7 @@ struct TrainOptions {
   bool planOnly = false;  // print the memory plan and stop
   int64_t maxBadSteps = 5; // non-finite loss or gradients this many steps in a row: stop
   int64_t keepLast = 0;    // keep only the newest N ckpt-* (0: all)
-  /// Periodic checkpoints: "background" (copied to host memory, written
-  /// while training goes on), "foreground", or "auto" (background when the
-  /// copy fits in half the host's available memory).
-  std::string checkpointWrites = "auto";
+  CheckpointWrites checkpointWrites = CheckpointWrites::Auto;
   /// Time every kernel of the training steps after this process's first
   /// (KernelProfile.h): the table at the end, RUN_DIR/profile.json.
   bool profile = false;
