@@ -65,9 +65,10 @@ check "train run $DEVICE vs cpu" $PY "$C/compare_ranks.py" train-cpu train-$DEVI
 check "distilled prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" distill-cpu distill-$DEVICE --rtol 1e-3
 check "greedy generation $DEVICE = cpu" cmp gen-cpu.txt gen-$DEVICE.txt
 # bf16: the CPU (float32 arithmetic on bf16 storage) is the reference; native
-# bf16 kernels may round intermediate values and sum in another order.
+# bf16 kernels may round intermediate values and sum in another order, and
+# the device's bf16 GEMMs round float32 cotangents to bf16 (test/Cuda/twin.test).
 check "bf16 logits $DEVICE vs cpu" $PY "$C/compare_npy.py" logits16-$DEVICE.npy logits16-cpu.npy --tol 1e-2
-check "bf16 gradients $DEVICE vs cpu" $PY "$C/compare_tensors.py" grads16-$DEVICE.safetensors grads16-cpu.safetensors --tol 2e-2
+check "bf16 gradients $DEVICE vs cpu" $PY "$C/compare_tensors.py" grads16-$DEVICE.safetensors grads16-cpu.safetensors --tol 5e-2
 check "bf16 prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" prune16-cpu prune16-$DEVICE --rtol 2e-2
 # A CPU run's checkpoint resumed on the device continues its curve.
 cp -r prune-cpu prune-cpu-resumed && rm -rf prune-cpu-resumed/final prune-cpu-resumed/ckpt-8

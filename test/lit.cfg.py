@@ -62,9 +62,12 @@ if config.shear_has_cuda:
         gpu = False
     if gpu:
         config.available_features.add("cuda-gpu")
+        config.available_features.add("cuda-device")  # Cuda/twin.test on the GPU
     else:
         lit_config.note("the GPU tests (Cuda/twin.test: the CUDA backend against the CPU) cannot run "
-                        "here: no NVIDIA GPU (nvidia-smi -L fails); they are reported UNSUPPORTED")
+                        "here: no NVIDIA GPU (nvidia-smi -L fails); they are reported UNSUPPORTED "
+                        "(Cuda/Emulated/ runs the same checks on the CPU emulation of the backend, "
+                        "which is no GPU)")
 else:
     lit_config.note("shear was built without the CUDA backend (no CUDA toolkit, or a sanitizer "
                     "build): the Cuda/*.test are reported UNSUPPORTED")

@@ -1,0 +1,732 @@
+//===- Emulator.cpp - the CUDA runtime, cuBLAS and device threads on the CPU ===//
+//
+// What lib/libshear-cuda-emulated.so runs the CUDA backend's sources on
+// (docs/cuda.md, "The CUDA emulation"). It is a test instrument, not a
+// backend: it shows that the kernels and the code around them compute what
+// the CPU kernels compute, before a GPU has run them.
+//
+// - Threads: a launch runs its blocks one after another; a block's threads
+//   are fibers, each run until it waits at __syncthreads() or at
+//   a warp shuffle, so both keep CUDA's meaning. A barrier that not every
+//   thread reaches, a shuffle that not every lane of its warp joins, or a
+//   configuration a GPU would refuse is a launch failure naming it.
+//   SHEAR_CUDA_EMULATION_ORDER=reverse runs blocks and threads in the other
+//   order: a kernel whose result depends on that order has a race.
+// - Memory: each allocation is mapped between two inaccessible pages, its
+//   end against the second, and filled with 0xff bytes (NaN floats), so a
+//   read past its end or of memory never written shows; outside kernels
+//   and copies it is inaccessible altogether (SHEAR_CUDA_EMULATION_PROTECT=0
+//   turns that off), so host code that reads device memory faults, as it
+//   would on a GPU. A fault says where it was.
+// - GEMMs: the CPU backend's GEMM (cuBLAS is column-major: the row-major
+//   call of the transposes); bf16 compute types round the inputs to bf16.
+//
+//===----------------------------------------------------------------------===//
+#include "cublas_v2.h"
+#include "cuda_bf16.h"
+
+#include "../../cpu/Blas.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace shear_emu {
+const uint3 *gThreadIdx = nullptr;
+uint3 gBlockIdx{0, 0, 0};
+dim3 gBlockDim, gGridDim;
+} // namespace shear_emu
+
+using namespace shear_emu;
+
+namespace {
+
+// ---- Errors --------------------------------------------------------------
+
+cudaError_t gLastError = cudaSuccess;
+std::string gFailure; // what the last failed launch did
+
+cudaError_t fail(cudaError_t e, const std::string &what = "") {
+  gLastError = e;
+  if (!what.empty())
+    gFailure = what;
+  return e;
+}
+
+bool envIs(const char *name, const char *value) {
+  const char *v = std::getenv(name);
+  return v && std::strcmp(v, value) == 0;
+}
+
+// ---- Device memory -------------------------------------------------------
+
+const size_t kPage = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+
+struct Allocation {
+  char *base;       // the mapping, guard pages included
+  char *data;       // what cudaMalloc handed out
+  size_t mapped;    // its bytes
+  char *body;       // between the guards: accessible while device memory is
+  size_t bodyBytes;
+  size_t bytes;     // what was asked for
+};
+
+std::recursive_mutex gMutex;
+std::map<char *, Allocation> gAllocations; // by the mapping's start
+size_t gAllocated = 0;
+int gOpen = 0; // > 0: device memory accessible
+
+bool protecting() {
+  static const bool on = !envIs("SHEAR_CUDA_EMULATION_PROTECT", "0");
+  return on;
+}
+
+void protectAll(int prot) {
+  if (!protecting())
+    return;
+  for (auto &[p, a] : gAllocations)
+    ::mprotect(a.body, a.bodyBytes, prot);
+}
+
+/// SHEAR_EMULATED_GPU_MEMORY=BYTES (K, M, G suffixes): the emulated
+/// device's capacity; 16 GiB unless set.
+size_t capacity() {
+  static const size_t bytes = [] {
+    const char *env = std::getenv("SHEAR_EMULATED_GPU_MEMORY");
+    if (!env || !*env)
+      return size_t(16) << 30;
+    char *end = nullptr;
+    double v = std::strtod(env, &end);
+    double scale = *end == 'K' ? 1024.0 : *end == 'M' ? 1048576.0 : *end == 'G' ? 1073741824.0 : 1.0;
+    return v > 0 ? static_cast<size_t>(v * scale) : size_t(16) << 30;
+  }();
+  return bytes;
+}
+
+/// The allocation holding p, or null.
+const Allocation *owner(const void *p) {
+  const char *c = static_cast<const char *>(p);
+  auto it = gAllocations.upper_bound(const_cast<char *>(c));
+  if (it == gAllocations.begin())
+    return nullptr;
+  --it;
+  const Allocation &a = it->second;
+  return c >= a.base && c < a.base + a.mapped ? &a : nullptr;
+}
+
+// ---- Faults --------------------------------------------------------------
+
+struct sigaction gPreviousSegv;
+bool gInKernel = false;
+
+void writeOut(const char *text) {
+  size_t n = std::strlen(text);
+  while (n > 0) {
+    ssize_t w = ::write(2, text, n);
+    if (w <= 0)
+      return;
+    text += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void onFault(int sig, siginfo_t *info, void *) {
+  char text[512];
+  const char *at = static_cast<const char *>(info->si_addr);
+  const Allocation *a = owner(at);
+  char where[200];
+  if (a && at >= a->base + a->mapped - kPage)
+    std::snprintf(where, sizeof where, "%zu bytes past the end of a device allocation of %zu bytes",
+                  static_cast<size_t>(at - (a->base + a->mapped - kPage)), a->bytes);
+  else if (a && at < a->body)
+    std::snprintf(where, sizeof where, "before the start of a device allocation of %zu bytes", a->bytes);
+  else if (a)
+    std::snprintf(where, sizeof where, "inside a device allocation of %zu bytes, outside a kernel or copy", a->bytes);
+  else
+    std::snprintf(where, sizeof where, "outside every device allocation");
+  if (gInKernel && gThreadIdx)
+    std::snprintf(text, sizeof text,
+                  "shear CUDA emulation: a kernel thread (block (%u,%u,%u), thread (%u,%u,%u)) touched %p: %s\n",
+                  gBlockIdx.x, gBlockIdx.y, gBlockIdx.z, gThreadIdx->x, gThreadIdx->y, gThreadIdx->z, at, where);
+  else
+    std::snprintf(text, sizeof text, "shear CUDA emulation: host code touched %p: %s (device memory read from the host)\n",
+                  at, where);
+  writeOut(text);
+  // The previous handler (or the default) takes the fault when it recurs.
+  ::sigaction(sig, &gPreviousSegv, nullptr);
+}
+
+void installFaultHandler() {
+  static bool installed = false;
+  if (installed)
+    return;
+  installed = true;
+  // Its own stack: a fiber that overflows its stack faults on its guard page.
+  static std::vector<char> altStack(1 << 16);
+  stack_t ss{};
+  ss.ss_sp = altStack.data();
+  ss.ss_size = altStack.size();
+  ::sigaltstack(&ss, nullptr);
+  struct sigaction sa{};
+  sa.sa_sigaction = onFault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGSEGV, &sa, &gPreviousSegv);
+}
+
+// ---- Device threads ------------------------------------------------------
+
+constexpr unsigned kMaxThreads = 1024;
+constexpr size_t kStackBytes = 128 << 10;
+
+// A fiber's context. On x86-64 a switch saves the callee-saved registers
+// on the stack and swaps stack pointers (no system call, unlike
+// swapcontext, which also saves the signal mask); elsewhere ucontext.
+#if defined(__x86_64__)
+extern "C" void shearEmuSwitch(void **saveSp, void *loadSp);
+asm(R"(
+  .text
+  .p2align 4
+  .type shearEmuSwitch, @function
+shearEmuSwitch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size shearEmuSwitch, .-shearEmuSwitch
+)");
+struct Context {
+  void *sp = nullptr;
+};
+#else
+struct Context {
+  ucontext_t uc;
+};
+#endif
+
+struct Fiber {
+  Context context;
+  uint3 idx;
+  unsigned linear;
+  enum State : unsigned char { Ready, AtBarrier, AtShuffle, Done } state;
+};
+
+Context gScheduler;
+Fiber *gCurrent = nullptr;
+std::vector<Fiber> gFibers(kMaxThreads);
+char *gStacks = nullptr; // kMaxThreads stacks, each above a guard page
+void (*gBody)(void *) = nullptr;
+void *gArg = nullptr;
+std::string gKernelError; // set by a thread: the launch fails with it
+uint64_t gExchange[kMaxThreads / 32][32];
+
+void switchTo(Context &save, Context &load) {
+#if defined(__x86_64__)
+  shearEmuSwitch(&save.sp, load.sp);
+#else
+  ::swapcontext(&save.uc, &load.uc);
+#endif
+}
+
+void yieldToScheduler() { switchTo(gCurrent->context, gScheduler); }
+
+[[noreturn]] void fiberMain() {
+  gBody(gArg);
+  gCurrent->state = Fiber::Done;
+  yieldToScheduler();
+  __builtin_unreachable(); // a finished fiber is never resumed
+}
+
+/// Makes `f` start at fiberMain on its own stack.
+void prepare(Fiber &f, char *stack, size_t bytes) {
+#if defined(__x86_64__)
+  // fiberMain is entered by the switch's `ret`, with the stack as a call
+  // leaves it (16-byte aligned before the return address was pushed).
+  uintptr_t top = (reinterpret_cast<uintptr_t>(stack) + bytes) & ~uintptr_t(15);
+  void **sp = reinterpret_cast<void **>(top);
+  *--sp = nullptr;                                     // fiberMain's return address: none
+  *--sp = reinterpret_cast<void *>(&fiberMain);        // where the switch returns to
+  for (int r = 0; r < 6; ++r)
+    *--sp = nullptr;                                   // rbp rbx r12 r13 r14 r15
+  f.context.sp = sp;
+#else
+  ::getcontext(&f.context.uc);
+  f.context.uc.uc_stack.ss_sp = stack;
+  f.context.uc.uc_stack.ss_size = bytes;
+  f.context.uc.uc_link = nullptr;
+  ::makecontext(&f.context.uc, reinterpret_cast<void (*)()>(&fiberMain), 0);
+#endif
+}
+
+void kernelError(const std::string &what) {
+  if (gKernelError.empty())
+    gKernelError = what;
+}
+
+std::string blockName() {
+  return "block (" + std::to_string(gBlockIdx.x) + "," + std::to_string(gBlockIdx.y) + "," +
+         std::to_string(gBlockIdx.z) + ")";
+}
+
+/// Runs one block's `n` threads to their end; false with gKernelError set
+/// where they cannot all get there.
+bool runBlock(unsigned n, bool reverse) {
+  for (unsigned i = 0; i < n; ++i) {
+    Fiber &f = gFibers[i];
+    prepare(f, gStacks + i * (kStackBytes + kPage) + kPage, kStackBytes);
+    f.linear = i;
+    f.idx = {i % gBlockDim.x, (i / gBlockDim.x) % gBlockDim.y, i / (gBlockDim.x * gBlockDim.y)};
+    f.state = Fiber::Ready;
+  }
+  unsigned warps = (n + 31) / 32;
+  for (;;) {
+    for (unsigned k = 0; k < n; ++k) {
+      Fiber &f = gFibers[reverse ? n - 1 - k : k];
+      if (f.state != Fiber::Ready)
+        continue;
+      gCurrent = &f;
+      gThreadIdx = &f.idx;
+      switchTo(gScheduler, f.context);
+      if (!gKernelError.empty())
+        return false;
+    }
+    gCurrent = nullptr;
+    // Every thread now waits or is done. Warps whose lanes all wait at a
+    // shuffle go on first; then a barrier that every live thread reached.
+    bool released = false;
+    for (unsigned w = 0; w < warps; ++w) {
+      unsigned lanes = std::min(32u, n - 32 * w), shuffling = 0;
+      for (unsigned l = 0; l < lanes; ++l)
+        shuffling += gFibers[32 * w + l].state == Fiber::AtShuffle;
+      if (shuffling == 0)
+        continue;
+      if (shuffling != 32) {
+        kernelError("in " + blockName() + ", warp " + std::to_string(w) + ": a shuffle that " +
+                    std::to_string(32 - shuffling) + " of its 32 lanes do not join (" +
+                    (lanes < 32 ? "the block's threads are not a multiple of 32"
+                                : "lanes that exited or wait at __syncthreads()") +
+                    ")");
+        return false;
+      }
+      for (unsigned l = 0; l < 32; ++l)
+        gFibers[32 * w + l].state = Fiber::Ready;
+      released = true;
+    }
+    if (released)
+      continue;
+    unsigned waiting = 0;
+    for (unsigned i = 0; i < n; ++i)
+      waiting += gFibers[i].state == Fiber::AtBarrier;
+    if (waiting == 0)
+      return true; // all done
+    for (unsigned i = 0; i < n; ++i)
+      if (gFibers[i].state == Fiber::AtBarrier)
+        gFibers[i].state = Fiber::Ready;
+  }
+}
+
+} // namespace
+
+// ---- Device code's built-ins ---------------------------------------------
+
+void shear_emu::syncThreads() {
+  if (!gCurrent) {
+    writeOut("shear CUDA emulation: __syncthreads() outside a kernel\n");
+    std::abort();
+  }
+  gCurrent->state = Fiber::AtBarrier;
+  yieldToScheduler();
+}
+
+void shear_emu::shuffleXor(unsigned mask, void *value, size_t bytes, int laneMask, int width) {
+  if (!gCurrent) {
+    writeOut("shear CUDA emulation: a shuffle outside a kernel\n");
+    std::abort();
+  }
+  if (mask != 0xffffffffu || width != 32 || laneMask < 0 || laneMask > 31)
+    kernelError("in " + blockName() + ": a shuffle with mask " + std::to_string(mask) + ", lane mask " +
+                std::to_string(laneMask) + " and width " + std::to_string(width) +
+                " (the emulation takes whole warps)");
+  unsigned lane = gCurrent->linear % 32, warp = gCurrent->linear / 32;
+  std::memcpy(&gExchange[warp][lane], value, bytes);
+  gCurrent->state = Fiber::AtShuffle;
+  yieldToScheduler();
+  std::memcpy(value, &gExchange[warp][lane ^ unsigned(laneMask & 31)], bytes);
+  // Every lane has read before any lane writes its next value.
+  gCurrent->state = Fiber::AtShuffle;
+  yieldToScheduler();
+}
+
+shear_emu::DeviceAccess::DeviceAccess() {
+  gMutex.lock();
+  if (gOpen++ == 0)
+    protectAll(PROT_READ | PROT_WRITE);
+}
+
+shear_emu::DeviceAccess::~DeviceAccess() {
+  if (--gOpen == 0)
+    protectAll(PROT_NONE);
+  gMutex.unlock();
+}
+
+void shear_emu::launch(dim3 grid, dim3 block, size_t sharedBytes, cudaStream_t, void (*body)(void *), void *arg) {
+  uint64_t threads = uint64_t(block.x) * block.y * block.z;
+  if (threads == 0 || threads > kMaxThreads || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+      grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535 || sharedBytes > 48 * 1024) {
+    fail(cudaErrorInvalidConfiguration,
+         "invalid configuration argument (grid " + std::to_string(grid.x) + "x" + std::to_string(grid.y) + "x" +
+             std::to_string(grid.z) + ", block " + std::to_string(block.x) + "x" + std::to_string(block.y) + "x" +
+             std::to_string(block.z) + ", " + std::to_string(sharedBytes) + " bytes of dynamic shared memory)");
+    return;
+  }
+  DeviceAccess access;
+  if (!gStacks) {
+    size_t total = kMaxThreads * (kStackBytes + kPage);
+    void *p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      fail(cudaErrorMemoryAllocation, "the emulation cannot map its threads' stacks");
+      return;
+    }
+    gStacks = static_cast<char *>(p);
+    for (unsigned i = 0; i < kMaxThreads; ++i)
+      ::mprotect(gStacks + i * (kStackBytes + kPage), kPage, PROT_NONE);
+    installFaultHandler();
+  }
+  static const bool reverse = envIs("SHEAR_CUDA_EMULATION_ORDER", "reverse");
+  gBody = body;
+  gArg = arg;
+  gBlockDim = block;
+  gGridDim = grid;
+  gKernelError.clear();
+  gInKernel = true;
+  bool ok = true;
+  uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
+  for (uint64_t b = 0; b < blocks && ok; ++b) {
+    uint64_t i = reverse ? blocks - 1 - b : b;
+    gBlockIdx = {unsigned(i % grid.x), unsigned(i / grid.x % grid.y), unsigned(i / (uint64_t(grid.x) * grid.y))};
+    ok = runBlock(static_cast<unsigned>(threads), reverse);
+  }
+  gInKernel = false;
+  gCurrent = nullptr;
+  gThreadIdx = nullptr;
+  if (!ok)
+    fail(cudaErrorLaunchFailure, "unspecified launch failure: " + gKernelError);
+}
+
+// ---- The runtime API -----------------------------------------------------
+
+struct CUstream_st {};
+struct CUevent_st {
+  std::chrono::steady_clock::time_point at;
+};
+
+cudaError_t cudaGetDeviceCount(int *count) {
+  *count = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice); }
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
+  if (device != 0)
+    return fail(cudaErrorInvalidDevice);
+  *prop = cudaDeviceProp{};
+  std::snprintf(prop->name, sizeof prop->name, "CPU emulation of a CUDA GPU");
+  prop->totalGlobalMem = capacity();
+  prop->sharedMemPerBlock = 48 * 1024;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024;
+  prop->maxThreadsDim[2] = 64;
+  prop->maxGridSize[0] = 2147483647;
+  prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
+  prop->major = 9;
+  prop->minor = 0;
+  prop->multiProcessorCount = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void **p, size_t bytes) {
+  std::lock_guard<std::recursive_mutex> lock(gMutex);
+  *p = nullptr;
+  size_t rounded = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
+  size_t body = (rounded + kPage - 1) / kPage * kPage;
+  if (gAllocated + rounded > capacity())
+    return fail(cudaErrorMemoryAllocation);
+  size_t mapped = body + 2 * kPage;
+  void *m = ::mmap(nullptr, mapped, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED)
+    return fail(cudaErrorMemoryAllocation);
+  Allocation a{static_cast<char *>(m), nullptr, mapped, static_cast<char *>(m) + kPage, body, bytes};
+  ::mprotect(a.body, body, PROT_READ | PROT_WRITE);
+  std::memset(a.body, 0xff, body); // never-written memory reads as NaN
+  if (protecting() && gOpen == 0)
+    ::mprotect(a.body, body, PROT_NONE);
+  a.data = a.body + (body - rounded); // its end against the guard page
+  gAllocations[a.base] = a;
+  gAllocated += rounded;
+  *p = a.data;
+  installFaultHandler();
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void *p) {
+  if (!p)
+    return cudaSuccess;
+  std::lock_guard<std::recursive_mutex> lock(gMutex);
+  const Allocation *a = owner(p);
+  if (!a || a->data != p)
+    return fail(cudaErrorInvalidValue, "cudaFree of a pointer that is not a device allocation");
+  gAllocated -= (std::max<size_t>(a->bytes, 1) + 255) / 256 * 256;
+  char *base = a->base;
+  ::munmap(base, a->mapped);
+  gAllocations.erase(base);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t *free, size_t *total) {
+  std::lock_guard<std::recursive_mutex> lock(gMutex);
+  *total = capacity();
+  *free = capacity() - gAllocated;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+  if (bytes == 0)
+    return cudaSuccess;
+  DeviceAccess access;
+  std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+  return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
+}
+
+cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t) {
+  if (bytes == 0)
+    return cudaSuccess;
+  DeviceAccess access;
+  if (!owner(p))
+    return fail(cudaErrorInvalidValue, "cudaMemset of memory that is not a device allocation");
+  std::memset(p, value, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreate(cudaStream_t *stream) {
+  *stream = new CUstream_st;
+  return cudaSuccess;
+}
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned) { return cudaStreamCreate(stream); }
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  delete stream;
+  return cudaSuccess;
+}
+// Everything ran when it was asked for: a stream is always idle.
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+
+cudaError_t cudaEventCreate(cudaEvent_t *event) {
+  *event = new CUevent_st;
+  return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+  event->at = std::chrono::steady_clock::now();
+  return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop) {
+  *ms = std::chrono::duration<float, std::milli>(stop->at - start->at).count();
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetLastError() {
+  cudaError_t e = gLastError;
+  gLastError = cudaSuccess;
+  return e;
+}
+
+const char *cudaGetErrorString(cudaError_t error) {
+  switch (error) {
+  case cudaSuccess:
+    return "no error";
+  case cudaErrorInvalidValue:
+    return gFailure.empty() ? "invalid argument" : gFailure.c_str();
+  case cudaErrorMemoryAllocation:
+    return "out of memory";
+  case cudaErrorInvalidConfiguration:
+  case cudaErrorLaunchFailure:
+    return gFailure.c_str();
+  case cudaErrorInvalidDevice:
+    return "invalid device ordinal";
+  }
+  return "unknown error";
+}
+
+// ---- cuBLAS --------------------------------------------------------------
+
+struct cublasContext {
+  cublasMath_t math = CUBLAS_DEFAULT_MATH;
+};
+
+cublasStatus_t cublasCreate(cublasHandle_t *handle) {
+  *handle = new cublasContext;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasDestroy(cublasHandle_t handle) {
+  delete handle;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t) {
+  return handle ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
+}
+cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
+  if (!handle)
+    return CUBLAS_STATUS_NOT_INITIALIZED;
+  handle->math = mode;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+const char *cublasGetStatusString(cublasStatus_t status) {
+  switch (status) {
+  case CUBLAS_STATUS_SUCCESS:
+    return "CUBLAS_STATUS_SUCCESS";
+  case CUBLAS_STATUS_NOT_INITIALIZED:
+    return "CUBLAS_STATUS_NOT_INITIALIZED";
+  case CUBLAS_STATUS_ALLOC_FAILED:
+    return "CUBLAS_STATUS_ALLOC_FAILED";
+  case CUBLAS_STATUS_INVALID_VALUE:
+    return "CUBLAS_STATUS_INVALID_VALUE";
+  case CUBLAS_STATUS_NOT_SUPPORTED:
+    return "CUBLAS_STATUS_NOT_SUPPORTED";
+  }
+  return "CUBLAS_STATUS_UNKNOWN";
+}
+
+namespace {
+
+/// The elements a column-major rows × cols matrix of leading dimension ld spans.
+size_t span(int64_t rows, int64_t cols, int64_t ld) {
+  return rows == 0 || cols == 0 ? 0 : static_cast<size_t>(ld * (cols - 1) + rows);
+}
+
+float roundToBf16(float f) { return __bfloat162float(__float2bfloat16_rn(f)); }
+
+/// A column-major operand as float32 (rounded to bf16 where asked).
+bool loadOperand(const void *p, cudaDataType_t type, size_t n, bool toBf16, std::vector<float> &out) {
+  out.resize(n);
+  if (type == CUDA_R_32F) {
+    const float *f = static_cast<const float *>(p);
+    for (size_t i = 0; i < n; ++i)
+      out[i] = toBf16 ? roundToBf16(f[i]) : f[i];
+    return true;
+  }
+  if (type == CUDA_R_16BF) {
+    const __nv_bfloat16 *h = static_cast<const __nv_bfloat16 *>(p);
+    for (size_t i = 0; i < n; ++i)
+      out[i] = __bfloat162float(h[i]);
+    return true;
+  }
+  return false;
+}
+
+/// Column-major C = alpha op(A) op(B) + beta C: the row-major Cᵀ = op(B)ᵀ op(A)ᵀ.
+void columnMajorGemm(cublasOperation_t opA, cublasOperation_t opB, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+  if (k == 0) {
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t i = 0; i < m; ++i)
+        C[j * ldc + i] = beta == 0.0f ? 0.0f : beta * C[j * ldc + i];
+    return;
+  }
+  shear::rt::cpu::gemm(opB != CUBLAS_OP_N, opA != CUBLAS_OP_N, n, m, k, alpha, B, ldb, A, lda, beta, C, ldc);
+}
+
+cublasStatus_t checkGemm(cublasHandle_t handle, cublasOperation_t opA, cublasOperation_t opB, int64_t m, int64_t n,
+                         int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
+  if (!handle)
+    return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (m < 0 || n < 0 || k < 0 || opA == CUBLAS_OP_C || opB == CUBLAS_OP_C)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (lda < std::max<int64_t>(1, opA == CUBLAS_OP_N ? m : k) || ldb < std::max<int64_t>(1, opB == CUBLAS_OP_N ? k : n) ||
+      ldc < std::max<int64_t>(1, m))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+} // namespace
+
+cublasStatus_t cublasSgemm_64(cublasHandle_t handle, cublasOperation_t opA, cublasOperation_t opB, int64_t m,
+                              int64_t n, int64_t k, const float *alpha, const float *A, int64_t lda,
+                              const float *B, int64_t ldb, const float *beta, float *C, int64_t ldc) {
+  if (cublasStatus_t s = checkGemm(handle, opA, opB, m, n, k, lda, ldb, ldc); s != CUBLAS_STATUS_SUCCESS)
+    return s;
+  if (m == 0 || n == 0)
+    return CUBLAS_STATUS_SUCCESS;
+  DeviceAccess access;
+  columnMajorGemm(opA, opB, m, n, k, *alpha, A, lda, B, ldb, *beta, C, ldc);
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasGemmEx_64(cublasHandle_t handle, cublasOperation_t opA, cublasOperation_t opB, int64_t m,
+                               int64_t n, int64_t k, const void *alpha, const void *A, cudaDataType_t typeA,
+                               int64_t lda, const void *B, cudaDataType_t typeB, int64_t ldb, const void *beta,
+                               void *C, cudaDataType_t typeC, int64_t ldc, cublasComputeType_t compute,
+                               cublasGemmAlgo_t) {
+  if (cublasStatus_t s = checkGemm(handle, opA, opB, m, n, k, lda, ldb, ldc); s != CUBLAS_STATUS_SUCCESS)
+    return s;
+  if (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_PEDANTIC &&
+      compute != CUBLAS_COMPUTE_32F_FAST_16BF)
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  if ((typeC != CUDA_R_32F && typeC != CUDA_R_16BF) || (typeA != CUDA_R_32F && typeA != CUDA_R_16BF) ||
+      (typeB != CUDA_R_32F && typeB != CUDA_R_16BF))
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  if (m == 0 || n == 0)
+    return CUBLAS_STATUS_SUCCESS;
+  DeviceAccess access;
+  bool fast = compute == CUBLAS_COMPUTE_32F_FAST_16BF;
+  std::vector<float> a, b, c;
+  loadOperand(A, typeA, span(opA == CUBLAS_OP_N ? m : k, opA == CUBLAS_OP_N ? k : m, lda), fast, a);
+  loadOperand(B, typeB, span(opB == CUBLAS_OP_N ? k : n, opB == CUBLAS_OP_N ? n : k, ldb), fast, b);
+  float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
+  if (typeC == CUDA_R_32F) {
+    columnMajorGemm(opA, opB, m, n, k, al, a.data(), lda, b.data(), ldb, be, static_cast<float *>(C), ldc);
+    return CUBLAS_STATUS_SUCCESS;
+  }
+  size_t cn = span(m, n, ldc);
+  if (be != 0.0f)
+    loadOperand(C, CUDA_R_16BF, cn, false, c);
+  else
+    c.assign(cn, 0.0f);
+  columnMajorGemm(opA, opB, m, n, k, al, a.data(), lda, b.data(), ldb, be, c.data(), ldc);
+  __nv_bfloat16 *out = static_cast<__nv_bfloat16 *>(C);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < m; ++i)
+      out[j * ldc + i] = __float2bfloat16_rn(c[static_cast<size_t>(j * ldc + i)]);
+  return CUBLAS_STATUS_SUCCESS;
+}
