@@ -8,7 +8,9 @@
 # within bf16 tolerances, a CPU checkpoint resumed on the GPU, and a resumed
 # GPU run bit-identical to an uninterrupted one. Prints PASS/FAIL per check
 # and exits 1 on any failure. DEVICE=guarded runs the same checks without a
-# GPU (how the script itself is tested).
+# GPU (how the script itself is tested); DEVICE=emulated runs them on the
+# CUDA backend's CPU emulation (the plugin's own sources on the CPU,
+# docs/cuda.md), which checks the kernels' logic before a GPU does.
 #   bench/gpu_check.sh BUNDLE [BUILD_DIR (default: build-gpu)]
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +20,11 @@ DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}
 "$ROOT/bench/gpu_build.sh" "$BUILD" || exit 1
 RUN=$BUILD/bin/shear-run
+if [ "$DEVICE" = emulated ]; then
+  export SHEAR_CUDA_PLUGIN=$BUILD/lib/libshear-cuda-emulated.so
+  DEVICE=cuda
+  echo "NOTE --device cuda is the CPU emulation ($SHEAR_CUDA_PLUGIN), not a GPU"
+fi
 WORK=$(mktemp -d)
 cd "$WORK"
 fails=0

@@ -11,7 +11,8 @@
 //   thread reaches, a shuffle that not every lane of its warp joins, or a
 //   configuration a GPU would refuse is a launch failure naming it.
 //   SHEAR_CUDA_EMULATION_ORDER=reverse runs blocks and threads in the other
-//   order: a kernel whose result depends on that order has a race.
+//   order, =warps each warp as far as it goes before the next: a kernel
+//   whose result depends on the order has a race.
 // - Memory: each allocation is mapped between two inaccessible pages, its
 //   end against the second, and filled with 0xff bytes (NaN floats), so a
 //   read past its end or of memory never written shows; outside kernels
@@ -289,9 +290,48 @@ std::string blockName() {
          std::to_string(gBlockIdx.z) + ")";
 }
 
+/// The order a block's threads run in (SHEAR_CUDA_EMULATION_ORDER), each a
+/// schedule a GPU may choose: a result that differs between them comes
+/// from a race.
+enum class Order {
+  Forward, // thread 0 first, each thread to its next wait, in turn
+  Reverse, // the last thread first
+  Warps,   // each warp on its own as far as it goes (through its shuffles)
+           // before the next warp starts
+};
+
+/// Read at every launch (the tests change it).
+Order order() {
+  return envIs("SHEAR_CUDA_EMULATION_ORDER", "reverse") ? Order::Reverse
+         : envIs("SHEAR_CUDA_EMULATION_ORDER", "warps") ? Order::Warps
+                                                         : Order::Forward;
+}
+
+/// How many of warp w's lanes wait at a shuffle; an error (false) when some
+/// but not all of its 32 lanes do.
+bool shuffling(unsigned n, unsigned w, unsigned &count) {
+  unsigned lanes = std::min(32u, n - 32 * w);
+  count = 0;
+  for (unsigned l = 0; l < lanes; ++l)
+    count += gFibers[32 * w + l].state == Fiber::AtShuffle;
+  if (count == 0 || count == 32)
+    return true;
+  kernelError("in " + blockName() + ", warp " + std::to_string(w) + ": a shuffle that " +
+              std::to_string(32 - count) + " of its 32 lanes do not join (" +
+              (lanes < 32 ? "the block's threads are not a multiple of 32"
+                          : "lanes that exited or wait at __syncthreads()") +
+              ")");
+  return false;
+}
+
+void release(unsigned w) {
+  for (unsigned l = 0; l < 32; ++l)
+    gFibers[32 * w + l].state = Fiber::Ready;
+}
+
 /// Runs one block's `n` threads to their end; false with gKernelError set
 /// where they cannot all get there.
-bool runBlock(unsigned n, bool reverse) {
+bool runBlock(unsigned n, Order o) {
   for (unsigned i = 0; i < n; ++i) {
     Fiber &f = gFibers[i];
     prepare(f, gStacks + i * (kStackBytes + kPage) + kPage, kStackBytes);
@@ -299,39 +339,40 @@ bool runBlock(unsigned n, bool reverse) {
     f.idx = {i % gBlockDim.x, (i / gBlockDim.x) % gBlockDim.y, i / (gBlockDim.x * gBlockDim.y)};
     f.state = Fiber::Ready;
   }
+  const bool reverse = o == Order::Reverse;
   unsigned warps = (n + 31) / 32;
   for (;;) {
-    for (unsigned k = 0; k < n; ++k) {
-      Fiber &f = gFibers[reverse ? n - 1 - k : k];
-      if (f.state != Fiber::Ready)
-        continue;
-      gCurrent = &f;
-      gThreadIdx = &f.idx;
-      switchTo(gScheduler, f.context);
-      if (!gKernelError.empty())
-        return false;
+    for (unsigned wk = 0; wk < warps; ++wk) {
+      unsigned w = reverse ? warps - 1 - wk : wk, lanes = std::min(32u, n - 32 * w);
+      for (;;) {
+        for (unsigned l = 0; l < lanes; ++l) {
+          Fiber &f = gFibers[32 * w + (reverse ? lanes - 1 - l : l)];
+          if (f.state != Fiber::Ready)
+            continue;
+          gCurrent = &f;
+          gThreadIdx = &f.idx;
+          switchTo(gScheduler, f.context);
+          if (!gKernelError.empty())
+            return false;
+        }
+        unsigned count = 0;
+        if (o != Order::Warps || !shuffling(n, w, count) || count == 0)
+          break;
+        release(w);
+      }
     }
     gCurrent = nullptr;
     // Every thread now waits or is done. Warps whose lanes all wait at a
     // shuffle go on first; then a barrier that every live thread reached.
     bool released = false;
     for (unsigned w = 0; w < warps; ++w) {
-      unsigned lanes = std::min(32u, n - 32 * w), shuffling = 0;
-      for (unsigned l = 0; l < lanes; ++l)
-        shuffling += gFibers[32 * w + l].state == Fiber::AtShuffle;
-      if (shuffling == 0)
-        continue;
-      if (shuffling != 32) {
-        kernelError("in " + blockName() + ", warp " + std::to_string(w) + ": a shuffle that " +
-                    std::to_string(32 - shuffling) + " of its 32 lanes do not join (" +
-                    (lanes < 32 ? "the block's threads are not a multiple of 32"
-                                : "lanes that exited or wait at __syncthreads()") +
-                    ")");
+      unsigned count = 0;
+      if (!shuffling(n, w, count))
         return false;
+      if (count == 32) {
+        release(w);
+        released = true;
       }
-      for (unsigned l = 0; l < 32; ++l)
-        gFibers[32 * w + l].state = Fiber::Ready;
-      released = true;
     }
     if (released)
       continue;
@@ -413,7 +454,6 @@ void shear_emu::launch(dim3 grid, dim3 block, size_t sharedBytes, cudaStream_t, 
       ::mprotect(gStacks + i * (kStackBytes + kPage), kPage, PROT_NONE);
     installFaultHandler();
   }
-  static const bool reverse = envIs("SHEAR_CUDA_EMULATION_ORDER", "reverse");
   gBody = body;
   gArg = arg;
   gBlockDim = block;
@@ -422,10 +462,11 @@ void shear_emu::launch(dim3 grid, dim3 block, size_t sharedBytes, cudaStream_t, 
   gInKernel = true;
   bool ok = true;
   uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
+  const Order o = order();
   for (uint64_t b = 0; b < blocks && ok; ++b) {
-    uint64_t i = reverse ? blocks - 1 - b : b;
+    uint64_t i = o == Order::Reverse ? blocks - 1 - b : b;
     gBlockIdx = {unsigned(i % grid.x), unsigned(i / grid.x % grid.y), unsigned(i / (uint64_t(grid.x) * grid.y))};
-    ok = runBlock(static_cast<unsigned>(threads), reverse);
+    ok = runBlock(static_cast<unsigned>(threads), o);
   }
   gInKernel = false;
   gCurrent = nullptr;
