@@ -51,6 +51,35 @@ Status shear::rt::cuda::gemm(CudaContext &ctx, bool transA, bool transB, int64_t
   return Status();
 }
 
+Status shear::rt::cuda::gemmEx(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                               float alpha, GemmOperand A, int64_t lda, GemmOperand B, int64_t ldb, float beta,
+                               void *C, DType cType, int64_t ldc) {
+  auto known = [](DType t) { return t == DType::F32 || t == DType::BF16; };
+  if (A.type != B.type || !known(A.type) || !known(cType))
+    return internalError(std::string("a GEMM of ") + dtypeName(A.type) + " and " + dtypeName(B.type) + " into " +
+                         dtypeName(cType) + " (operands of one type, float32 or bf16)");
+  if (A.type == DType::F32 && cType == DType::F32)
+    return gemm(ctx, transA, transB, M, N, K, alpha, static_cast<const float *>(A.p), lda,
+                static_cast<const float *>(B.p), ldb, beta, static_cast<float *>(C), ldc);
+  if (M == 0 || N == 0)
+    return Status();
+  cublasOperation_t opA = transB ? CUBLAS_OP_T : CUBLAS_OP_N, opB = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cudaDataType_t ab = A.type == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
+  cudaDataType_t c = cType == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
+  // bf16 inputs: products exact, float32 sums (tensor cores: the default math mode).
+  cublasComputeType_t compute = A.type == DType::BF16 || ctx.bf16Gemms ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_PEDANTIC;
+  if (A.type == DType::F32 && ctx.bf16Gemms)
+    compute = CUBLAS_COMPUTE_32F_FAST_16BF;
+  cublasSetMathMode(ctx.blas, CUBLAS_DEFAULT_MATH);
+  cublasStatus_t s = cublasGemmEx_64(ctx.blas, opA, opB, N, M, K, &alpha, B.p, ab, ldb, A.p, ab, lda, &beta, C, c,
+                                     ldc, compute, CUBLAS_GEMM_DEFAULT);
+  cublasSetMathMode(ctx.blas, CUBLAS_PEDANTIC_MATH);
+  if (s != CUBLAS_STATUS_SUCCESS)
+    return runFailure("cuBLAS gemm " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) + " (" +
+                      dtypeName(A.type) + " into " + dtypeName(cType) + "): " + cublasGetStatusString(s));
+  return Status();
+}
+
 namespace {
 
 class CudaAllocator : public Allocator {
@@ -77,6 +106,8 @@ HostKernels *gHost = nullptr;
 constexpr size_t kNumKernels = static_cast<size_t>(KernelId::NumKernels);
 /// The native kernels, by id (run: null where there is none).
 std::array<KernelImpl, kNumKernels> gNative{};
+/// Those of them that take bf16 tensors as they are.
+std::array<bool, kNumKernels> gTakesBf16{};
 
 /// A table entry without a native kernel: the CPU kernel on host copies.
 template <size_t Id>
@@ -158,9 +189,9 @@ public:
   std::string describe() const override {
     return device().str() + " (" + props_.name + ", sm_" + std::to_string(props_.major) +
            std::to_string(props_.minor) + "; " + std::to_string(native_) + " of " +
-           std::to_string(static_cast<int>(KernelId::NumKernels)) +
-           " kernels native (float32 arithmetic; bf16 tensors through float32 copies), the "
-           "others staged through the host)";
+           std::to_string(static_cast<int>(KernelId::NumKernels)) + " kernels native (" +
+           std::to_string(bf16Native_) + " of them taking bf16 tensors as they are, the others "
+           "through float32 copies), the others staged through the host)";
   }
   Device device() const override { return allocator_.device(); }
   // Buffers come from the cache: cudaMalloc and cudaFree (which waits for
@@ -258,6 +289,7 @@ private:
     }
     add(static_cast<KernelId>(Id), {&native<Id>, k.workspace});
     ++native_;
+    bf16Native_ += gTakesBf16[Id];
   }
 
   CudaContext context_;
@@ -265,7 +297,7 @@ private:
   CachingAllocator cache_{allocator_};
   HostKernels host_;
   cudaDeviceProp props_{};
-  int native_ = 0;
+  int native_ = 0, bf16Native_ = 0;
   double peak_ = 0, peakBf16_ = 0;
 };
 
@@ -303,12 +335,14 @@ Status native(ExecContext &context, const KernelParams &params, KernelIO &io) {
   if (anyOnHost(io))
     return gHost->run(*gBackend, static_cast<KernelId>(Id), params, io);
   // cast converts between types; the other native kernels read float32.
-  if (static_cast<KernelId>(Id) == KernelId::Cast || allFloat32(io))
+  if (gTakesBf16[Id] || allFloat32(io))
     return gNative[Id].run(context, params, io);
   return runInFloat32(static_cast<KernelId>(Id), gNative[Id].run, context, params, io);
 }
 
 } // namespace
+
+void shear::rt::cuda::takesBf16(KernelId id) { gTakesBf16[static_cast<size_t>(id)] = true; }
 
 // The plugin's entry points (C names, looked up with dlsym).
 extern "C" {

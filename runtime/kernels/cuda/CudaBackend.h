@@ -83,6 +83,38 @@ Status gemm(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N, in
             float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
             float *C, int64_t ldc);
 
+/// A GEMM operand in device memory: float32 or bf16 elements.
+struct GemmOperand {
+  const void *p;
+  DType type;
+};
+/// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major, for A and B of one
+/// type and C float32 or bf16: bf16 operands as they are on tensor cores
+/// with float32 accumulation (C rounded once, when stored); float32 ones as
+/// gemm() computes them.
+Status gemmEx(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+              GemmOperand A, int64_t lda, GemmOperand B, int64_t ldb, float beta, void *C, DType cType,
+              int64_t ldc);
+
+/// y[i] = x[i] rounded to bf16 (to nearest even), on the stream (Precision.cu).
+Status roundToBf16(CudaContext &ctx, const float *x, void *y, int64_t n);
+
+/// Scratch device memory from the context's allocator, released when this
+/// goes out of scope: on the one stream its next user runs after the
+/// kernels that use it now.
+struct StreamBuffer {
+  void *p = nullptr;
+  std::shared_ptr<Buffer> buffer;
+  Status allocate(CudaContext &ctx, size_t bytes, const char *what) {
+    auto b = ctx.allocator->allocate(bytes);
+    if (!b.ok())
+      return b.status().prefixed(std::string("scratch of ") + what + ": ");
+    buffer = b.take();
+    p = buffer->data();
+    return Status();
+  }
+};
+
 /// sum[d] = Σ_r a[r, d] · b[r, d] · scale[r] (scale null: 1) over a
 /// [rows, D] layout, in double and in a fixed order (Backward.cu).
 /// `partial` holds columnPartialCount(rows) · D doubles.
@@ -97,6 +129,10 @@ inline unsigned blocksFor(int64_t n) {
 }
 
 using Define = std::function<void(KernelId, KernelImpl)>;
+/// Marks a native kernel that takes bf16 tensors as they are (it runs its
+/// own float32 copies where it needs them); the others get every call with
+/// bf16 tensors on float32 copies (runInFloat32).
+void takesBf16(KernelId id);
 void registerElementwise(const Define &define);
 void registerEmbedding(const Define &define);
 void registerNorm(const Define &define);

@@ -99,18 +99,6 @@ Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
 
 /// Device memory for one call, from the device's cache (on the one stream,
 /// the next user of the memory is ordered after this call's kernels).
-struct StreamBuffer {
-  void *p = nullptr;
-  std::shared_ptr<Buffer> buffer;
-  Status allocate(CudaContext &ctx, size_t bytes, const char *what) {
-    auto b = ctx.allocator->allocate(bytes);
-    if (!b.ok())
-      return b.status().prefixed(std::string("scratch of ") + what + ": ");
-    buffer = b.take();
-    p = buffer->data();
-    return Status();
-  }
-};
 
 // embed.bwd(table, ids [, hidden], y, dy) -> (dtable [, dhidden])
 Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {

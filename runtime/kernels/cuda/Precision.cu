@@ -110,6 +110,14 @@ Status shear::rt::cuda::runInFloat32(KernelId id, KernelFn kernel, ExecContext &
   return Status();
 }
 
+Status shear::rt::cuda::roundToBf16(CudaContext &ctx, const float *x, void *y, int64_t n) {
+  if (n == 0)
+    return Status();
+  toBf16Kernel<<<blocksFor(n), 256, 0, ctx.stream>>>(x, static_cast<__nv_bfloat16 *>(y), n);
+  return launched("a bf16 copy");
+}
+
 void shear::rt::cuda::registerPrecision(const Define &define) {
   define(KernelId::Cast, {cast});
+  takesBf16(KernelId::Cast); // it converts between the types
 }
