@@ -5,6 +5,7 @@
 // refuses, memory faults named, and cuBLAS's column-major GEMMs and CUB's
 // radix sort. Built from this .cu file by shear-rewrite-launches, as the
 // backend's own sources are; every expected value is computed by hand.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cub/device/device_radix_sort.cuh>
 #include <cuda_bf16.h>
@@ -380,4 +381,45 @@ TEST(CudaEmulation, RadixSortIsStableOverItsBits) {
   EXPECT_EQ(toHost(vout, 6), (std::vector<uint32_t>{5, 1, 2, 4, 3, 0}));
 }
 
+} // namespace
+
+namespace {
+TEST(CudaEmulation, CublasLtChecksLayoutsAndAlignments) {
+  cublasLtHandle_t lt;
+  ASSERT_EQ(cublasLtCreate(&lt), CUBLAS_STATUS_SUCCESS);
+  // D[2,3] = A[2,4] B[4,3], column-major float32.
+  std::vector<float> A = {1, 2, 3, 4, 5, 6, 7, 8}, B = {1, 0, 0, 1, 1, 1, 1, 1, 2, 0, 0, 0};
+  float *dA = toDevice(A), *dB = toDevice(B), *dD = toDevice(std::vector<float>(6, 0.0f));
+  cublasLtMatmulDesc_t desc;
+  ASSERT_EQ(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatrixLayout_t a, b, d, wrong;
+  cublasLtMatrixLayoutCreate(&a, CUDA_R_32F, 2, 4, 2);
+  cublasLtMatrixLayoutCreate(&b, CUDA_R_32F, 4, 3, 4);
+  cublasLtMatrixLayoutCreate(&d, CUDA_R_32F, 2, 3, 2);
+  cublasLtMatrixLayoutCreate(&wrong, CUDA_R_32F, 3, 3, 3);
+  EXPECT_EQ(cublasLtMatrixLayoutCreate(&wrong, CUDA_R_32F, 3, 3, 2), CUBLAS_STATUS_INVALID_VALUE); // ld < rows
+  cublasLtMatmulPreference_t pref;
+  cublasLtMatmulPreferenceCreate(&pref);
+  cublasLtMatmulHeuristicResult_t r;
+  int found = 0;
+  EXPECT_EQ(cublasLtMatmulAlgoGetHeuristic(lt, desc, a, wrong, d, d, pref, 1, &r, &found), CUBLAS_STATUS_INVALID_VALUE);
+  ASSERT_EQ(cublasLtMatmulAlgoGetHeuristic(lt, desc, a, b, d, d, pref, 1, &r, &found), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(found, 1);
+  float one = 1, zero = 0;
+  ASSERT_EQ(cublasLtMatmul(lt, desc, &one, dA, a, dB, b, &zero, dD, d, dD, d, &r.algo, nullptr, 0, nullptr),
+            CUBLAS_STATUS_SUCCESS);
+  // Columns of D: A·(1,0,0,1) = (1+7, 2+8), A·(1,1,1,1) = (16, 20), A·(2,0,0,0) = (2, 4).
+  EXPECT_EQ(toHost(dD, 6), (std::vector<float>{8, 10, 16, 20, 2, 4}));
+  // The algorithm was chosen for 256-byte alignment (the default): an
+  // operand 4 bytes off is refused, as cuBLASLt refuses it.
+  EXPECT_EQ(cublasLtMatmul(lt, desc, &one, dA + 1, a, dB, b, &zero, dD, d, dD, d, &r.algo, nullptr, 0, nullptr),
+            CUBLAS_STATUS_INVALID_VALUE);
+  cublasLtMatmulPreferenceDestroy(pref);
+  cublasLtMatrixLayoutDestroy(a);
+  cublasLtMatrixLayoutDestroy(b);
+  cublasLtMatrixLayoutDestroy(d);
+  cublasLtMatrixLayoutDestroy(wrong);
+  cublasLtMatmulDescDestroy(desc);
+  cublasLtDestroy(lt);
+}
 } // namespace

@@ -51,35 +51,6 @@ Status shear::rt::cuda::gemm(CudaContext &ctx, bool transA, bool transB, int64_t
   return Status();
 }
 
-Status shear::rt::cuda::gemmEx(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
-                               float alpha, GemmOperand A, int64_t lda, GemmOperand B, int64_t ldb, float beta,
-                               void *C, DType cType, int64_t ldc) {
-  auto known = [](DType t) { return t == DType::F32 || t == DType::BF16; };
-  if (A.type != B.type || !known(A.type) || !known(cType))
-    return internalError(std::string("a GEMM of ") + dtypeName(A.type) + " and " + dtypeName(B.type) + " into " +
-                         dtypeName(cType) + " (operands of one type, float32 or bf16)");
-  if (A.type == DType::F32 && cType == DType::F32)
-    return gemm(ctx, transA, transB, M, N, K, alpha, static_cast<const float *>(A.p), lda,
-                static_cast<const float *>(B.p), ldb, beta, static_cast<float *>(C), ldc);
-  if (M == 0 || N == 0)
-    return Status();
-  cublasOperation_t opA = transB ? CUBLAS_OP_T : CUBLAS_OP_N, opB = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cudaDataType_t ab = A.type == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
-  cudaDataType_t c = cType == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
-  // bf16 inputs: products exact, float32 sums (tensor cores: the default math mode).
-  cublasComputeType_t compute = A.type == DType::BF16 || ctx.bf16Gemms ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_PEDANTIC;
-  if (A.type == DType::F32 && ctx.bf16Gemms)
-    compute = CUBLAS_COMPUTE_32F_FAST_16BF;
-  cublasSetMathMode(ctx.blas, CUBLAS_DEFAULT_MATH);
-  cublasStatus_t s = cublasGemmEx_64(ctx.blas, opA, opB, N, M, K, &alpha, B.p, ab, ldb, A.p, ab, lda, &beta, C, c,
-                                     ldc, compute, CUBLAS_GEMM_DEFAULT);
-  cublasSetMathMode(ctx.blas, CUBLAS_PEDANTIC_MATH);
-  if (s != CUBLAS_STATUS_SUCCESS)
-    return runFailure("cuBLAS gemm " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) + " (" +
-                      dtypeName(A.type) + " into " + dtypeName(cType) + "): " + cublasGetStatusString(s));
-  return Status();
-}
-
 namespace {
 
 class CudaAllocator : public Allocator {
@@ -125,6 +96,9 @@ public:
   ~CudaBackend() override {
     gBackend = nullptr;
     gHost = nullptr;
+    context_.gemmPlans.reset(); // its descriptors, before the handle
+    if (context_.lt)
+      cublasLtDestroy(context_.lt);
     if (context_.blas)
       cublasDestroy(context_.blas);
     if (context_.checkSlots)
@@ -161,6 +135,8 @@ public:
         cudaCheck(cudaMalloc(&context_.checkValues, kCheckSlots * sizeof(int64_t)), "cudaMalloc"));
     if (cublasCreate(&context_.blas) != CUBLAS_STATUS_SUCCESS)
       return runFailure("cuBLAS could not be initialised on " + device().str());
+    if (cublasLtCreate(&context_.lt) != CUBLAS_STATUS_SUCCESS)
+      return runFailure("cuBLASLt could not be initialised on " + device().str());
     // float32 GEMMs stay float32 (no TF32): the CPU backend is the reference.
     cublasSetMathMode(context_.blas, CUBLAS_PEDANTIC_MATH);
     cublasSetStream(context_.blas, context_.stream);

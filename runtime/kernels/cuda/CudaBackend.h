@@ -17,21 +17,29 @@
 
 #include "shear/Runtime/Backend.h"
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <vector>
 #include <string>
 
 namespace shear::rt::cuda {
+
+struct GemmPlans; // GemmLt.cpp: cuBLASLt's choices, by shape
 
 class CudaContext : public ExecContext {
 public:
   int device = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  /// The GEMMs of bf16 operands: each shape's cuBLASLt algorithm, chosen
+  /// the first time the shape is seen (GemmLt.cpp).
+  std::shared_ptr<GemmPlans> gemmPlans;
   /// The device's allocator (the backend's cache), for kernels' scratch:
   /// reuse is safe on the one stream.
   Allocator *allocator = nullptr;
@@ -90,8 +98,10 @@ struct GemmOperand {
 };
 /// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major, for A and B of one
 /// type and C float32 or bf16: bf16 operands as they are on tensor cores
-/// with float32 accumulation (C rounded once, when stored); float32 ones as
-/// gemm() computes them.
+/// with float32 accumulation (C rounded once, when stored), through
+/// cuBLASLt with the algorithm chosen once per shape and kept
+/// (SHEAR_CUDA_GEMM=cublas: cublasGemmEx instead); float32 ones as gemm()
+/// computes them (GemmLt.cpp).
 Status gemmEx(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
               GemmOperand A, int64_t lda, GemmOperand B, int64_t ldb, float beta, void *C, DType cType,
               int64_t ldc);

@@ -21,8 +21,10 @@
 //   would on a GPU. A fault says where it was.
 // - GEMMs: the CPU backend's GEMM (cuBLAS is column-major: the row-major
 //   call of the transposes); bf16 compute types round the inputs to bf16.
+//   cuBLASLt's descriptors are kept and checked as cuBLASLt checks them.
 //
 //===----------------------------------------------------------------------===//
+#include "cublasLt.h"
 #include "cublas_v2.h"
 #include "cuda_bf16.h"
 
@@ -770,4 +772,175 @@ cublasStatus_t cublasGemmEx_64(cublasHandle_t handle, cublasOperation_t opA, cub
     for (int64_t i = 0; i < m; ++i)
       out[j * ldc + i] = __float2bfloat16_rn(c[static_cast<size_t>(j * ldc + i)]);
   return CUBLAS_STATUS_SUCCESS;
+}
+
+// ---- cuBLASLt ------------------------------------------------------------
+
+struct cublasLtContext {};
+struct cublasLtMatmulDescOpaque_t {
+  cublasComputeType_t compute;
+  cudaDataType_t scale;
+  int32_t transA = CUBLAS_OP_N, transB = CUBLAS_OP_N;
+};
+struct cublasLtMatrixLayoutOpaque_t {
+  cudaDataType_t type;
+  uint64_t rows, cols;
+  int64_t ld;
+};
+struct cublasLtMatmulPreferenceOpaque_t {
+  uint64_t workspace = 0;
+  uint32_t align[4] = {256, 256, 256, 256}; // A, B, C, D
+};
+
+cublasStatus_t cublasLtCreate(cublasLtHandle_t *handle) {
+  *handle = new cublasLtContext;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtDestroy(cublasLtHandle_t handle) {
+  delete handle;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *desc, cublasComputeType_t compute, cudaDataType_t scale) {
+  *desc = new cublasLtMatmulDescOpaque_t{compute, scale};
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
+  delete desc;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attr,
+                                              const void *buf, size_t bytes) {
+  if (!desc || !buf || bytes != sizeof(int32_t))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  int32_t v;
+  std::memcpy(&v, buf, sizeof v);
+  if (v != CUBLAS_OP_N && v != CUBLAS_OP_T)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (attr == CUBLASLT_MATMUL_DESC_TRANSA)
+    desc->transA = v;
+  else if (attr == CUBLASLT_MATMUL_DESC_TRANSB)
+    desc->transB = v;
+  else
+    return CUBLAS_STATUS_INVALID_VALUE;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *layout, cudaDataType type, uint64_t rows,
+                                          uint64_t cols, int64_t ld) {
+  if (ld < int64_t(std::max<uint64_t>(rows, 1)))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  *layout = new cublasLtMatrixLayoutOpaque_t{type, rows, cols, ld};
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
+  delete layout;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *pref) {
+  *pref = new cublasLtMatmulPreferenceOpaque_t;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref) {
+  delete pref;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref,
+                                                    cublasLtMatmulPreferenceAttributes_t attr, const void *buf,
+                                                    size_t bytes) {
+  if (!pref || !buf)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (attr == CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES) {
+    if (bytes != sizeof(uint64_t))
+      return CUBLAS_STATUS_INVALID_VALUE;
+    std::memcpy(&pref->workspace, buf, bytes);
+    return CUBLAS_STATUS_SUCCESS;
+  }
+  int i = int(attr) - int(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES);
+  if (i < 0 || i > 3 || bytes != sizeof(uint32_t))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  std::memcpy(&pref->align[i], buf, bytes);
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+namespace {
+/// Whether the layouts make a matmul D = op(A) op(B) + C of this library's types.
+cublasStatus_t checkMatmul(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t A, cublasLtMatrixLayout_t B,
+                           cublasLtMatrixLayout_t C, cublasLtMatrixLayout_t D) {
+  if (!desc || !A || !B || !C || !D)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  uint64_t m = desc->transA == CUBLAS_OP_N ? A->rows : A->cols, k = desc->transA == CUBLAS_OP_N ? A->cols : A->rows;
+  uint64_t kb = desc->transB == CUBLAS_OP_N ? B->rows : B->cols, n = desc->transB == CUBLAS_OP_N ? B->cols : B->rows;
+  if (k != kb || D->rows != m || D->cols != n || C->rows != m || C->cols != n || C->type != D->type)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (A->type != B->type || (A->type != CUDA_R_32F && A->type != CUDA_R_16BF) ||
+      (D->type != CUDA_R_32F && D->type != CUDA_R_16BF) || desc->scale != CUDA_R_32F)
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  if (desc->compute != CUBLAS_COMPUTE_32F && desc->compute != CUBLAS_COMPUTE_32F_FAST_16BF)
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+uint32_t alignmentOf(const void *p) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  uint32_t align = 256;
+  while (align > 1 && a % align != 0)
+    align /= 2;
+  return align;
+}
+} // namespace
+
+cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc,
+                                              cublasLtMatrixLayout_t A, cublasLtMatrixLayout_t B,
+                                              cublasLtMatrixLayout_t C, cublasLtMatrixLayout_t D,
+                                              cublasLtMatmulPreference_t pref, int requested,
+                                              cublasLtMatmulHeuristicResult_t results[], int *returned) {
+  if (!handle || !pref || requested < 1 || !results || !returned)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (cublasStatus_t s = checkMatmul(desc, A, B, C, D); s != CUBLAS_STATUS_SUCCESS)
+    return s;
+  // One algorithm, which needs no workspace; it remembers the alignments it
+  // was chosen for, as a real one depends on them.
+  results[0] = cublasLtMatmulHeuristicResult_t{};
+  for (int i = 0; i < 4; ++i)
+    results[0].algo.data[i] = pref->align[i];
+  results[0].algo.data[4] = 0x5eau; // chosen by this heuristic
+  results[0].state = CUBLAS_STATUS_SUCCESS;
+  results[0].wavesCount = 1.0f;
+  *returned = 1;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc, const void *alpha, const void *A,
+                              cublasLtMatrixLayout_t Adesc, const void *B, cublasLtMatrixLayout_t Bdesc,
+                              const void *beta, const void *C, cublasLtMatrixLayout_t Cdesc, void *D,
+                              cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo, void *, size_t,
+                              cudaStream_t) {
+  if (!handle || !algo || algo->data[4] != 0x5eau)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (cublasStatus_t s = checkMatmul(desc, Adesc, Bdesc, Cdesc, Ddesc); s != CUBLAS_STATUS_SUCCESS)
+    return s;
+  const void *pointers[4] = {A, B, C, D};
+  for (int i = 0; i < 4; ++i)
+    if (alignmentOf(pointers[i]) < algo->data[i])
+      return CUBLAS_STATUS_INVALID_VALUE; // less aligned than the algorithm was chosen for
+  uint64_t m = Ddesc->rows, n = Ddesc->cols, k = desc->transA == CUBLAS_OP_N ? Adesc->cols : Adesc->rows;
+  if (m == 0 || n == 0)
+    return CUBLAS_STATUS_SUCCESS;
+  // D = alpha op(A) op(B) + beta C: C copied into D first (D may be C).
+  float be = *static_cast<const float *>(beta);
+  size_t elem = Ddesc->type == CUDA_R_16BF ? 2 : 4;
+  {
+    DeviceAccess access;
+    if (be != 0.0f && C != D)
+      for (uint64_t j = 0; j < n; ++j)
+        std::memcpy(static_cast<char *>(D) + j * Ddesc->ld * elem,
+                    static_cast<const char *>(C) + j * Cdesc->ld * elem, m * elem);
+  }
+  static cublasHandle_t blas = [] {
+    cublasHandle_t h;
+    cublasCreate(&h);
+    return h;
+  }();
+  return cublasGemmEx_64(blas, cublasOperation_t(desc->transA), cublasOperation_t(desc->transB), int64_t(m),
+                         int64_t(n), int64_t(k), alpha, A, Adesc->type, Adesc->ld, B, Bdesc->type, Bdesc->ld, beta,
+                         D, Ddesc->type, Ddesc->ld, desc->compute, CUBLAS_GEMM_DEFAULT);
 }
