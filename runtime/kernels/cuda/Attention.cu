@@ -6,10 +6,15 @@
 // on the device), then one warp per query row attending to its causal
 // prefix with an online softmax, keeping the log-sum-exp for the backward.
 // Version 1 is plain (no tiling in shared memory): correctness first.
+// bf16 calls take x and the weights as they are (the projections on bf16
+// tensor cores) and run RoPE and the core in float32: attention.train's
+// q, k, v, a are rounded to bf16 when stored, attention.bwd widens them to
+// float32 and rounds the cotangent and dq, dk, dv to bf16 for its GEMMs.
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
 #include "FlashAttention.h"
+#include "Storage.cuh"
 #include "../cpu/Rope.h"
 
 #include <cmath>
@@ -160,28 +165,56 @@ __global__ void attendKernel(const float *q, const float *k, const float *v, flo
     lse[bh * T + i] = l;
 }
 
-/// gated = a ⊙ head[h] · kv_group[h / per] per head.
-__global__ void gateHeadsKernel(const float *a, const float *zHead, const float *zGroup, float *gated,
+/// gated = a ⊙ head[h] · kv_group[h / per] per head, stored as T.
+template <class T>
+__global__ void gateHeadsKernel(const float *a, const float *zHead, const float *zGroup, T *gated,
                                 int64_t rows, int64_t H, int64_t per, int64_t hd) {
   int64_t qw = H * hd, n = rows * qw;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t h = (i % qw) / hd;
-    gated[i] = a[i] * ((zHead ? zHead[h] : 1.0f) * (zGroup ? zGroup[h / per] : 1.0f));
+    store(gated, i, a[i] * ((zHead ? zHead[h] : 1.0f) * (zGroup ? zGroup[h / per] : 1.0f)));
   }
 }
 
-/// Projections, RoPE and the attention core into q, k, v, a, lse, then y.
+/// gated (f32, or bf16 for the GEMMs of a bf16 call) from a.
+Status gateHeads(CudaContext &ctx, const float *a, const float *zh, const float *zg, void *gated, DType type,
+                 int64_t rows, int64_t H, int64_t per, int64_t hd) {
+  if (type == DType::BF16)
+    gateHeadsKernel<__nv_bfloat16><<<blocksFor(rows * H * hd), 256, 0, ctx.stream>>>(
+        a, zh, zg, static_cast<__nv_bfloat16 *>(gated), rows, H, per, hd);
+  else
+    gateHeadsKernel<float><<<blocksFor(rows * H * hd), 256, 0, ctx.stream>>>(a, zh, zg, static_cast<float *>(gated),
+                                                                            rows, H, per, hd);
+  return launched("attention (gates)");
+}
+
+/// Whether a call's tensors are those of a bf16 program that the kernels
+/// take as they are: x, the weights and the given bf16 tensors in bf16,
+/// the gates and the listed float32 ones in float32.
+bool bf16Call(const KernelIO &io, std::initializer_list<const Tensor *> bf16s,
+              std::initializer_list<const Tensor *> f32s) {
+  if (!all(DType::BF16, {&io.input(X), &io.input(Wq), &io.input(Wk), &io.input(Wv), &io.input(Wo)}) ||
+      !all(DType::BF16, bf16s) || !all(DType::F32, f32s))
+    return false;
+  return all(DType::F32, {io.optional(Head), io.optional(KvGroup)});
+}
+
+/// Projections, RoPE and the attention core into q, k, v, a, lse (float32),
+/// then y: x, the weights and y float32, or bf16 (`gated` then holds bf16).
 Status forward(CudaContext &ctx, Allocator &alloc, const KernelIO &io, const AttentionParams &p,
-               float *q, float *k, float *v, float *a, float *lse, float *gated) {
+               float *q, float *k, float *v, float *a, float *lse, void *gated) {
   const Tensor &x = io.input(X);
   Dims d = dimsOf(x.shape(), p);
   if (d.hd > kMaxHeadDim || d.hd % 2 != 0)
     return internalError("attention: head_dim " + std::to_string(d.hd) +
                          " (the CUDA kernel takes even head dims up to 256)");
   int64_t rows = d.B * d.T;
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, rows, d.qw, d.D, 1.0f, x.f32(), d.D, io.input(Wq).f32(), d.D, 0.0f, q, d.qw));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, rows, d.kw, d.D, 1.0f, x.f32(), d.D, io.input(Wk).f32(), d.D, 0.0f, k, d.kw));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, rows, d.kw, d.D, 1.0f, x.f32(), d.D, io.input(Wv).f32(), d.D, 0.0f, v, d.kw));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.qw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wq)), d.D,
+                               0.0f, q, DType::F32, d.qw));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wk)), d.D,
+                               0.0f, k, DType::F32, d.kw));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wv)), d.D,
+                               0.0f, v, DType::F32, d.kw));
   auto rope = ropeOnDevice(ctx, alloc, p.rope, d.T);
   if (!rope.ok())
     return rope.status();
@@ -201,11 +234,12 @@ Status forward(CudaContext &ctx, Allocator &alloc, const KernelIO &io, const Att
                                                                       d.hd, d.qw, d.kw, scale);
   SHEAR_RETURN_IF_ERROR(launched("attention"));
   const Tensor *zHead = io.optional(Head), *zGroup = io.optional(KvGroup);
-  gateHeadsKernel<<<blocksFor(rows * d.qw), 256, 0, ctx.stream>>>(
-      a, zHead ? zHead->f32() : nullptr, zGroup ? zGroup->f32() : nullptr, gated, rows, d.H, d.per, d.hd);
-  SHEAR_RETURN_IF_ERROR(launched("attention (gates)"));
-  return gemm(ctx, false, true, rows, d.D, d.qw, 1.0f, gated, d.qw, io.input(Wo).f32(), d.qw, 0.0f,
-              io.output(0).f32(), d.D);
+  const Tensor &wo = io.input(Wo);
+  SHEAR_RETURN_IF_ERROR(gateHeads(ctx, a, zHead ? zHead->f32() : nullptr, zGroup ? zGroup->f32() : nullptr, gated,
+                                  wo.dtype(), rows, d.H, d.per, d.hd));
+  Tensor &y = io.output(0);
+  return gemmEx(ctx, false, true, rows, d.D, d.qw, 1.0f, {gated, wo.dtype()}, d.qw, operand(wo), d.qw, 0.0f, y.data(),
+                y.dtype(), d.D);
 }
 
 /// Carves float arrays out of a workspace, aligned as the executor's arena.
@@ -234,7 +268,8 @@ size_t attentionWorkspace(const KernelParams &params, const std::vector<const Sh
 // The backend whose allocator keeps the RoPE tables (set at registration).
 Allocator *gAllocator = nullptr;
 
-Status attention(ExecContext &c, const KernelParams &params, KernelIO &io) {
+/// attention for float32 tensors, or bf16 ones as bf16Call takes them.
+Status attentionBody(ExecContext &c, const KernelParams &params, KernelIO &io) {
   Dims d = dimsOf(io.input(X).shape(), attn(params));
   int64_t rows = d.B * d.T;
   if (io.workspaceBytes < attentionWorkspace(params, {&io.input(X).shape()}))
@@ -250,8 +285,16 @@ size_t attentionTrainWorkspace(const KernelParams &params, const std::vector<con
   return bytesOf({d.B * d.T * d.qw});
 }
 
+// bf16: the same, with x, the weights and y as they are (the workspace's
+// gated slot holds bf16).
+Status attention(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  if (!allFloat32(io) && !bf16Call(io, {&io.output(0)}, {}))
+    return runInFloat32(KernelId::Attention, attentionBody, c, params, io);
+  return attentionBody(c, params, io); // its GEMMs and gates follow the tensors' types
+}
+
 // attention.train -> (y, q, k, v, a, lse)
-Status attentionTrain(ExecContext &c, const KernelParams &params, KernelIO &io) {
+Status attentionTrainF32(ExecContext &c, const KernelParams &params, KernelIO &io) {
   Dims d = dimsOf(io.input(X).shape(), attn(params));
   if (io.workspaceBytes < attentionTrainWorkspace(params, {&io.input(X).shape()}))
     return internalError("attention.train: workspace too small");
@@ -259,6 +302,30 @@ Status attentionTrain(ExecContext &c, const KernelParams &params, KernelIO &io) 
   (void)d;
   return forward(cudaContext(c), *gAllocator, io, attn(params), io.output(1).f32(), io.output(2).f32(),
                  io.output(3).f32(), io.output(4).f32(), io.output(5).f32(), gated);
+}
+
+// bf16: q, k, v, a computed in float32 scratch and rounded into the bf16
+// results (lse stays float32).
+Status attentionTrain(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  if (allFloat32(io))
+    return attentionTrainF32(c, params, io);
+  if (!bf16Call(io, {&io.output(0), &io.output(1), &io.output(2), &io.output(3), &io.output(4)}, {&io.output(5)}))
+    return runInFloat32(KernelId::AttentionTrain, attentionTrainF32, c, params, io);
+  CudaContext &ctx = cudaContext(c);
+  Dims d = dimsOf(io.input(X).shape(), attn(params));
+  if (io.workspaceBytes < attentionTrainWorkspace(params, {&io.input(X).shape()}))
+    return internalError("attention.train: workspace too small");
+  int64_t rows = d.B * d.T;
+  StreamBuffer scratch;
+  SHEAR_RETURN_IF_ERROR(scratch.allocate(ctx, bytesOf({rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw}),
+                                         "attention.train"));
+  Carve w{static_cast<char *>(scratch.p)};
+  float *q = w.take(rows * d.qw), *k = w.take(rows * d.kw), *v = w.take(rows * d.kw), *a = w.take(rows * d.qw);
+  SHEAR_RETURN_IF_ERROR(forward(ctx, *gAllocator, io, attn(params), q, k, v, a, io.output(5).f32(), io.workspace));
+  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, q, io.output(1).data(), rows * d.qw));
+  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, k, io.output(2).data(), rows * d.kw));
+  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, v, io.output(3).data(), rows * d.kw));
+  return roundToBf16(ctx, a, io.output(4).data(), rows * d.qw);
 }
 // --- attention.bwd ----------------------------------------------------------
 // (x, wq, wk, wv, wo [, head] [, kv_group], y, q, k, v, a, lse, dy)
@@ -436,7 +503,10 @@ size_t attentionBwdWorkspace(const KernelParams &params, const std::vector<const
   return bwdLayout(dimsOf(*in[X], attn(params))).total();
 }
 
-Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
+// float32 tensors, or bf16 ones (x, the weights, q, k, v, a): these are
+// widened to float32 for the core, and the cotangent, gated, dq, dk and dv
+// go into the GEMMs in bf16.
+Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io) {
   CudaContext &ctx = cudaContext(c);
   const AttentionParams &p = attn(params);
   const Tensor &x = io.input(X);
@@ -449,7 +519,7 @@ Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
     return internalError("attention.bwd: workspace too small");
   int64_t rows = d.B * d.T;
   char *w = static_cast<char *>(io.workspace);
-  auto *gated = reinterpret_cast<float *>(w);
+  void *gated = w;
   auto *dc = reinterpret_cast<float *>(w += lay.gated);
   auto *dq = reinterpret_cast<float *>(w += lay.dc);
   auto *dk = reinterpret_cast<float *>(w += lay.dq);
@@ -460,16 +530,41 @@ Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   const float *zh = zHead ? zHead->f32() : nullptr, *zg = zGroup ? zGroup->f32() : nullptr;
   const Tensor &q = io.input(BQ), &k = io.input(BK), &v = io.input(BV), &a = io.input(BA),
                &lse = io.input(BLse), &dy = io.input(BDy);
+  const bool bf = x.dtype() == DType::BF16;
+  const DType gemmType = bf ? DType::BF16 : DType::F32;
+  // The core's float32 q, k, v, a: the tensors, or copies of bf16 ones.
+  const float *qf, *kf, *vf, *af;
+  StreamBuffer widened, dy16, rounded;
+  if (bf) {
+    SHEAR_RETURN_IF_ERROR(
+        widened.allocate(ctx, bytesOf({rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw}), "attention.bwd"));
+    Carve cw{static_cast<char *>(widened.p)};
+    float *qw = cw.take(rows * d.qw), *kw = cw.take(rows * d.kw), *vw = cw.take(rows * d.kw),
+          *aw = cw.take(rows * d.qw);
+    SHEAR_RETURN_IF_ERROR(widenFromBf16(ctx, q.data(), qw, rows * d.qw));
+    SHEAR_RETURN_IF_ERROR(widenFromBf16(ctx, k.data(), kw, rows * d.kw));
+    SHEAR_RETURN_IF_ERROR(widenFromBf16(ctx, v.data(), vw, rows * d.kw));
+    SHEAR_RETURN_IF_ERROR(widenFromBf16(ctx, a.data(), aw, rows * d.qw));
+    qf = qw, kf = kw, vf = vw, af = aw;
+  } else {
+    qf = q.f32(), kf = k.f32(), vf = v.f32(), af = a.f32();
+  }
+  GemmOperand dyOp = operand(dy);
+  if (bf) {
+    auto r = bf16Cotangent(ctx, dy, dy16, "attention.bwd");
+    if (!r.ok())
+      return r.status();
+    dyOp = bf16(*r);
+  }
 
   // o_proj: dwo = dyᵀ (a ⊙ gate), dc = dy wo.
-  gateHeadsKernel<<<blocksFor(rows * d.qw), 256, 0, ctx.stream>>>(a.f32(), zh, zg, gated, rows, d.H, d.per, d.hd);
-  SHEAR_RETURN_IF_ERROR(launched("attention.bwd"));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, true, false, d.D, d.qw, rows, 1.0f, dy.f32(), d.D, gated, d.qw, 0.0f,
-                             io.output(4).f32(), d.qw));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, d.qw, d.D, 1.0f, dy.f32(), d.D, io.input(Wo).f32(), d.qw,
-                             0.0f, dc, d.qw));
+  SHEAR_RETURN_IF_ERROR(gateHeads(ctx, af, zh, zg, gated, gemmType, rows, d.H, d.per, d.hd));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, true, false, d.D, d.qw, rows, 1.0f, dyOp, d.D, {gated, gemmType}, d.qw, 0.0f,
+                               io.output(4).data(), DType::F32, d.qw));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, false, rows, d.qw, d.D, 1.0f, dyOp, d.D, operand(io.input(Wo)), d.qw,
+                               0.0f, dc, DType::F32, d.qw));
   // Gate gradients; dc becomes da = dc ⊙ gate; delta per row and head.
-  headDotsKernel<<<blocksFor(rows * d.H), 256, 0, ctx.stream>>>(dc, a.f32(), zh, zg, dots, delta, rows, d.H,
+  headDotsKernel<<<blocksFor(rows * d.H), 256, 0, ctx.stream>>>(dc, af, zh, zg, dots, delta, rows, d.H,
                                                                 d.per, d.hd);
   Tensor *dHead = io.optionalOutput(5), *dGroup = io.optionalOutput(6);
   if (dHead || dGroup)
@@ -482,14 +577,14 @@ Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   if (qBlocks > 0x7fffffff)
     return internalError("attention.bwd: too many query rows for one launch");
   if (tiled(d))
-    SHEAR_RETURN_IF_ERROR(flashBackward(ctx, q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dq, dk, dv, d.B, d.T,
+    SHEAR_RETURN_IF_ERROR(flashBackward(ctx, qf, kf, vf, dc, lse.f32(), delta, dq, dk, dv, d.B, d.T,
                                         d.H, d.G, d.hd, scale));
   else if (qBlocks > 0)
     dqKernel<<<static_cast<unsigned>(qBlocks), 128, 0, ctx.stream>>>(
-        q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dq, d.B, d.T, d.H, d.per, d.hd, d.qw, d.kw, scale);
+        qf, kf, vf, dc, lse.f32(), delta, dq, d.B, d.T, d.H, d.per, d.hd, d.qw, d.kw, scale);
   if (!tiled(d) && kvBlocks > 0)
     dkvKernel<<<static_cast<unsigned>(kvBlocks), 128, 0, ctx.stream>>>(
-        q.f32(), k.f32(), v.f32(), dc, lse.f32(), delta, dk, dv, d.B, d.T, d.H, d.G, d.per, d.hd, d.qw, d.kw, scale);
+        qf, kf, vf, dc, lse.f32(), delta, dk, dv, d.B, d.T, d.H, d.G, d.per, d.hd, d.qw, d.kw, scale);
   SHEAR_RETURN_IF_ERROR(launched("attention.bwd"));
   // Undo RoPE, then the projections.
   auto rope = ropeOnDevice(ctx, *gAllocator, p.rope, d.T);
@@ -499,14 +594,41 @@ Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   ropeInverseKernel<<<blocksFor(rows * d.H * d.hd / 2), 256, 0, ctx.stream>>>(dq, rows, d.T, d.H, d.hd, d.qw, cosT, sinT);
   ropeInverseKernel<<<blocksFor(rows * d.G * d.hd / 2), 256, 0, ctx.stream>>>(dk, rows, d.T, d.G, d.hd, d.kw, cosT, sinT);
   SHEAR_RETURN_IF_ERROR(launched("attention.bwd (RoPE)"));
-  float *dx = io.output(0).f32();
-  const Tensor &wq = io.input(Wq), &wk = io.input(Wk), &wv = io.input(Wv);
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, d.D, d.qw, 1.0f, dq, d.qw, wq.f32(), d.D, 0.0f, dx, d.D));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, d.D, d.kw, 1.0f, dk, d.kw, wk.f32(), d.D, 1.0f, dx, d.D));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, d.D, d.kw, 1.0f, dv, d.kw, wv.f32(), d.D, 1.0f, dx, d.D));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, true, false, d.qw, d.D, rows, 1.0f, dq, d.qw, x.f32(), d.D, 0.0f, io.output(1).f32(), d.D));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, true, false, d.kw, d.D, rows, 1.0f, dk, d.kw, x.f32(), d.D, 0.0f, io.output(2).f32(), d.D));
-  return gemm(ctx, true, false, d.kw, d.D, rows, 1.0f, dv, d.kw, x.f32(), d.D, 0.0f, io.output(3).f32(), d.D);
+  GemmOperand dqOp{dq, DType::F32}, dkOp{dk, DType::F32}, dvOp{dv, DType::F32};
+  if (bf) {
+    size_t bq = alignedBytes(static_cast<size_t>(rows * d.qw) * 2), bk = alignedBytes(static_cast<size_t>(rows * d.kw) * 2);
+    SHEAR_RETURN_IF_ERROR(rounded.allocate(ctx, bq + 2 * bk, "attention.bwd"));
+    char *r = static_cast<char *>(rounded.p);
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, dq, r, rows * d.qw));
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, dk, r + bq, rows * d.kw));
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, dv, r + bq + bk, rows * d.kw));
+    dqOp = bf16(r), dkOp = bf16(r + bq), dvOp = bf16(r + bq + bk);
+  }
+  void *dx = io.output(0).data();
+  GemmOperand wq = operand(io.input(Wq)), wk = operand(io.input(Wk)), wv = operand(io.input(Wv)), xo = operand(x);
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, false, rows, d.D, d.qw, 1.0f, dqOp, d.qw, wq, d.D, 0.0f, dx, DType::F32, d.D));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, false, rows, d.D, d.kw, 1.0f, dkOp, d.kw, wk, d.D, 1.0f, dx, DType::F32, d.D));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, false, rows, d.D, d.kw, 1.0f, dvOp, d.kw, wv, d.D, 1.0f, dx, DType::F32, d.D));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, true, false, d.qw, d.D, rows, 1.0f, dqOp, d.qw, xo, d.D, 0.0f,
+                               io.output(1).data(), DType::F32, d.D));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, true, false, d.kw, d.D, rows, 1.0f, dkOp, d.kw, xo, d.D, 0.0f,
+                               io.output(2).data(), DType::F32, d.D));
+  return gemmEx(ctx, true, false, d.kw, d.D, rows, 1.0f, dvOp, d.kw, xo, d.D, 0.0f, io.output(3).data(), DType::F32,
+                d.D);
+}
+
+Status attentionBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  if (!allFloat32(io)) {
+    bool outputsF32 = true;
+    for (const Tensor *t : io.out)
+      outputsF32 &= !t || !t->defined() || t->dtype() == DType::F32;
+    const Tensor &dy = io.input(BDy);
+    bool native = outputsF32 && (dy.dtype() == DType::F32 || dy.dtype() == DType::BF16) &&
+                  bf16Call(io, {&io.input(BQ), &io.input(BK), &io.input(BV), &io.input(BA)}, {&io.input(BLse)});
+    if (!native)
+      return runInFloat32(KernelId::AttentionBwd, attentionBwdBody, c, params, io);
+  }
+  return attentionBwdBody(c, params, io);
 }
 // --- attention.decode -------------------------------------------------------
 // (x [B, t, D], wq, wk, wv, wo [, head] [, kv_group], k_cache, v_cache
@@ -570,9 +692,12 @@ Status attentionDecode(ExecContext &c, const KernelParams &params, KernelIO &io)
   Carve w{static_cast<char *>(io.workspace)};
   float *q = w.take(rows * d.qw), *k = w.take(rows * d.kw), *v = w.take(rows * d.kw), *a = w.take(rows * d.qw),
         *gated = w.take(rows * d.qw);
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, rows, d.qw, d.D, 1.0f, x.f32(), d.D, io.input(Wq).f32(), d.D, 0.0f, q, d.qw));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, rows, d.kw, d.D, 1.0f, x.f32(), d.D, io.input(Wk).f32(), d.D, 0.0f, k, d.kw));
-  SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, rows, d.kw, d.D, 1.0f, x.f32(), d.D, io.input(Wv).f32(), d.D, 0.0f, v, d.kw));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.qw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wq)), d.D,
+                               0.0f, q, DType::F32, d.qw));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wk)), d.D,
+                               0.0f, k, DType::F32, d.kw));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wv)), d.D,
+                               0.0f, v, DType::F32, d.kw));
   // Tables for the whole cache (values do not depend on the length), made once.
   auto rope = ropeOnDevice(ctx, *gAllocator, p.rope, S);
   if (!rope.ok())
@@ -589,7 +714,7 @@ Status attentionDecode(ExecContext &c, const KernelParams &params, KernelIO &io)
                                                                            d.per, d.hd, d.qw, d.G, S, pos, scale);
   SHEAR_RETURN_IF_ERROR(launched("attention.decode"));
   const Tensor *zHead = io.optional(Head), *zGroup = io.optional(KvGroup);
-  gateHeadsKernel<<<blocksFor(rows * d.qw), 256, 0, ctx.stream>>>(
+  gateHeadsKernel<float><<<blocksFor(rows * d.qw), 256, 0, ctx.stream>>>(
       a, zHead ? zHead->f32() : nullptr, zGroup ? zGroup->f32() : nullptr, gated, rows, d.H, d.per, d.hd);
   SHEAR_RETURN_IF_ERROR(launched("attention.decode (gates)"));
   return gemm(ctx, false, true, rows, d.D, d.qw, 1.0f, gated, d.qw, io.input(Wo).f32(), d.qw, 0.0f,
@@ -603,5 +728,7 @@ void shear::rt::cuda::registerAttention(const Define &define) {
   define(KernelId::Attention, {attention, attentionWorkspace});
   define(KernelId::AttentionTrain, {attentionTrain, attentionTrainWorkspace});
   define(KernelId::AttentionBwd, {attentionBwd, attentionBwdWorkspace});
+  for (KernelId id : {KernelId::Attention, KernelId::AttentionTrain, KernelId::AttentionBwd})
+    takesBf16(id);
   define(KernelId::AttentionDecode, {attentionDecode, attentionDecodeWorkspace});
 }

@@ -282,7 +282,9 @@ Status staged(ExecContext &, const KernelParams &params, KernelIO &io) {
   return gHost->run(*gBackend, static_cast<KernelId>(Id), params, io);
 }
 
-bool allFloat32(const KernelIO &io) {
+} // namespace
+
+bool shear::rt::cuda::allFloat32(const KernelIO &io) {
   auto f32 = [](const Tensor *t) { return !t || !t->defined() || !isFloatDType(t->dtype()) || t->dtype() == DType::F32; };
   for (const Tensor *t : io.in)
     if (!f32(t))
@@ -292,6 +294,8 @@ bool allFloat32(const KernelIO &io) {
       return false;
   return true;
 }
+
+namespace {
 
 /// Whether a tensor of the call lives in host memory (--offload's moments).
 bool anyOnHost(const KernelIO &io) {

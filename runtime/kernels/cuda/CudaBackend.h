@@ -22,6 +22,7 @@
 #include <cuda_runtime.h>
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <vector>
@@ -106,8 +107,28 @@ Status gemmEx(CudaContext &ctx, bool transA, bool transB, int64_t M, int64_t N, 
               GemmOperand A, int64_t lda, GemmOperand B, int64_t ldb, float beta, void *C, DType cType,
               int64_t ldc);
 
+inline GemmOperand operand(const Tensor &t) { return {t.data(), t.dtype()}; }
+inline GemmOperand bf16(const void *p) { return {p, DType::BF16}; }
+
+/// Whether every tensor given (null or undefined ones aside) is of `type`.
+inline bool all(DType type, std::initializer_list<const Tensor *> tensors) {
+  for (const Tensor *t : tensors)
+    if (t && t->defined() && t->dtype() != type)
+      return false;
+  return true;
+}
+/// Whether every float tensor of the call is float32 (the float32 kernels').
+bool allFloat32(const KernelIO &io);
+
 /// y[i] = x[i] rounded to bf16 (to nearest even), on the stream (Precision.cu).
 Status roundToBf16(CudaContext &ctx, const float *x, void *y, int64_t n);
+/// y[i] = bf16 x[i] as float32, on the stream (Precision.cu).
+Status widenFromBf16(CudaContext &ctx, const void *x, float *y, int64_t n);
+
+struct StreamBuffer;
+/// A bf16 view of a cotangent for bf16 GEMMs: itself when bf16, else a
+/// rounded copy in `scratch` (Precision.cu).
+Result<const void *> bf16Cotangent(CudaContext &ctx, const Tensor &t, StreamBuffer &scratch, const char *what);
 
 /// Scratch device memory from the context's allocator, released when this
 /// goes out of scope: on the one stream its next user runs after the

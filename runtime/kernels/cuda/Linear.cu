@@ -12,10 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
+#include "Storage.cuh"
 
-#include <cuda_bf16.h>
-
-#include <initializer_list>
 
 using namespace shear;
 using namespace shear::rt;
@@ -28,33 +26,6 @@ Status linear(CudaContext &ctx, const float *X, const float *W, float *Y, int64_
               int64_t in, int64_t out) {
   return gemm(ctx, false, true, rows, out, in, 1.0f, X, in, W, in, 0.0f, Y, out);
 }
-
-__device__ inline float load(const float *p, int64_t i) { return p[i]; }
-__device__ inline float load(const __nv_bfloat16 *p, int64_t i) { return __bfloat162float(p[i]); }
-__device__ inline void store(float *p, int64_t i, float v) { p[i] = v; }
-__device__ inline void store(__nv_bfloat16 *p, int64_t i, float v) { p[i] = __float2bfloat16_rn(v); }
-
-bool all(DType type, std::initializer_list<const Tensor *> tensors) {
-  for (const Tensor *t : tensors)
-    if (t && t->defined() && t->dtype() != type)
-      return false;
-  return true;
-}
-
-/// Whether every float tensor of the call is float32 (the float32 kernels').
-bool allFloat32Io(const KernelIO &io) {
-  auto f32 = [](const Tensor *t) { return !t || !t->defined() || !isFloatDType(t->dtype()) || t->dtype() == DType::F32; };
-  for (const Tensor *t : io.in)
-    if (!f32(t))
-      return false;
-  for (const Tensor *t : io.out)
-    if (!f32(t))
-      return false;
-  return true;
-}
-
-GemmOperand operand(const Tensor &t) { return {t.data(), t.dtype()}; }
-GemmOperand bf16(const void *p) { return {p, DType::BF16}; }
 
 // h = silu(g) · u ⊙ intermediate; gOut and uOut (when given) take g and u
 // in H's type (mlp.train's bf16 results).
@@ -97,15 +68,6 @@ Status lmHeadBwdF32(ExecContext &c, const KernelParams &, KernelIO &io) {
   SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, rows, D, V, 1.0f, dl.f32(), V, w.f32(), D, 0.0f,
                              io.output(0).f32(), D));
   return gemm(ctx, true, false, V, D, rows, 1.0f, dl.f32(), V, x.f32(), D, 0.0f, io.output(1).f32(), D);
-}
-
-/// A bf16 view of a cotangent: itself, or a rounded copy in `scratch`.
-Result<const void *> bf16Cotangent(CudaContext &ctx, const Tensor &t, StreamBuffer &scratch, const char *what) {
-  if (t.dtype() == DType::BF16)
-    return t.data();
-  SHEAR_RETURN_IF_ERROR(scratch.allocate(ctx, alignedBytes(static_cast<size_t>(t.numel()) * 2), what));
-  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, t.f32(), scratch.p, t.numel()));
-  return static_cast<const void *>(scratch.p);
 }
 
 Status lmHeadBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
@@ -191,7 +153,7 @@ Status mlpF32(ExecContext &c, const KernelParams &, KernelIO &io) {
 }
 
 Status mlp(ExecContext &c, const KernelParams &params, KernelIO &io) {
-  if (allFloat32Io(io))
+  if (allFloat32(io))
     return mlpF32(c, params, io);
   if (!bf16Forward(io))
     return runInFloat32(KernelId::MLP, mlpF32, c, params, io);
@@ -210,7 +172,7 @@ Status mlpTrainF32(ExecContext &c, const KernelParams &, KernelIO &io) {
 }
 
 Status mlpTrain(ExecContext &c, const KernelParams &params, KernelIO &io) {
-  if (allFloat32Io(io))
+  if (allFloat32(io))
     return mlpTrainF32(c, params, io);
   if (!bf16Forward(io))
     return runInFloat32(KernelId::MLPTrain, mlpTrainF32, c, params, io);
@@ -302,7 +264,7 @@ Status mlpBwdF32(ExecContext &c, const KernelParams &, KernelIO &io) {
 // bf16: the GEMMs on bf16 operands (the cotangent rounded to bf16, dg and
 // du stored in bf16), float32 results; the mask gradient from float32 dh.
 Status mlpBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
-  if (allFloat32Io(io))
+  if (allFloat32(io))
     return mlpBwdF32(c, params, io);
   const Tensor &x = io.input(0), &wg = io.input(1), &wu = io.input(2), &wd = io.input(3);
   const Tensor *z = io.optional(4);

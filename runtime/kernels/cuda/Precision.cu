@@ -117,6 +117,22 @@ Status shear::rt::cuda::roundToBf16(CudaContext &ctx, const float *x, void *y, i
   return launched("a bf16 copy");
 }
 
+Result<const void *> shear::rt::cuda::bf16Cotangent(CudaContext &ctx, const Tensor &t, StreamBuffer &scratch,
+                                                    const char *what) {
+  if (t.dtype() == DType::BF16)
+    return t.data();
+  SHEAR_RETURN_IF_ERROR(scratch.allocate(ctx, alignedBytes(static_cast<size_t>(t.numel()) * 2), what));
+  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, t.f32(), scratch.p, t.numel()));
+  return static_cast<const void *>(scratch.p);
+}
+
+Status shear::rt::cuda::widenFromBf16(CudaContext &ctx, const void *x, float *y, int64_t n) {
+  if (n == 0)
+    return Status();
+  fromBf16Kernel<<<blocksFor(n), 256, 0, ctx.stream>>>(static_cast<const __nv_bfloat16 *>(x), y, n);
+  return launched("a float32 copy");
+}
+
 void shear::rt::cuda::registerPrecision(const Define &define) {
   define(KernelId::Cast, {cast});
   takesBf16(KernelId::Cast); // it converts between the types
