@@ -5,6 +5,8 @@
 // the unit gradients G = (softmax − onehot) / count turned at once into
 // gx = G·W and gw = Σ Gᵀ·X; the backward kernel scales them by the
 // cotangent. Sums in a fixed order; the label count stays on the device.
+// A bf16 call (x and W in bf16) takes them as they are: the logits chunk as
+// a bf16 GEMM into float32, its unit gradients rounded to bf16 for gx and gw.
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
@@ -113,6 +115,7 @@ __global__ void finishKernel(const double *rowLoss, int64_t rows, const double *
     loss[0] = static_cast<float>(s * (count[0] > 0 ? 1.0 / count[0] : 0.0));
 }
 
+// x and w float32, or both bf16 (the results float32 either way).
 Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool train) {
   CudaContext &ctx = cudaContext(c);
   const Tensor &x = io.input(0), &w = io.input(1), &labels = io.input(2);
@@ -134,16 +137,28 @@ Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool 
   SHEAR_RETURN_IF_ERROR(keepCheckedValue(ctx, labels));
 
   float *gx = train ? io.output(1).f32() : nullptr, *gw = train ? io.output(2).f32() : nullptr;
+  const bool bf = x.dtype() == DType::BF16;
+  const size_t elem = bf ? 2 : 4;
+  StreamBuffer unit16; // a chunk's unit gradients in bf16, for a bf16 call's GEMMs
+  if (bf && train && rows > 0)
+    SHEAR_RETURN_IF_ERROR(unit16.allocate(ctx, alignedBytes(static_cast<size_t>(C * V) * 2), "lm_head_cross_entropy"));
   for (int64_t r0 = 0; r0 < rows; r0 += C) {
     int64_t n = std::min(C, rows - r0);
-    const float *xc = x.f32() + r0 * D;
-    SHEAR_RETURN_IF_ERROR(gemm(ctx, false, true, n, V, D, 1.0f, xc, D, w.f32(), D, 0.0f, logits, V));
+    GemmOperand xc{static_cast<const char *>(x.data()) + r0 * D * elem, x.dtype()};
+    SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, n, V, D, 1.0f, xc, D, operand(w), D, 0.0f, logits, DType::F32, V));
     chunkKernel<<<static_cast<unsigned>(n), kBlock, 0, ctx.stream>>>(
         logits, labels.i64() + r0, V, p.ignoreIndex, count, rowLoss + r0, train);
     SHEAR_RETURN_IF_ERROR(launched("lm_head_cross_entropy"));
     if (train) {
-      SHEAR_RETURN_IF_ERROR(gemm(ctx, false, false, n, D, V, 1.0f, logits, V, w.f32(), D, 0.0f, gx + r0 * D, D));
-      SHEAR_RETURN_IF_ERROR(gemm(ctx, true, false, V, D, n, 1.0f, logits, V, xc, D, r0 == 0 ? 0.0f : 1.0f, gw, D));
+      GemmOperand unit{logits, DType::F32};
+      if (bf) {
+        SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, logits, unit16.p, n * V));
+        unit = bf16(unit16.p);
+      }
+      SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, false, n, D, V, 1.0f, unit, V, operand(w), D, 0.0f, gx + r0 * D,
+                                   DType::F32, D));
+      SHEAR_RETURN_IF_ERROR(
+          gemmEx(ctx, true, false, V, D, n, 1.0f, unit, V, xc, D, r0 == 0 ? 0.0f : 1.0f, gw, DType::F32, D));
     }
   }
   if (train && rows == 0)
@@ -152,12 +167,31 @@ Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool 
   return launched("lm_head_cross_entropy");
 }
 
+Status lossOnly(ExecContext &c, const KernelParams &params, KernelIO &io) { return fusedLoss(c, params, io, false); }
+Status lossAndGradients(ExecContext &c, const KernelParams &params, KernelIO &io) {
+  return fusedLoss(c, params, io, true);
+}
+
+/// Whether the call is float32, or bf16 x and W with float32 results.
+bool takenAsIs(const KernelIO &io) {
+  if (allFloat32(io))
+    return true;
+  bool f32Results = true;
+  for (const Tensor *t : io.out)
+    f32Results &= !t || !t->defined() || t->dtype() == DType::F32;
+  return f32Results && all(DType::BF16, {&io.input(0), &io.input(1)});
+}
+
 Status lmHeadCrossEntropy(ExecContext &c, const KernelParams &params, KernelIO &io) {
-  return fusedLoss(c, params, io, false);
+  if (!takenAsIs(io))
+    return runInFloat32(KernelId::LMHeadCrossEntropy, lossOnly, c, params, io);
+  return lossOnly(c, params, io);
 }
 
 Status lmHeadCrossEntropyTrain(ExecContext &c, const KernelParams &params, KernelIO &io) {
-  return fusedLoss(c, params, io, true);
+  if (!takenAsIs(io))
+    return runInFloat32(KernelId::LMHeadCrossEntropyTrain, lossAndGradients, c, params, io);
+  return lossAndGradients(c, params, io);
 }
 
 __global__ void scaleKernel(const float *g, const float *d, float *out, int64_t n) {
@@ -181,5 +215,7 @@ Status lmHeadCrossEntropyBwd(ExecContext &c, const KernelParams &, KernelIO &io)
 void shear::rt::cuda::registerFusedLoss(const Define &define) {
   define(KernelId::LMHeadCrossEntropy, {lmHeadCrossEntropy, fusedLossWorkspace});
   define(KernelId::LMHeadCrossEntropyTrain, {lmHeadCrossEntropyTrain, fusedLossWorkspace});
+  takesBf16(KernelId::LMHeadCrossEntropy);
+  takesBf16(KernelId::LMHeadCrossEntropyTrain);
   define(KernelId::LMHeadCrossEntropyBwd, {lmHeadCrossEntropyBwd});
 }
