@@ -120,6 +120,19 @@ inline bool all(DType type, std::initializer_list<const Tensor *> tensors) {
 /// Whether every float tensor of the call is float32 (the float32 kernels').
 bool allFloat32(const KernelIO &io);
 
+/// The storage of a call of a kernel written for float32 and bf16 alike:
+/// F32 or BF16 when every tensor of `stored` is of that type and every one
+/// of `f32s` (masks, statistics) float32; Other when the call mixes them
+/// some other way (it then runs on float32 copies, runInFloat32).
+enum class Storage { F32, BF16, Other };
+inline Storage storageOf(std::initializer_list<const Tensor *> stored, std::initializer_list<const Tensor *> f32s) {
+  if (!all(DType::F32, f32s))
+    return Storage::Other;
+  if (all(DType::F32, stored))
+    return Storage::F32;
+  return all(DType::BF16, stored) ? Storage::BF16 : Storage::Other;
+}
+
 /// y[i] = x[i] rounded to bf16 (to nearest even), on the stream (Precision.cu).
 Status roundToBf16(CudaContext &ctx, const float *x, void *y, int64_t n);
 /// y[i] = bf16 x[i] as float32, on the stream (Precision.cu).

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
+#include "Storage.cuh"
 
 using namespace shear;
 using namespace shear::rt;
@@ -22,12 +23,13 @@ __global__ void fillKernel(float *y, float value, int64_t n) {
     y[i] = value;
 }
 
-// y = x + u · layer ⊙ hidden (absent masks are ones).
-__global__ void residualKernel(const float *x, const float *u, const float *layer,
-                               const float *hidden, float *y, int64_t n, int64_t D) {
+// y = x + u · layer ⊙ hidden (absent masks are ones); float32 or bf16 storage.
+template <class T>
+__global__ void residualKernel(const T *x, const T *u, const float *layer, const float *hidden, T *y, int64_t n,
+                               int64_t D) {
   float l = layer ? layer[0] : 1.0f;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = x[i] + u[i] * l * (hidden ? hidden[i % D] : 1.0f);
+    store(y, i, load(x, i) + load(u, i) * l * (hidden ? hidden[i % D] : 1.0f));
 }
 
 __global__ void maskRowKernel(const float *mask, float *row, int64_t index, int64_t n) {
@@ -55,11 +57,20 @@ Status zerosLike(ExecContext &c, const KernelParams &, KernelIO &io) {
   return cudaCheck(cudaMemsetAsync(y.data(), 0, y.bytes(), cudaContext(c).stream), "zeros_like");
 }
 
-Status residualAdd(ExecContext &c, const KernelParams &, KernelIO &io) {
+Status residualAdd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   const Tensor &x = io.input(0);
   int64_t n = x.numel(), D = x.dim(-1);
-  residualKernel<<<blocksFor(n), 256, 0, cudaContext(c).stream>>>(
-      x.f32(), io.input(1).f32(), opt(io.optional(2)), opt(io.optional(3)), io.output(0).f32(), n, D);
+  Storage s = storageOf({&x, &io.input(1), &io.output(0)}, {io.optional(2), io.optional(3)});
+  if (s == Storage::Other)
+    return runInFloat32(KernelId::ResidualAdd, residualAdd, c, params, io);
+  cudaStream_t stream = cudaContext(c).stream;
+  if (s == Storage::BF16)
+    residualKernel<__nv_bfloat16><<<blocksFor(n), 256, 0, stream>>>(
+        static_cast<const __nv_bfloat16 *>(x.data()), static_cast<const __nv_bfloat16 *>(io.input(1).data()),
+        opt(io.optional(2)), opt(io.optional(3)), static_cast<__nv_bfloat16 *>(io.output(0).data()), n, D);
+  else
+    residualKernel<float><<<blocksFor(n), 256, 0, stream>>>(x.f32(), io.input(1).f32(), opt(io.optional(2)),
+                                                            opt(io.optional(3)), io.output(0).f32(), n, D);
   return launched("residual_add");
 }
 
@@ -97,6 +108,7 @@ void shear::rt::cuda::registerElementwise(const Define &define) {
   define(KernelId::Scalar, {scalar});
   define(KernelId::ZerosLike, {zerosLike});
   define(KernelId::ResidualAdd, {residualAdd});
+  takesBf16(KernelId::ResidualAdd);
   define(KernelId::MaskRow, {maskRow});
   define(KernelId::MaskRowBwd, {maskRowBwd});
 }

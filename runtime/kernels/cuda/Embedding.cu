@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
+#include "Storage.cuh"
 
 #include <cub/device/device_radix_sort.cuh>
 
@@ -20,17 +21,18 @@ namespace {
 
 // y[i, :] = table[ids[i], :] ⊙ hidden; an id outside [0, V) records its
 // position in *bad (the smallest one wins) and writes zeros.
-__global__ void embedKernel(const float *table, const int64_t *ids, const float *hidden, float *y,
-                            int64_t rows, int64_t D, int64_t V, unsigned long long *bad) {
+template <class T>
+__global__ void embedKernel(const T *table, const int64_t *ids, const float *hidden, T *y, int64_t rows, int64_t D,
+                            int64_t V, unsigned long long *bad) {
   int64_t n = rows * D;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t r = i / D, d = i % D, id = ids[r];
     if (id < 0 || id >= V) {
       atomicMin(bad, static_cast<unsigned long long>(r));
-      y[i] = 0.0f;
+      store(y, i, 0.0f);
       continue;
     }
-    y[i] = table[id * D + d] * (hidden ? hidden[d] : 1.0f);
+    store(y, i, load(table, id * D + d) * (hidden ? hidden[d] : 1.0f));
   }
 }
 
@@ -84,21 +86,27 @@ __global__ void hiddenGradKernel(const float *table, const int64_t *ids, int64_t
 
 const float *opt(const Tensor *t) { return t ? t->f32() : nullptr; }
 
-Status embed(ExecContext &c, const KernelParams &, KernelIO &io) {
+// float32 or bf16 storage (the table and y of one type).
+Status embed(ExecContext &c, const KernelParams &params, KernelIO &io) {
   CudaContext &ctx = cudaContext(c);
   const Tensor &table = io.input(0), &ids = io.input(1);
   int64_t V = table.dim(0), D = table.dim(1), rows = ids.numel();
+  Storage s = storageOf({&table, &io.output(0)}, {io.optional(2)});
+  if (s == Storage::Other)
+    return runInFloat32(KernelId::Embed, embed, c, params, io);
   auto bad = checkSlot(ctx, V, "token id", "embed");
   if (!bad.ok())
     return bad.status();
-  embedKernel<<<blocksFor(rows * D), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), opt(io.optional(2)),
-                                                           io.output(0).f32(), rows, D, V, *bad);
+  if (s == Storage::BF16)
+    embedKernel<__nv_bfloat16><<<blocksFor(rows * D), 256, 0, ctx.stream>>>(
+        static_cast<const __nv_bfloat16 *>(table.data()), ids.i64(), opt(io.optional(2)),
+        static_cast<__nv_bfloat16 *>(io.output(0).data()), rows, D, V, *bad);
+  else
+    embedKernel<float><<<blocksFor(rows * D), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), opt(io.optional(2)),
+                                                                    io.output(0).f32(), rows, D, V, *bad);
   SHEAR_RETURN_IF_ERROR(launched("embed"));
   return keepCheckedValue(ctx, ids);
 }
-
-/// Device memory for one call, from the device's cache (on the one stream,
-/// the next user of the memory is ordered after this call's kernels).
 
 // embed.bwd(table, ids [, hidden], y, dy) -> (dtable [, dhidden])
 Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
@@ -152,5 +160,6 @@ Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
 
 void shear::rt::cuda::registerEmbedding(const Define &define) {
   define(KernelId::Embed, {embed});
+  takesBf16(KernelId::Embed);
   define(KernelId::EmbedBwd, {embedBwd});
 }

@@ -4,11 +4,14 @@
 // one block per row reads x and u once, writes the residual stream y and
 // its norm n (the mean of squares in double over the kept dims, as
 // rms_norm). The backward composes rms_norm.bwd and residual_add.bwd as the
-// CPU does.
+// CPU does. The forward takes float32 or bf16 storage alike (the norm from
+// the unrounded sum, as the CPU computes it); the backward runs bf16 calls
+// on float32 copies.
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
 #include "Reduce.cuh"
+#include "Storage.cuh"
 
 using namespace shear;
 using namespace shear::rt;
@@ -17,15 +20,16 @@ using namespace shear::rt::cuda;
 namespace {
 enum { X, U, W, Layer, Hidden, Y, N, DY, DN };
 
-__global__ void residualNormKernel(const float *x, const float *u, const float *w, const float *layer,
-                                   const float *hidden, float *y, float *n, int64_t D, double eps) {
+template <class T>
+__global__ void residualNormKernel(const T *x, const T *u, const T *w, const float *layer, const float *hidden, T *y,
+                                   T *n, int64_t D, double eps) {
   __shared__ double shared[kBlock / 32];
   int64_t r = blockIdx.x;
   float l = layer ? layer[0] : 1.0f;
   double ss = 0, kept = 0;
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-    float h = hidden ? hidden[d] : 1.0f, v = x[r * D + d] + u[r * D + d] * l * h;
-    y[r * D + d] = v;
+    float h = hidden ? hidden[d] : 1.0f, v = load(x, r * D + d) + load(u, r * D + d) * l * h;
+    store(y, r * D + d, v);
     if (h != 0.0f) {
       ss += double(v) * v;
       kept += 1;
@@ -34,8 +38,11 @@ __global__ void residualNormKernel(const float *x, const float *u, const float *
   ss = blockSum(ss, shared);
   kept = blockSum(kept, shared);
   float rstd = kept > 0 ? static_cast<float>(1.0 / sqrt(ss / kept + eps)) : 0.0f;
-  for (int64_t d = threadIdx.x; d < D; d += blockDim.x)
-    n[r * D + d] = y[r * D + d] * rstd * w[d] * (hidden ? hidden[d] : 1.0f);
+  // The sum again (not y, which bf16 storage has rounded), as the CPU.
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+    float h = hidden ? hidden[d] : 1.0f, v = load(x, r * D + d) + load(u, r * D + d) * l * h;
+    store(n, r * D + d, v * rstd * load(w, d) * h);
+  }
 }
 
 __global__ void addInPlaceKernel(float *a, const float *b, int64_t count) {
@@ -57,9 +64,23 @@ Status residualNorm(ExecContext &c, const KernelParams &params, KernelIO &io) {
     return Status();
   if (rows > 0x7fffffff)
     return internalError("residual_add_rms_norm: too many rows for one launch");
-  residualNormKernel<<<static_cast<unsigned>(rows), kBlock, 0, cudaContext(c).stream>>>(
-      x.f32(), io.input(U).f32(), io.input(W).f32(), opt(io.optional(Layer)), opt(io.optional(Hidden)),
-      io.output(0).f32(), io.output(1).f32(), D, std::get<NormParams>(params).eps);
+  Storage s = storageOf({&x, &io.input(U), &io.input(W), &io.output(0), &io.output(1)},
+                        {io.optional(Layer), io.optional(Hidden)});
+  if (s == Storage::Other)
+    return runInFloat32(KernelId::ResidualAddRMSNorm, residualNorm, c, params, io);
+  double eps = std::get<NormParams>(params).eps;
+  auto grid = static_cast<unsigned>(rows);
+  cudaStream_t stream = cudaContext(c).stream;
+  if (s == Storage::BF16) {
+    auto in = [&](int i) { return static_cast<const __nv_bfloat16 *>(io.input(i).data()); };
+    auto out = [&](int i) { return static_cast<__nv_bfloat16 *>(io.output(i).data()); };
+    residualNormKernel<__nv_bfloat16><<<grid, kBlock, 0, stream>>>(in(X), in(U), in(W), opt(io.optional(Layer)),
+                                                                   opt(io.optional(Hidden)), out(0), out(1), D, eps);
+  } else {
+    residualNormKernel<float><<<grid, kBlock, 0, stream>>>(x.f32(), io.input(U).f32(), io.input(W).f32(),
+                                                           opt(io.optional(Layer)), opt(io.optional(Hidden)),
+                                                           io.output(0).f32(), io.output(1).f32(), D, eps);
+  }
   return launched("residual_add_rms_norm");
 }
 
@@ -120,5 +141,6 @@ Status residualNormBwd(ExecContext &c, const KernelParams &params, KernelIO &io)
 
 void shear::rt::cuda::registerResidualNorm(const Define &define) {
   define(KernelId::ResidualAddRMSNorm, {residualNorm});
+  takesBf16(KernelId::ResidualAddRMSNorm);
   define(KernelId::ResidualAddRMSNormBwd, {residualNormBwd, residualNormBwdWorkspace});
 }
