@@ -119,6 +119,25 @@ __global__ void readPastKernel(const float *x, float *y, int n) {
 
 __global__ void nothingKernel() {}
 
+// Threads 0..31 leave; the others wait at a barrier they cannot all reach.
+__global__ void exitBeforeBarrierKernel(float *out) {
+  if (threadIdx.x < 32)
+    return;
+  __syncthreads();
+  out[threadIdx.x] = 1.0f;
+}
+
+// Reads shared memory it never wrote (block 0 writes it, later ones do not).
+__global__ void unwrittenSharedKernel(float *out) {
+  __shared__ float values[32];
+  if (blockIdx.x == 0)
+    values[threadIdx.x] = 7.0f;
+  __syncthreads();
+  out[blockIdx.x * 32 + threadIdx.x] = values[threadIdx.x];
+}
+
+__global__ void storeKernel(int *out, int v) { out[threadIdx.x] = v; }
+
 // ---- Launches and barriers -------------------------------------------------
 
 TEST(CudaEmulation, BlockSumsWithShufflesAndBarriers) {
@@ -244,6 +263,43 @@ TEST(CudaEmulation, ConfigurationsAGpuRefuses) {
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
 
+TEST(CudaEmulation, ABarrierThatExitedThreadsMissIsALaunchFailure) {
+  float *out = nullptr;
+  ASSERT_EQ(cudaMalloc(&out, 64 * sizeof(float)), cudaSuccess);
+  exitBeforeBarrierKernel<<<1, 64>>>(out);
+  cudaError_t e = cudaGetLastError();
+  ASSERT_EQ(e, cudaErrorLaunchFailure);
+  EXPECT_NE(std::string(cudaGetErrorString(e)).find("a __syncthreads() that 32 of its 64 threads do not reach"),
+            std::string::npos)
+      << cudaGetErrorString(e);
+  cudaFree(out);
+}
+
+TEST(CudaEmulation, SharedMemoryStartsUnwrittenInEveryBlock) {
+  float *out = nullptr;
+  ASSERT_EQ(cudaMalloc(&out, 3 * 32 * sizeof(float)), cudaSuccess);
+  unwrittenSharedKernel<<<3, 32>>>(out);
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  std::vector<float> got = toHost(out, 96);
+  for (int t = 0; t < 32; ++t) {
+    EXPECT_EQ(got[t], 7.0f);
+    EXPECT_TRUE(std::isnan(got[32 + t])) << "block 1 read block 0's shared memory";
+    EXPECT_TRUE(std::isnan(got[64 + t]));
+  }
+  cudaFree(out);
+}
+
+TEST(CudaEmulation, ALaunchEvaluatesItsArgumentsOnce) {
+  int *out = nullptr;
+  ASSERT_EQ(cudaMalloc(&out, 64 * sizeof(int)), cudaSuccess);
+  int evaluated = 0;
+  storeKernel<<<1, 64>>>(out, ++evaluated * 5);
+  EXPECT_EQ(evaluated, 1);
+  for (int v : toHost(out, 64))
+    EXPECT_EQ(v, 5);
+  cudaFree(out);
+}
+
 // ---- Memory ----------------------------------------------------------------
 
 TEST(CudaEmulation, AllocationsAreAlignedUnwrittenAndCounted) {
@@ -364,6 +420,13 @@ TEST(CudaEmulation, Bf16ComputeRoundsTheInputs) {
                             dc, CUDA_R_16BF, 1, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
             CUBLAS_STATUS_SUCCESS);
   EXPECT_EQ(__bfloat162float(toHost(dc, 1)[0]), 3.75f);
+  // Combinations cuBLAS does not list: FAST_16BF with bf16 inputs, mixed inputs.
+  EXPECT_EQ(cublasGemmEx_64(h, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, da, CUDA_R_16BF, 1, db, CUDA_R_16BF, 1, &zero,
+                            dc, CUDA_R_16BF, 1, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(cublasGemmEx_64(h, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, da, CUDA_R_16BF, 1, dB, CUDA_R_32F, 1, &zero,
+                            dC, CUDA_R_32F, 1, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_NOT_SUPPORTED);
   cublasDestroy(h);
 }
 
@@ -400,19 +463,31 @@ TEST(CudaEmulation, CublasLtChecksLayoutsAndAlignments) {
   EXPECT_EQ(cublasLtMatrixLayoutCreate(&wrong, CUDA_R_32F, 3, 3, 2), CUBLAS_STATUS_INVALID_VALUE); // ld < rows
   cublasLtMatmulPreference_t pref;
   cublasLtMatmulPreferenceCreate(&pref);
+  uint64_t workspaceBytes = 1 << 20;
+  ASSERT_EQ(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspaceBytes,
+                                                 sizeof workspaceBytes),
+            CUBLAS_STATUS_SUCCESS);
+  void *workspace = nullptr;
+  ASSERT_EQ(cudaMalloc(&workspace, workspaceBytes), cudaSuccess);
   cublasLtMatmulHeuristicResult_t r;
   int found = 0;
   EXPECT_EQ(cublasLtMatmulAlgoGetHeuristic(lt, desc, a, wrong, d, d, pref, 1, &r, &found), CUBLAS_STATUS_INVALID_VALUE);
   ASSERT_EQ(cublasLtMatmulAlgoGetHeuristic(lt, desc, a, b, d, d, pref, 1, &r, &found), CUBLAS_STATUS_SUCCESS);
   ASSERT_EQ(found, 1);
+  ASSERT_GT(r.workspaceSize, 0u);
   float one = 1, zero = 0;
-  ASSERT_EQ(cublasLtMatmul(lt, desc, &one, dA, a, dB, b, &zero, dD, d, dD, d, &r.algo, nullptr, 0, nullptr),
+  // The workspace the algorithm asked for must be given.
+  EXPECT_EQ(cublasLtMatmul(lt, desc, &one, dA, a, dB, b, &zero, dD, d, dD, d, &r.algo, nullptr, 0, nullptr),
+            CUBLAS_STATUS_INVALID_VALUE);
+  ASSERT_EQ(cublasLtMatmul(lt, desc, &one, dA, a, dB, b, &zero, dD, d, dD, d, &r.algo, workspace, workspaceBytes,
+                           nullptr),
             CUBLAS_STATUS_SUCCESS);
   // Columns of D: A·(1,0,0,1) = (1+7, 2+8), A·(1,1,1,1) = (16, 20), A·(2,0,0,0) = (2, 4).
   EXPECT_EQ(toHost(dD, 6), (std::vector<float>{8, 10, 16, 20, 2, 4}));
   // The algorithm was chosen for 256-byte alignment (the default): an
   // operand 4 bytes off is refused, as cuBLASLt refuses it.
-  EXPECT_EQ(cublasLtMatmul(lt, desc, &one, dA + 1, a, dB, b, &zero, dD, d, dD, d, &r.algo, nullptr, 0, nullptr),
+  EXPECT_EQ(cublasLtMatmul(lt, desc, &one, dA + 1, a, dB, b, &zero, dD, d, dD, d, &r.algo, workspace,
+                           workspaceBytes, nullptr),
             CUBLAS_STATUS_INVALID_VALUE);
   cublasLtMatmulPreferenceDestroy(pref);
   cublasLtMatrixLayoutDestroy(a);

@@ -120,6 +120,11 @@ Result<Plan *> planFor(CudaContext &ctx, const Key &k, cublasOperation_t opA, cu
   uint32_t align[4] = {k.alignB, k.alignA, k.alignC, k.alignC}; // its A is our B
   if (s == CUBLAS_STATUS_SUCCESS)
     s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &bytes, sizeof bytes);
+  // A bf16 result is rounded once: no split-K reduction in bf16.
+  uint32_t reductions = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+  if (s == CUBLAS_STATUS_SUCCESS && k.c == DType::BF16)
+    s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reductions,
+                                             sizeof reductions);
   for (int i = 0; i < 4 && s == CUBLAS_STATUS_SUCCESS; ++i)
     s = cublasLtMatmulPreferenceSetAttribute(
         pref, cublasLtMatmulPreferenceAttributes_t(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES + i), &align[i],
@@ -165,6 +170,8 @@ Status shear::rt::cuda::gemmEx(CudaContext &ctx, bool transA, bool transB, int64
   if (A.type == DType::F32 && cType == DType::F32)
     return gemm(ctx, transA, transB, M, N, K, alpha, static_cast<const float *>(A.p), lda,
                 static_cast<const float *>(B.p), ldb, beta, static_cast<float *>(C), ldc);
+  if (A.type == DType::F32)
+    return internalError("a GEMM of float32 operands into bf16 (cuBLAS has no such combination)");
   if (M == 0 || N == 0)
     return Status();
   cublasOperation_t opA = transB ? CUBLAS_OP_T : CUBLAS_OP_N, opB = transA ? CUBLAS_OP_T : CUBLAS_OP_N;

@@ -8,8 +8,12 @@
 // - Threads: a launch runs its blocks one after another; a block's threads
 //   are fibers, each run until it waits at __syncthreads() or at
 //   a warp shuffle, so both keep CUDA's meaning. A barrier that not every
-//   thread reaches, a shuffle that not every lane of its warp joins, or a
-//   configuration a GPU would refuse is a launch failure naming it.
+//   thread reaches (or that threads reach at different places), a shuffle
+//   that not every lane of its warp joins, or a configuration a GPU would
+//   refuse is a launch failure naming it. Shared memory holds 0xff bytes
+//   at the start of every block after a kernel's first (never-written
+//   shared memory reads as NaN), and a launch's arguments are evaluated
+//   once, on the host, as CUDA evaluates them.
 //   SHEAR_CUDA_EMULATION_ORDER=reverse runs blocks and threads in the other
 //   order, =warps each warp as far as it goes before the next: a kernel
 //   whose result depends on the order has a race.
@@ -27,6 +31,7 @@
 #include "cublasLt.h"
 #include "cublas_v2.h"
 #include "cuda_bf16.h"
+#include "mma.h"
 
 #include "../../cpu/Blas.h"
 
@@ -36,6 +41,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -110,7 +116,8 @@ size_t capacity() {
       return size_t(16) << 30;
     char *end = nullptr;
     double v = std::strtod(env, &end);
-    double scale = *end == 'K' ? 1024.0 : *end == 'M' ? 1048576.0 : *end == 'G' ? 1073741824.0 : 1.0;
+    char unit = static_cast<char>(std::toupper(static_cast<unsigned char>(*end)));
+    double scale = unit == 'K' ? 1024.0 : unit == 'M' ? 1048576.0 : unit == 'G' ? 1073741824.0 : 1.0;
     return v > 0 ? static_cast<size_t>(v * scale) : size_t(16) << 30;
   }();
   return bytes;
@@ -128,6 +135,10 @@ const Allocation *owner(const void *p) {
 }
 
 // ---- Faults --------------------------------------------------------------
+
+constexpr unsigned kMaxThreads = 1024;
+constexpr size_t kStackBytes = 128 << 10;
+char *gStacks = nullptr; // kMaxThreads stacks, each above a guard page
 
 struct sigaction gPreviousSegv;
 bool gInKernel = false;
@@ -150,13 +161,21 @@ void onFault(int sig, siginfo_t *info, void *) {
   char where[200];
   if (a && at >= a->base + a->mapped - kPage)
     std::snprintf(where, sizeof where, "%zu bytes past the end of a device allocation of %zu bytes",
-                  static_cast<size_t>(at - (a->base + a->mapped - kPage)), a->bytes);
+                  static_cast<size_t>(at - (a->data + a->bytes)), a->bytes);
   else if (a && at < a->body)
     std::snprintf(where, sizeof where, "before the start of a device allocation of %zu bytes", a->bytes);
   else if (a)
     std::snprintf(where, sizeof where, "inside a device allocation of %zu bytes, outside a kernel or copy", a->bytes);
-  else
-    std::snprintf(where, sizeof where, "outside every device allocation");
+  else if (gInKernel && gStacks && at >= gStacks && at < gStacks + kMaxThreads * (kStackBytes + kPage))
+    std::snprintf(where, sizeof where, "the guard page of its stack (the kernel overflowed its %zu KiB stack)",
+                  kStackBytes >> 10);
+  else if (gInKernel)
+    std::snprintf(where, sizeof where, "memory outside every device allocation");
+  else {
+    // Not device memory: not the emulation's to explain.
+    ::sigaction(sig, &gPreviousSegv, nullptr);
+    return;
+  }
   if (gInKernel && gThreadIdx)
     std::snprintf(text, sizeof text,
                   "shear CUDA emulation: a kernel thread (block (%u,%u,%u), thread (%u,%u,%u)) touched %p: %s\n",
@@ -170,16 +189,20 @@ void onFault(int sig, siginfo_t *info, void *) {
 }
 
 void installFaultHandler() {
+  // Its own stack, on every thread that launches: a fiber that overflows
+  // its stack faults on its guard page.
+  static thread_local std::vector<char> altStack;
+  if (altStack.empty()) {
+    altStack.resize(1 << 16);
+    stack_t ss{};
+    ss.ss_sp = altStack.data();
+    ss.ss_size = altStack.size();
+    ::sigaltstack(&ss, nullptr);
+  }
   static bool installed = false;
   if (installed)
     return;
   installed = true;
-  // Its own stack: a fiber that overflows its stack faults on its guard page.
-  static std::vector<char> altStack(1 << 16);
-  stack_t ss{};
-  ss.ss_sp = altStack.data();
-  ss.ss_size = altStack.size();
-  ::sigaltstack(&ss, nullptr);
   struct sigaction sa{};
   sa.sa_sigaction = onFault;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -189,8 +212,6 @@ void installFaultHandler() {
 
 // ---- Device threads ------------------------------------------------------
 
-constexpr unsigned kMaxThreads = 1024;
-constexpr size_t kStackBytes = 128 << 10;
 
 // A fiber's context. On x86-64 a switch saves the callee-saved registers
 // on the stack and swaps stack pointers (no system call, unlike
@@ -233,12 +254,12 @@ struct Fiber {
   uint3 idx;
   unsigned linear;
   enum State : unsigned char { Ready, AtBarrier, AtShuffle, Done } state;
+  const void *site; // the __syncthreads() it waits at
 };
 
 Context gScheduler;
 Fiber *gCurrent = nullptr;
 std::vector<Fiber> gFibers(kMaxThreads);
-char *gStacks = nullptr; // kMaxThreads stacks, each above a guard page
 void (*gBody)(void *) = nullptr;
 void *gArg = nullptr;
 std::string gKernelError; // set by a thread: the launch fails with it
@@ -379,13 +400,29 @@ bool runBlock(unsigned n, Order o) {
     if (released)
       continue;
     unsigned waiting = 0;
+    const void *site = nullptr;
+    bool oneSite = true;
     for (unsigned i = 0; i < n; ++i)
-      waiting += gFibers[i].state == Fiber::AtBarrier;
+      if (gFibers[i].state == Fiber::AtBarrier) {
+        oneSite &= !site || site == gFibers[i].site;
+        site = gFibers[i].site;
+        ++waiting;
+      }
     if (waiting == 0)
       return true; // all done
+    // Every thread of the block at one barrier: CUDA leaves anything else
+    // undefined (threads that exited, or barriers at different places).
+    if (waiting != n) {
+      kernelError("in " + blockName() + ": a __syncthreads() that " + std::to_string(n - waiting) + " of its " +
+                  std::to_string(n) + " threads do not reach (they exited)");
+      return false;
+    }
+    if (!oneSite) {
+      kernelError("in " + blockName() + ": threads wait at different __syncthreads()");
+      return false;
+    }
     for (unsigned i = 0; i < n; ++i)
-      if (gFibers[i].state == Fiber::AtBarrier)
-        gFibers[i].state = Fiber::Ready;
+      gFibers[i].state = Fiber::Ready;
   }
 }
 
@@ -399,6 +436,7 @@ void shear_emu::syncThreads() {
     std::abort();
   }
   gCurrent->state = Fiber::AtBarrier;
+  gCurrent->site = __builtin_return_address(0);
   yieldToScheduler();
 }
 
@@ -419,6 +457,35 @@ void shear_emu::shuffleXor(unsigned mask, void *value, size_t bytes, int laneMas
   // Every lane has read before any lane writes its next value.
   gCurrent->state = Fiber::AtShuffle;
   yieldToScheduler();
+}
+
+namespace {
+struct SharedArray {
+  void *p;
+  size_t bytes;
+};
+/// The shared arrays of each launch site (by its thunk), filled at the
+/// start of its blocks.
+std::map<void (*)(void *), std::vector<SharedArray>> gShared;
+} // namespace
+
+void shear_emu::sharedArray(void *p, size_t bytes) {
+  std::vector<SharedArray> &arrays = gShared[gBody];
+  for (const SharedArray &a : arrays)
+    if (a.p == p)
+      return;
+  arrays.push_back({p, bytes});
+}
+
+void shear_emu::warpCollective(const void *p, const char *what) {
+  if (!gCurrent) {
+    writeOut("shear CUDA emulation: a warp matrix function outside a kernel\n");
+    std::abort();
+  }
+  uint64_t mine = reinterpret_cast<uintptr_t>(p), lane0 = mine;
+  shuffleXor(0xffffffffu, &lane0, sizeof lane0, int(gCurrent->linear % 32), 32); // lane 0's
+  if (lane0 != mine)
+    kernelError("in " + blockName() + ": " + what + " with another pointer than lane 0's");
 }
 
 shear_emu::DeviceAccess::DeviceAccess() {
@@ -468,6 +535,10 @@ void shear_emu::launch(dim3 grid, dim3 block, size_t sharedBytes, cudaStream_t, 
   for (uint64_t b = 0; b < blocks && ok; ++b) {
     uint64_t i = o == Order::Reverse ? blocks - 1 - b : b;
     gBlockIdx = {unsigned(i % grid.x), unsigned(i / grid.x % grid.y), unsigned(i / (uint64_t(grid.x) * grid.y))};
+    auto shared = gShared.find(body);
+    if (shared != gShared.end())
+      for (const SharedArray &a : shared->second)
+        std::memset(a.p, 0xff, a.bytes);
     ok = runBlock(static_cast<unsigned>(threads), o);
   }
   gInKernel = false;
@@ -746,8 +817,12 @@ cublasStatus_t cublasGemmEx_64(cublasHandle_t handle, cublasOperation_t opA, cub
   if (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_PEDANTIC &&
       compute != CUBLAS_COMPUTE_32F_FAST_16BF)
     return CUBLAS_STATUS_NOT_SUPPORTED;
-  if ((typeC != CUDA_R_32F && typeC != CUDA_R_16BF) || (typeA != CUDA_R_32F && typeA != CUDA_R_16BF) ||
-      (typeB != CUDA_R_32F && typeB != CUDA_R_16BF))
+  // The combinations cuBLAS lists for these compute types: float32 A, B and
+  // C (any of them); bf16 A and B into bf16 or float32 C with float32 compute.
+  bool f32 = typeA == CUDA_R_32F && typeB == CUDA_R_32F && typeC == CUDA_R_32F;
+  bool bf = typeA == CUDA_R_16BF && typeB == CUDA_R_16BF && (typeC == CUDA_R_16BF || typeC == CUDA_R_32F) &&
+            compute != CUBLAS_COMPUTE_32F_FAST_16BF;
+  if (!f32 && !bf)
     return CUBLAS_STATUS_NOT_SUPPORTED;
   if (m == 0 || n == 0)
     return CUBLAS_STATUS_SUCCESS;
@@ -789,6 +864,7 @@ struct cublasLtMatrixLayoutOpaque_t {
 };
 struct cublasLtMatmulPreferenceOpaque_t {
   uint64_t workspace = 0;
+  uint32_t reductions = CUBLASLT_REDUCTION_SCHEME_MASK;
   uint32_t align[4] = {256, 256, 256, 256}; // A, B, C, D
 };
 
@@ -854,6 +930,12 @@ cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t p
     std::memcpy(&pref->workspace, buf, bytes);
     return CUBLAS_STATUS_SUCCESS;
   }
+  if (attr == CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK) {
+    if (bytes != sizeof(uint32_t))
+      return CUBLAS_STATUS_INVALID_VALUE;
+    std::memcpy(&pref->reductions, buf, bytes);
+    return CUBLAS_STATUS_SUCCESS;
+  }
   int i = int(attr) - int(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES);
   if (i < 0 || i > 3 || bytes != sizeof(uint32_t))
     return CUBLAS_STATUS_INVALID_VALUE;
@@ -871,8 +953,10 @@ cublasStatus_t checkMatmul(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t A, 
   uint64_t kb = desc->transB == CUBLAS_OP_N ? B->rows : B->cols, n = desc->transB == CUBLAS_OP_N ? B->cols : B->rows;
   if (k != kb || D->rows != m || D->cols != n || C->rows != m || C->cols != n || C->type != D->type)
     return CUBLAS_STATUS_INVALID_VALUE;
-  if (A->type != B->type || (A->type != CUDA_R_32F && A->type != CUDA_R_16BF) ||
-      (D->type != CUDA_R_32F && D->type != CUDA_R_16BF) || desc->scale != CUDA_R_32F)
+  bool f32 = A->type == CUDA_R_32F && B->type == CUDA_R_32F && D->type == CUDA_R_32F;
+  bool bf = A->type == CUDA_R_16BF && B->type == CUDA_R_16BF && (D->type == CUDA_R_16BF || D->type == CUDA_R_32F) &&
+            desc->compute == CUBLAS_COMPUTE_32F;
+  if ((!f32 && !bf) || desc->scale != CUDA_R_32F)
     return CUBLAS_STATUS_NOT_SUPPORTED;
   if (desc->compute != CUBLAS_COMPUTE_32F && desc->compute != CUBLAS_COMPUTE_32F_FAST_16BF)
     return CUBLAS_STATUS_NOT_SUPPORTED;
@@ -897,12 +981,13 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
     return CUBLAS_STATUS_INVALID_VALUE;
   if (cublasStatus_t s = checkMatmul(desc, A, B, C, D); s != CUBLAS_STATUS_SUCCESS)
     return s;
-  // One algorithm, which needs no workspace; it remembers the alignments it
-  // was chosen for, as a real one depends on them.
+  // One algorithm: it remembers the alignments it was chosen for, as a real
+  // one depends on them, and asks for up to 1 MiB of the workspace allowed.
   results[0] = cublasLtMatmulHeuristicResult_t{};
   for (int i = 0; i < 4; ++i)
     results[0].algo.data[i] = pref->align[i];
   results[0].algo.data[4] = 0x5eau; // chosen by this heuristic
+  results[0].algo.data[5] = results[0].workspaceSize = std::min<uint64_t>(pref->workspace, 1 << 20);
   results[0].state = CUBLAS_STATUS_SUCCESS;
   results[0].wavesCount = 1.0f;
   *returned = 1;
@@ -912,10 +997,18 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
 cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc, const void *alpha, const void *A,
                               cublasLtMatrixLayout_t Adesc, const void *B, cublasLtMatrixLayout_t Bdesc,
                               const void *beta, const void *C, cublasLtMatrixLayout_t Cdesc, void *D,
-                              cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo, void *, size_t,
-                              cudaStream_t) {
+                              cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo, void *workspace,
+                              size_t workspaceBytes, cudaStream_t) {
   if (!handle || !algo || algo->data[4] != 0x5eau)
     return CUBLAS_STATUS_INVALID_VALUE;
+  // The workspace the algorithm asked for: device memory, 256-byte aligned.
+  if (algo->data[5] > 0) {
+    std::lock_guard<std::recursive_mutex> lock(gMutex);
+    const Allocation *a = owner(workspace);
+    if (workspaceBytes < algo->data[5] || alignmentOf(workspace) < 256 || !a ||
+        static_cast<char *>(workspace) + workspaceBytes > a->data + a->bytes)
+      return CUBLAS_STATUS_INVALID_VALUE;
+  }
   if (cublasStatus_t s = checkMatmul(desc, Adesc, Bdesc, Cdesc, Ddesc); s != CUBLAS_STATUS_SUCCESS)
     return s;
   const void *pointers[4] = {A, B, C, D};

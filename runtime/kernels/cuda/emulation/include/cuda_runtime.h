@@ -102,6 +102,7 @@ const char *cudaGetErrorString(cudaError_t error);
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
+#define __align__(n) alignas(n)
 // Blocks run one at a time, so a function's static is its block's shared memory.
 #define __shared__ static
 
@@ -112,6 +113,9 @@ extern dim3 gBlockDim, gGridDim;
 
 /// Waits for every thread of the block (a fiber switch).
 void syncThreads();
+/// Registers a __shared__ array (RewriteLaunches.cpp adds the call after
+/// its declaration): it is filled with 0xff bytes at the start of each block.
+void sharedArray(void *p, size_t bytes);
 /// Exchanges `bytes` of `value` across the calling thread's warp: each lane
 /// gets lane ^ laneMask's value.
 void shuffleXor(unsigned mask, void *value, size_t bytes, int laneMask, int width);
@@ -130,16 +134,24 @@ public:
 void launch(dim3 grid, dim3 block, size_t sharedBytes, cudaStream_t stream, void (*body)(void *), void *arg);
 
 /// `kernel<<<grid, block, shared, stream>>>(args...)` as RewriteLaunches.cpp
-/// writes it: `Launch(grid, block, shared, stream).run([&] { kernel(args...); })`.
+/// writes it: `Launch(grid, block, shared, stream).run([&](auto... a) {
+/// kernel(a...); }, args...)`: the arguments evaluated once, on the host,
+/// and every thread calling the kernel with its own copies of them.
 struct Launch {
   dim3 grid, block;
   size_t shared;
   cudaStream_t stream;
   Launch(dim3 g, dim3 b, size_t s = 0, cudaStream_t st = nullptr) : grid(g), block(b), shared(s), stream(st) {}
 
-  template <class F> void run(F &&call) {
-    using Call = std::remove_reference_t<F>;
-    launch(grid, block, shared, stream, [](void *p) { (*static_cast<Call *>(p))(); }, &call);
+  template <class F, class... A> void run(F &&kernel, A &&...args) {
+    struct Call {
+      std::remove_reference_t<F> *kernel;
+      std::tuple<std::decay_t<A>...> args;
+    } call{&kernel, std::tuple<std::decay_t<A>...>(std::forward<A>(args)...)};
+    launch(grid, block, shared, stream, [](void *p) {
+      Call &c = *static_cast<Call *>(p);
+      std::apply(*c.kernel, c.args); // the kernel takes copies
+    }, &call);
   }
 };
 } // namespace shear_emu
@@ -150,6 +162,11 @@ struct Launch {
 #define gridDim (::shear_emu::gGridDim)
 
 inline void __syncthreads() { ::shear_emu::syncThreads(); }
+// Waits for the warp's lanes (the emulation takes whole warps only).
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  int token = 0;
+  ::shear_emu::shuffleXor(mask, &token, sizeof token, 0, 32);
+}
 
 template <class T> inline T __shfl_xor_sync(unsigned mask, T value, int laneMask, int width = 32) {
   static_assert(sizeof(T) <= 8 && std::is_trivially_copyable_v<T>, "a shuffle moves at most 8 bytes");
