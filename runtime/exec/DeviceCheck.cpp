@@ -41,6 +41,8 @@ struct Case {
   std::vector<DType> out;
   double tol = 1e-4;
   bool mustFail = false;
+  /// Results held to another tolerance than `tol` (by index).
+  std::map<size_t, double> resultTol;
 };
 
 /// `ids` with two values outside [0, V): V + 3 at position 9 (the first,
@@ -175,8 +177,12 @@ std::vector<double> valuesOf(const Tensor &t) {
 }
 
 /// max |a − b| / max |b| (b the reference), over every result.
-double relativeError(const std::vector<Tensor> &got, const std::vector<Tensor> &want, std::string &where) {
-  double worst = 0;
+/// max |got − want| / max |want| of the result furthest over its tolerance
+/// (c.tol, or its own in c.resultTol), which goes into *tol.
+double relativeError(const std::vector<Tensor> &got, const std::vector<Tensor> &want, const Case &c,
+                     std::string &where, double *tol) {
+  double worst = 0, worstRatio = -1;
+  *tol = c.tol;
   for (size_t r = 0; r < want.size(); ++r) {
     if (!want[r].defined())
       continue;
@@ -190,9 +196,13 @@ double relativeError(const std::vector<Tensor> &got, const std::vector<Tensor> &
       scale = std::max(scale, std::fabs(b[i]));
       diff = std::max(diff, std::isfinite(a[i]) ? std::fabs(a[i] - b[i]) : INFINITY);
     }
-    double e = diff / scale;
-    if (e > worst || std::isnan(e)) {
-      worst = std::isnan(e) ? INFINITY : e;
+    double e = std::isnan(diff / scale) ? INFINITY : diff / scale;
+    auto own = c.resultTol.find(r);
+    double t = own == c.resultTol.end() ? c.tol : own->second;
+    if (e / t > worstRatio) {
+      worstRatio = e / t;
+      worst = e;
+      *tol = t;
       where = "result " + std::to_string(r);
     }
   }
@@ -258,15 +268,21 @@ Result<std::vector<Case>> casesFor(DType storage, Backend &cpu) {
                      eps, {}, tolBwd});
   }
   // attention: MHA with a head dim the tiled kernels do not take (6), GQA
-  // with one they do (8) and llama3 RoPE; masks absent and present; T = 13.
+  // with one they do (8) and llama3 RoPE; masks absent and present; T = 13,
+  // and sequences longer than a tile (100 and 70 tokens) at LLaMA's head
+  // dims, which bf16 calls run on tensor cores (multiples of 16).
   struct Shape3 {
     const char *label;
     int64_t H, G, hd;
     bool llama3, masked;
+    int64_t T;
   };
-  for (Shape3 a : {Shape3{"MHA hd 6", 4, 4, 6, false, false}, Shape3{"GQA hd 8, llama3 RoPE", 4, 2, 8, true, false},
-                   Shape3{"GQA hd 8, head and group masks", 4, 2, 8, false, true},
-                   Shape3{"MHA hd 16, head mask", 2, 2, 16, false, true}}) {
+  for (Shape3 a : {Shape3{"MHA hd 6", 4, 4, 6, false, false, T}, Shape3{"GQA hd 8, llama3 RoPE", 4, 2, 8, true, false, T},
+                   Shape3{"GQA hd 8, head and group masks", 4, 2, 8, false, true, T},
+                   Shape3{"MHA hd 16, head mask", 2, 2, 16, false, true, T},
+                   Shape3{"GQA hd 64, 100 tokens, head and group masks", 4, 2, 64, false, true, 100},
+                   Shape3{"MHA hd 128, 70 tokens", 2, 2, 128, true, false, 70}}) {
+    const int64_t T = a.T;
     int64_t qw = a.H * a.hd, kw = a.G * a.hd;
     std::map<std::string, AttrValue> attrs = {{"num_heads", integer(a.H)}, {"num_kv_heads", integer(a.G)},
                                               {"head_dim", integer(a.hd)}, {"rope_theta", num(10000.0)}};
@@ -290,7 +306,14 @@ Result<std::vector<Case>> casesFor(DType storage, Backend &cpu) {
     std::vector<Tensor> bwd = ops;
     bwd.insert(bwd.end(), saved->begin(), saved->end());
     bwd.push_back(g.normal({B, T, D}));
-    cases.push_back({"attention.bwd", a.label, bwd, attrs, {}, tolBwd});
+    Case back{"attention.bwd", a.label, bwd, attrs, {}, tolBwd};
+    // The gate gradients are sums over every row and element of a head,
+    // which cancel: a bf16 device's cotangent, rounded to bf16 as autocast
+    // holds it, moves them furthest from the CPU's float32 one (4.3e-2 of
+    // the largest, measured on the emulation at GQA hd 64, 100 tokens).
+    if (bf16)
+      back.resultTol = {{5, 6e-2}, {6, 6e-2}};
+    cases.push_back(back);
     // Three new tokens at position 5 of a 16-position cache.
     std::vector<Tensor> dec = {g.s(g.normal({B, 3, D})), wq, wk, wv, wo, head, group,
                                g.normal({B, a.G, 16, a.hd}), g.normal({B, a.G, 16, a.hd}), Tensor::scalarI64(5)};
@@ -459,11 +482,12 @@ Result<int> shear::rt::checkDeviceKernels(Backend &device, Backend &cpu, const D
             for (int64_t i = 0; i < t.numel(); ++i)
               t.f32()[i] = t.f32()[i] * 1.01f + 1e-3f;
       std::string where;
-      double e = relativeError(*got, *want, where);
-      bool ok = e <= c.tol;
+      double tol = c.tol;
+      double e = relativeError(*got, *want, c, where, &tol);
+      bool ok = e <= tol;
       failures += ok ? 0 : 1;
       char buf[96];
-      std::snprintf(buf, sizeof buf, ": %.1e %s %.0e", e, ok ? "<=" : ">", c.tol);
+      std::snprintf(buf, sizeof buf, ": %.1e %s %.0e", e, ok ? "<=" : ">", tol);
       say(std::string(ok ? "PASS " : "FAIL ") + name + buf + (ok ? "" : " (" + where + ")"));
     }
   }

@@ -15,6 +15,7 @@
 #include "CudaBackend.h"
 #include "FlashAttention.h"
 #include "Storage.cuh"
+#include "TensorCoreAttention.h"
 #include "../cpu/Rope.h"
 
 #include <cmath>
@@ -201,8 +202,11 @@ bool bf16Call(const KernelIO &io, std::initializer_list<const Tensor *> bf16s,
 
 /// Projections, RoPE and the attention core into q, k, v, a, lse (float32),
 /// then y: x, the weights and y float32, or bf16 (`gated` then holds bf16).
+/// A bf16 call whose core runs on tensor cores rounds q, k, v to bf16 for
+/// it: into qkv16 (three bf16 arrays) where given, and says so in *rounded.
 Status forward(CudaContext &ctx, Allocator &alloc, const KernelIO &io, const AttentionParams &p,
-               float *q, float *k, float *v, float *a, float *lse, void *gated) {
+               float *q, float *k, float *v, float *a, float *lse, void *gated, void *const *qkv16 = nullptr,
+               bool *rounded = nullptr) {
   const Tensor &x = io.input(X);
   Dims d = dimsOf(x.shape(), p);
   if (d.hd > kMaxHeadDim || d.hd % 2 != 0)
@@ -227,7 +231,23 @@ Status forward(CudaContext &ctx, Allocator &alloc, const KernelIO &io, const Att
   if (blocks > 0x7fffffff)
     return internalError("attention: too many query rows for one launch");
   float scale = 1.0f / std::sqrt(static_cast<float>(d.hd));
-  if (tiled(d))
+  if (x.dtype() == DType::BF16 && tensorCoreAttentionTakes(d.hd, d.B * d.H)) {
+    StreamBuffer scratch;
+    void *q16, *k16, *v16;
+    if (qkv16) {
+      q16 = qkv16[0], k16 = qkv16[1], v16 = qkv16[2];
+    } else {
+      size_t bq = alignedBytes(static_cast<size_t>(rows * d.qw) * 2), bk = alignedBytes(static_cast<size_t>(rows * d.kw) * 2);
+      SHEAR_RETURN_IF_ERROR(scratch.allocate(ctx, bq + 2 * bk, "attention"));
+      q16 = scratch.p, k16 = static_cast<char *>(scratch.p) + bq, v16 = static_cast<char *>(scratch.p) + bq + bk;
+    }
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, q, q16, rows * d.qw));
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, k, k16, rows * d.kw));
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, v, v16, rows * d.kw));
+    SHEAR_RETURN_IF_ERROR(tensorCoreForward(ctx, q16, k16, v16, a, lse, d.B, d.T, d.H, d.G, d.hd, scale));
+    if (rounded)
+      *rounded = qkv16 != nullptr;
+  } else if (tiled(d))
     SHEAR_RETURN_IF_ERROR(flashForward(ctx, q, k, v, a, lse, d.B, d.T, d.H, d.G, d.hd, scale));
   else if (blocks > 0)
     attendKernel<<<static_cast<unsigned>(blocks), 128, 0, ctx.stream>>>(q, k, v, a, lse, d.B, d.T, d.H, d.per,
@@ -321,10 +341,15 @@ Status attentionTrain(ExecContext &c, const KernelParams &params, KernelIO &io) 
                                          "attention.train"));
   Carve w{static_cast<char *>(scratch.p)};
   float *q = w.take(rows * d.qw), *k = w.take(rows * d.kw), *v = w.take(rows * d.kw), *a = w.take(rows * d.qw);
-  SHEAR_RETURN_IF_ERROR(forward(ctx, *gAllocator, io, attn(params), q, k, v, a, io.output(5).f32(), io.workspace));
-  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, q, io.output(1).data(), rows * d.qw));
-  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, k, io.output(2).data(), rows * d.kw));
-  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, v, io.output(3).data(), rows * d.kw));
+  void *const qkv16[3] = {io.output(1).data(), io.output(2).data(), io.output(3).data()};
+  bool rounded = false;
+  SHEAR_RETURN_IF_ERROR(
+      forward(ctx, *gAllocator, io, attn(params), q, k, v, a, io.output(5).f32(), io.workspace, qkv16, &rounded));
+  if (!rounded) {
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, q, qkv16[0], rows * d.qw));
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, k, qkv16[1], rows * d.kw));
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, v, qkv16[2], rows * d.kw));
+  }
   return roundToBf16(ctx, a, io.output(4).data(), rows * d.qw);
 }
 // --- attention.bwd ----------------------------------------------------------
@@ -532,10 +557,17 @@ Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io
                &lse = io.input(BLse), &dy = io.input(BDy);
   const bool bf = x.dtype() == DType::BF16;
   const DType gemmType = bf ? DType::BF16 : DType::F32;
+  // A bf16 call's core on tensor cores takes q, k, v as they are (the
+  // forward rounded them so); only a is widened, for the gates.
+  const bool tc = bf && tensorCoreAttentionTakes(d.hd, d.B * d.H);
   // The core's float32 q, k, v, a: the tensors, or copies of bf16 ones.
-  const float *qf, *kf, *vf, *af;
-  StreamBuffer widened, dy16, rounded;
-  if (bf) {
+  const float *qf = nullptr, *kf = nullptr, *vf = nullptr, *af;
+  StreamBuffer widened, dy16, rounded, da16;
+  if (tc) {
+    SHEAR_RETURN_IF_ERROR(widened.allocate(ctx, bytesOf({rows * d.qw}), "attention.bwd"));
+    SHEAR_RETURN_IF_ERROR(widenFromBf16(ctx, a.data(), static_cast<float *>(widened.p), rows * d.qw));
+    af = static_cast<float *>(widened.p);
+  } else if (bf) {
     SHEAR_RETURN_IF_ERROR(
         widened.allocate(ctx, bytesOf({rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw}), "attention.bwd"));
     Carve cw{static_cast<char *>(widened.p)};
@@ -576,13 +608,18 @@ Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io
   int64_t qBlocks = (d.B * d.H * d.T * 32 + 127) / 128, kvBlocks = (d.B * d.G * d.T * 32 + 127) / 128;
   if (qBlocks > 0x7fffffff)
     return internalError("attention.bwd: too many query rows for one launch");
-  if (tiled(d))
+  if (tc) {
+    SHEAR_RETURN_IF_ERROR(da16.allocate(ctx, alignedBytes(static_cast<size_t>(rows * d.qw) * 2), "attention.bwd"));
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, dc, da16.p, rows * d.qw));
+    SHEAR_RETURN_IF_ERROR(tensorCoreBackward(ctx, q.data(), k.data(), v.data(), da16.p, lse.f32(), delta, dq, dk, dv,
+                                             d.B, d.T, d.H, d.G, d.hd, scale));
+  } else if (tiled(d))
     SHEAR_RETURN_IF_ERROR(flashBackward(ctx, qf, kf, vf, dc, lse.f32(), delta, dq, dk, dv, d.B, d.T,
                                         d.H, d.G, d.hd, scale));
   else if (qBlocks > 0)
     dqKernel<<<static_cast<unsigned>(qBlocks), 128, 0, ctx.stream>>>(
         qf, kf, vf, dc, lse.f32(), delta, dq, d.B, d.T, d.H, d.per, d.hd, d.qw, d.kw, scale);
-  if (!tiled(d) && kvBlocks > 0)
+  if (!tc && !tiled(d) && kvBlocks > 0)
     dkvKernel<<<static_cast<unsigned>(kvBlocks), 128, 0, ctx.stream>>>(
         qf, kf, vf, dc, lse.f32(), delta, dk, dv, d.B, d.T, d.H, d.G, d.per, d.hd, d.qw, d.kw, scale);
   SHEAR_RETURN_IF_ERROR(launched("attention.bwd"));

@@ -102,7 +102,7 @@ const char *cudaGetErrorString(cudaError_t error);
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 // Blocks run one at a time, so a function's static is its block's shared memory.
 #define __shared__ static
 

@@ -1,0 +1,358 @@
+//===- TensorCoreAttention.cu - the attention core of bf16 calls on tensor cores
+//
+// The causal attention core of a bf16 program's attention(.train) and
+// attention.bwd, with its products on tensor cores through CUDA's warp
+// matrix functions (16x16x16 bf16 fragments, float32 accumulation): q, k
+// and v (after RoPE) and the cotangent are rounded to bf16, as bf16
+// autocast holds them. Each warp owns 16 rows; scores go through shared
+// memory (a fragment's element order is not specified), where the softmax
+// is taken per row.
+//
+// The forward takes two passes over the keys: the first finds each row's
+// maximum and sum (the log-sum-exp), the second accumulates P v with P =
+// exp(s - lse) already normalised. That costs one more q kᵀ per tile than
+// an online softmax but keeps the output in accumulator fragments, which
+// would otherwise need rescaling element by element. The backward is
+// FlashAttention-2's: dq per query tile, dk and dv per key tile (summed over
+// the heads of its kv group), P rebuilt from the log-sum-exp; no atomics,
+// every sum in a fixed order, so results are deterministic.
+//
+// Head dims that are multiples of 16 up to 128 (check-device takes 16;
+// LLaMA's are 64 and 128); SHEAR_CUDA_ATTENTION=tiled or naive selects the
+// float32 kernels instead.
+//
+//===----------------------------------------------------------------------===//
+#include "TensorCoreAttention.h"
+
+#include <cuda_bf16.h>
+#include <mma.h>
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace shear;
+using namespace shear::rt;
+using namespace shear::rt::cuda;
+using namespace nvcuda;
+
+namespace {
+using bf16 = __nv_bfloat16;
+constexpr int kKeys = 32;     // rows of the streamed side per shared tile
+constexpr unsigned kFull = 0xffffffffu;
+
+using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major>;
+using FragBRow = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
+using FragBCol = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major>;
+using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+
+/// rows × HD of a [.., stride] bf16 layout from row `first` (of T) into
+/// tile (zeros past T).
+template <int HD>
+__device__ void loadRows(bf16 *tile, const bf16 *src, int64_t first, int64_t T, int rows, int64_t stride) {
+  for (int idx = threadIdx.x; idx < rows * HD; idx += blockDim.x) {
+    int r = idx / HD, e = idx % HD;
+    int64_t row = first + r;
+    tile[idx] = row < T ? src[row * stride + e] : __float2bfloat16_rn(0.0f);
+  }
+}
+
+/// out[16][kKeys] = A (16 × HD, row-major at a, leading dim HD) times Bᵀ
+/// for B the kKeys × HD rows at b: scores of one warp's rows.
+template <int HD> __device__ void rowsTimesRowsT(const bf16 *a, const bf16 *b, float *out) {
+  for (int n = 0; n < kKeys / 16; ++n) {
+    FragC acc;
+    wmma::fill_fragment(acc, 0.0f);
+    for (int kk = 0; kk < HD / 16; ++kk) {
+      FragA fa;
+      FragBCol fb;
+      wmma::load_matrix_sync(fa, a + kk * 16, HD);
+      wmma::load_matrix_sync(fb, b + n * 16 * HD + kk * 16, HD);
+      wmma::mma_sync(acc, fa, fb, acc);
+    }
+    wmma::store_matrix_sync(out + n * 16, acc, kKeys, wmma::mem_row_major);
+  }
+}
+
+/// acc[n] += P (16 × kKeys bf16 at p) times the kKeys × HD rows at v.
+template <int HD> __device__ void accumulate(FragC *acc, const bf16 *p, const bf16 *v) {
+  for (int kk = 0; kk < kKeys / 16; ++kk) {
+    FragA fp;
+    wmma::load_matrix_sync(fp, p + kk * 16, kKeys);
+    for (int n = 0; n < HD / 16; ++n) {
+      FragBRow fv;
+      wmma::load_matrix_sync(fv, v + kk * 16 * HD + n * 16, HD);
+      wmma::mma_sync(acc[n], fp, fv, acc[n]);
+    }
+  }
+}
+
+/// Writes a warp's 16 × HD accumulators to rows first.. of dst [.., stride]
+/// (rows past T skipped), through `stage` (16 × kKeys floats).
+template <int HD>
+__device__ void storeRows(const FragC *acc, float *stage, float *dst, int64_t first, int64_t T, int64_t stride) {
+  int lane = threadIdx.x % 32, r = lane / 2, half = lane % 2;
+  for (int n = 0; n < HD / 16; ++n) {
+    __syncwarp();
+    wmma::store_matrix_sync(stage, acc[n], kKeys, wmma::mem_row_major);
+    __syncwarp();
+    if (first + r < T)
+      for (int c = half * 8; c < half * 8 + 8; ++c)
+        dst[(first + r) * stride + n * 16 + c] = stage[r * kKeys + c];
+  }
+  __syncwarp();
+}
+
+// ---- Forward: block (64 queries, b·H + h), 4 warps ------------------------
+
+constexpr int kForwardWarps = 4;
+
+template <int HD>
+__global__ void __launch_bounds__(32 * kForwardWarps)
+    forwardKernel(const bf16 *q, const bf16 *k, const bf16 *v, float *a, float *lse, int64_t T, int64_t H,
+                  int64_t per, int64_t qw, int64_t kw, float scale) {
+  constexpr int kRows = 16 * kForwardWarps;
+  __shared__ __align__(32) bf16 qs[kRows * HD];
+  __shared__ __align__(32) bf16 ks[kKeys * HD];
+  __shared__ __align__(32) bf16 vs[kKeys * HD];
+  __shared__ __align__(32) float scores[kForwardWarps * 16 * kKeys];
+  __shared__ __align__(32) bf16 probs[kForwardWarps * 16 * kKeys];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 2, half = lane % 2;
+  const int64_t bh = blockIdx.y, b = bh / H, h = bh % H, g = h / per, q0 = int64_t(blockIdx.x) * kRows;
+  const int64_t i = q0 + warp * 16 + r; // this lane's query (two lanes a row)
+  float *sw = scores + warp * 16 * kKeys;
+  bf16 *pw = probs + warp * 16 * kKeys;
+  loadRows<HD>(qs, q + b * T * qw + h * HD, q0, T, kRows, qw);
+  const int64_t last = q0 + kRows - 1 < T - 1 ? q0 + kRows - 1 : T - 1;
+  const bf16 *kb = k + b * T * kw + g * HD, *vb = v + b * T * kw + g * HD;
+
+  // Pass 1: each row's maximum and sum of exp over its causal prefix.
+  float m = -INFINITY, l = 0.0f;
+  for (int64_t j0 = 0; j0 <= last; j0 += kKeys) {
+    __syncthreads();
+    loadRows<HD>(ks, kb, j0, T, kKeys, kw);
+    __syncthreads();
+    rowsTimesRowsT<HD>(qs + warp * 16 * HD, ks, sw);
+    __syncwarp();
+    float tileMax = -INFINITY;
+    for (int c = half * 16; c < half * 16 + 16; ++c)
+      if (j0 + c <= i && j0 + c < T)
+        tileMax = fmaxf(tileMax, sw[r * kKeys + c] * scale);
+    tileMax = fmaxf(tileMax, __shfl_xor_sync(kFull, tileMax, 1));
+    float mNew = fmaxf(m, tileMax), sum = 0.0f;
+    if (mNew != -INFINITY)
+      for (int c = half * 16; c < half * 16 + 16; ++c)
+        if (j0 + c <= i && j0 + c < T)
+          sum += expf(sw[r * kKeys + c] * scale - mNew);
+    sum += __shfl_xor_sync(kFull, sum, 1);
+    if (mNew != -INFINITY) {
+      l = (m == -INFINITY ? 0.0f : l * expf(m - mNew)) + sum;
+      m = mNew;
+    }
+    __syncwarp();
+  }
+  const float rowLse = m + logf(l);
+
+  // Pass 2: a = Σ_j exp(s_ij − lse_i) v_j.
+  FragC acc[HD / 16];
+  for (int n = 0; n < HD / 16; ++n)
+    wmma::fill_fragment(acc[n], 0.0f);
+  for (int64_t j0 = 0; j0 <= last; j0 += kKeys) {
+    __syncthreads();
+    loadRows<HD>(ks, kb, j0, T, kKeys, kw);
+    loadRows<HD>(vs, vb, j0, T, kKeys, kw);
+    __syncthreads();
+    rowsTimesRowsT<HD>(qs + warp * 16 * HD, ks, sw);
+    __syncwarp();
+    for (int c = half * 16; c < half * 16 + 16; ++c) {
+      bool on = i < T && j0 + c <= i && j0 + c < T;
+      pw[r * kKeys + c] = __float2bfloat16_rn(on ? expf(sw[r * kKeys + c] * scale - rowLse) : 0.0f);
+    }
+    __syncwarp();
+    accumulate<HD>(acc, pw, vs);
+  }
+  storeRows<HD>(acc, sw, a + b * T * qw + h * HD, q0 + warp * 16, T, qw);
+  if (half == 0 && i < T)
+    lse[bh * T + i] = rowLse;
+}
+
+// ---- Backward: dq per (32 queries, b·H + h), 2 warps ------------------------
+
+constexpr int kBackwardWarps = 2;
+
+template <int HD>
+__global__ void __launch_bounds__(32 * kBackwardWarps)
+    dqKernel(const bf16 *q, const bf16 *k, const bf16 *v, const bf16 *da, const float *lse, const float *delta,
+             float *dq, int64_t T, int64_t H, int64_t per, int64_t qw, int64_t kw, float scale) {
+  constexpr int kRows = 16 * kBackwardWarps;
+  __shared__ __align__(32) bf16 qs[kRows * HD];
+  __shared__ __align__(32) bf16 das[kRows * HD];
+  __shared__ __align__(32) bf16 ks[kKeys * HD];
+  __shared__ __align__(32) bf16 vs[kKeys * HD];
+  __shared__ __align__(32) float scores[kBackwardWarps * 16 * kKeys];
+  __shared__ __align__(32) float dps[kBackwardWarps * 16 * kKeys];
+  __shared__ __align__(32) bf16 dss[kBackwardWarps * 16 * kKeys];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 2, half = lane % 2;
+  const int64_t bh = blockIdx.y, b = bh / H, h = bh % H, g = h / per, q0 = int64_t(blockIdx.x) * kRows;
+  const int64_t i = q0 + warp * 16 + r;
+  float *sw = scores + warp * 16 * kKeys, *dpw = dps + warp * 16 * kKeys;
+  bf16 *dsw = dss + warp * 16 * kKeys;
+  loadRows<HD>(qs, q + b * T * qw + h * HD, q0, T, kRows, qw);
+  loadRows<HD>(das, da + b * T * qw + h * HD, q0, T, kRows, qw);
+  const float li = i < T ? lse[bh * T + i] : 0.0f, di = i < T ? delta[(b * T + i) * H + h] : 0.0f;
+  const int64_t last = q0 + kRows - 1 < T - 1 ? q0 + kRows - 1 : T - 1;
+  const bf16 *kb = k + b * T * kw + g * HD, *vb = v + b * T * kw + g * HD;
+  FragC acc[HD / 16];
+  for (int n = 0; n < HD / 16; ++n)
+    wmma::fill_fragment(acc[n], 0.0f);
+  for (int64_t j0 = 0; j0 <= last; j0 += kKeys) {
+    __syncthreads();
+    loadRows<HD>(ks, kb, j0, T, kKeys, kw);
+    loadRows<HD>(vs, vb, j0, T, kKeys, kw);
+    __syncthreads();
+    rowsTimesRowsT<HD>(qs + warp * 16 * HD, ks, sw);   // s = q kᵀ
+    rowsTimesRowsT<HD>(das + warp * 16 * HD, vs, dpw); // dp = da vᵀ
+    __syncwarp();
+    for (int c = half * 16; c < half * 16 + 16; ++c) {
+      bool on = i < T && j0 + c <= i && j0 + c < T;
+      float p = on ? expf(sw[r * kKeys + c] * scale - li) : 0.0f;
+      dsw[r * kKeys + c] = __float2bfloat16_rn(on ? p * (dpw[r * kKeys + c] - di) * scale : 0.0f);
+    }
+    __syncwarp();
+    accumulate<HD>(acc, dsw, ks); // dq += ds k
+  }
+  storeRows<HD>(acc, sw, dq + b * T * qw + h * HD, q0 + warp * 16, T, qw);
+}
+
+// ---- Backward: dk, dv per (32 keys, b·G + g), 2 warps, over the group's heads
+
+template <int HD>
+__global__ void __launch_bounds__(32 * kBackwardWarps)
+    dkvKernel(const bf16 *q, const bf16 *k, const bf16 *v, const bf16 *da, const float *lse, const float *delta,
+              float *dk, float *dv, int64_t T, int64_t H, int64_t G, int64_t per, int64_t qw, int64_t kw,
+              float scale) {
+  constexpr int kRows = 16 * kBackwardWarps; // keys of the block
+  __shared__ __align__(32) bf16 ks[kRows * HD];
+  __shared__ __align__(32) bf16 vs[kRows * HD];
+  __shared__ __align__(32) bf16 qs[kKeys * HD];
+  __shared__ __align__(32) bf16 das[kKeys * HD];
+  __shared__ __align__(32) float st[kBackwardWarps * 16 * kKeys];
+  __shared__ __align__(32) float dpt[kBackwardWarps * 16 * kKeys];
+  __shared__ __align__(32) bf16 pt[kBackwardWarps * 16 * kKeys];
+  __shared__ __align__(32) bf16 dst[kBackwardWarps * 16 * kKeys];
+  __shared__ float lses[kKeys], deltas[kKeys];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, r = lane / 2, half = lane % 2;
+  const int64_t bg = blockIdx.y, b = bg / G, g = bg % G, k0 = int64_t(blockIdx.x) * kRows;
+  const int64_t j = k0 + warp * 16 + r; // this lane's key
+  float *sw = st + warp * 16 * kKeys, *dpw = dpt + warp * 16 * kKeys;
+  bf16 *pw = pt + warp * 16 * kKeys, *dsw = dst + warp * 16 * kKeys;
+  loadRows<HD>(ks, k + b * T * kw + g * HD, k0, T, kRows, kw);
+  loadRows<HD>(vs, v + b * T * kw + g * HD, k0, T, kRows, kw);
+  FragC dkAcc[HD / 16], dvAcc[HD / 16];
+  for (int n = 0; n < HD / 16; ++n) {
+    wmma::fill_fragment(dkAcc[n], 0.0f);
+    wmma::fill_fragment(dvAcc[n], 0.0f);
+  }
+  for (int64_t h = g * per; h < (g + 1) * per; ++h)
+    for (int64_t i0 = k0; i0 < T; i0 += kKeys) { // queries before k0 see none of these keys
+      __syncthreads();
+      loadRows<HD>(qs, q + b * T * qw + h * HD, i0, T, kKeys, qw);
+      loadRows<HD>(das, da + b * T * qw + h * HD, i0, T, kKeys, qw);
+      for (int c = threadIdx.x; c < kKeys; c += blockDim.x) {
+        int64_t i = i0 + c;
+        lses[c] = i < T ? lse[(b * H + h) * T + i] : 0.0f;
+        deltas[c] = i < T ? delta[(b * T + i) * H + h] : 0.0f;
+      }
+      __syncthreads();
+      rowsTimesRowsT<HD>(ks + warp * 16 * HD, qs, sw);   // sᵀ = k qᵀ
+      rowsTimesRowsT<HD>(vs + warp * 16 * HD, das, dpw); // dpᵀ = v daᵀ
+      __syncwarp();
+      for (int c = half * 16; c < half * 16 + 16; ++c) {
+        int64_t i = i0 + c;
+        bool on = j < T && i < T && i >= j;
+        float p = on ? expf(sw[r * kKeys + c] * scale - lses[c]) : 0.0f;
+        pw[r * kKeys + c] = __float2bfloat16_rn(p);
+        dsw[r * kKeys + c] = __float2bfloat16_rn(on ? p * (dpw[r * kKeys + c] - deltas[c]) * scale : 0.0f);
+      }
+      __syncwarp();
+      accumulate<HD>(dvAcc, pw, das); // dv += pᵀ da
+      accumulate<HD>(dkAcc, dsw, qs); // dk += dsᵀ q
+    }
+  storeRows<HD>(dkAcc, sw, dk + b * T * kw + g * HD, k0 + warp * 16, T, kw);
+  storeRows<HD>(dvAcc, sw, dv + b * T * kw + g * HD, k0 + warp * 16, T, kw);
+}
+
+bool selectedByEnv() {
+  static const bool on = [] {
+    const char *env = std::getenv("SHEAR_CUDA_ATTENTION");
+    return !env || (std::strcmp(env, "naive") != 0 && std::strcmp(env, "tiled") != 0);
+  }();
+  return on;
+}
+
+dim3 gridFor(int64_t T, int rows, int64_t heads) {
+  return dim3(static_cast<unsigned>((T + rows - 1) / rows), static_cast<unsigned>(heads));
+}
+
+template <int HD>
+Status forwardFor(CudaContext &ctx, const void *q, const void *k, const void *v, float *a, float *lse, int64_t B,
+                  int64_t T, int64_t H, int64_t G, float scale) {
+  forwardKernel<HD><<<gridFor(T, 16 * kForwardWarps, B * H), 32 * kForwardWarps, 0, ctx.stream>>>(
+      static_cast<const bf16 *>(q), static_cast<const bf16 *>(k), static_cast<const bf16 *>(v), a, lse, T, H, H / G,
+      H * HD, G * HD, scale);
+  return launched("attention (tensor cores)");
+}
+
+template <int HD>
+Status backwardFor(CudaContext &ctx, const void *q, const void *k, const void *v, const void *da, const float *lse,
+                   const float *delta, float *dq, float *dk, float *dv, int64_t B, int64_t T, int64_t H, int64_t G,
+                   float scale) {
+  auto *qb = static_cast<const bf16 *>(q), *kb = static_cast<const bf16 *>(k), *vb = static_cast<const bf16 *>(v),
+       *dab = static_cast<const bf16 *>(da);
+  dqKernel<HD><<<gridFor(T, 16 * kBackwardWarps, B * H), 32 * kBackwardWarps, 0, ctx.stream>>>(
+      qb, kb, vb, dab, lse, delta, dq, T, H, H / G, H * HD, G * HD, scale);
+  dkvKernel<HD><<<gridFor(T, 16 * kBackwardWarps, B * G), 32 * kBackwardWarps, 0, ctx.stream>>>(
+      qb, kb, vb, dab, lse, delta, dk, dv, T, H, G, H / G, H * HD, G * HD, scale);
+  return launched("attention.bwd (tensor cores)");
+}
+} // namespace
+
+bool shear::rt::cuda::tensorCoreAttentionTakes(int64_t hd, int64_t heads) {
+  return selectedByEnv() && hd >= 16 && hd <= 128 && hd % 16 == 0 && heads <= 65535;
+}
+
+Status shear::rt::cuda::tensorCoreForward(CudaContext &ctx, const void *q, const void *k, const void *v, float *a,
+                                          float *lse, int64_t B, int64_t T, int64_t H, int64_t G, int64_t hd,
+                                          float scale) {
+  if (B == 0 || T == 0)
+    return Status();
+  switch (hd) {
+  case 16: return forwardFor<16>(ctx, q, k, v, a, lse, B, T, H, G, scale);
+  case 32: return forwardFor<32>(ctx, q, k, v, a, lse, B, T, H, G, scale);
+  case 48: return forwardFor<48>(ctx, q, k, v, a, lse, B, T, H, G, scale);
+  case 64: return forwardFor<64>(ctx, q, k, v, a, lse, B, T, H, G, scale);
+  case 80: return forwardFor<80>(ctx, q, k, v, a, lse, B, T, H, G, scale);
+  case 96: return forwardFor<96>(ctx, q, k, v, a, lse, B, T, H, G, scale);
+  case 112: return forwardFor<112>(ctx, q, k, v, a, lse, B, T, H, G, scale);
+  case 128: return forwardFor<128>(ctx, q, k, v, a, lse, B, T, H, G, scale);
+  }
+  return internalError("attention: no tensor-core kernel for head_dim " + std::to_string(hd));
+}
+
+Status shear::rt::cuda::tensorCoreBackward(CudaContext &ctx, const void *q, const void *k, const void *v,
+                                           const void *da, const float *lse, const float *delta, float *dq,
+                                           float *dk, float *dv, int64_t B, int64_t T, int64_t H, int64_t G,
+                                           int64_t hd, float scale) {
+  if (B == 0 || T == 0)
+    return Status();
+  switch (hd) {
+  case 16: return backwardFor<16>(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, scale);
+  case 32: return backwardFor<32>(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, scale);
+  case 48: return backwardFor<48>(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, scale);
+  case 64: return backwardFor<64>(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, scale);
+  case 80: return backwardFor<80>(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, scale);
+  case 96: return backwardFor<96>(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, scale);
+  case 112: return backwardFor<112>(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, scale);
+  case 128: return backwardFor<128>(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, scale);
+  }
+  return internalError("attention.bwd: no tensor-core kernel for head_dim " + std::to_string(hd));
+}
