@@ -1221,6 +1221,53 @@ int runCheckDevice(CheckDeviceOptions &o) {
 }
 
 //===----------------------------------------------------------------------===//
+// bench-attention
+//===----------------------------------------------------------------------===//
+
+struct BenchAttentionOptions {
+  int64_t batch = 1, seq = 2048, heads = 16, kvHeads = 0, headDim = 128, iters = 10;
+  Common common;
+};
+
+/// The causal attention core alone on --device: checked against the
+/// device's float32 core, then timed; one line of JSON (bench/attention_bench.sh).
+int runBenchAttention(BenchAttentionOptions &o) {
+  if (Status s = oneRank("bench-attention"); !s.ok())
+    return fail(s);
+  int64_t G = o.kvHeads > 0 ? o.kvHeads : o.heads;
+  auto device = backendFor(o.common);
+  if (!device.ok())
+    return report(device.status());
+  auto t = (*device)->timeAttentionCore(o.batch, o.seq, o.heads, G, o.headDim, static_cast<int>(o.iters));
+  if (!t.ok())
+    return report(t.status());
+  // Causal: half of the T x T scores. Forward 2 products (q k^T, p v), the
+  // backward 5 (FlashAttention's convention: 2.5 x the forward).
+  double forwardFlops = 2.0 * 2.0 * o.batch * o.heads * double(o.seq) * o.seq * o.headDim / 2.0;
+  double backwardFlops = 2.5 * forwardFlops;
+  json::Object out{{"kernel", t->kernel},
+                   {"device", (*device)->describe()},
+                   {"batch", o.batch},
+                   {"seq", o.seq},
+                   {"heads", o.heads},
+                   {"kv_heads", G},
+                   {"head_dim", o.headDim},
+                   {"forward_ms", t->forwardMs},
+                   {"backward_ms", t->backwardMs},
+                   {"forward_tflops", forwardFlops / (t->forwardMs * 1e-3) / 1e12},
+                   {"backward_tflops", backwardFlops / (t->backwardMs * 1e-3) / 1e12},
+                   {"max_error_vs_float32", t->maxError}};
+  printLine(json::write(json::Value(std::move(out))));
+  // bf16 inputs through bf16 products against the float32 core on the same
+  // values: the roundings of p, ds and da, well inside 2e-2.
+  if (t->maxError > 2e-2)
+    return report(runFailure("the timed attention core differs from the float32 core by " +
+                             std::to_string(t->maxError) + " of the largest value (more than 2e-2): its timing "
+                             "does not count"));
+  return 0;
+}
+
+//===----------------------------------------------------------------------===//
 // compile
 //===----------------------------------------------------------------------===//
 
@@ -1484,6 +1531,17 @@ int main(int argc, char **argv) {
       .hidden();
   commonOptions(checkCmd, check.common, false);
 
+  BenchAttentionOptions benchAttn;
+  cli::Command &benchCmd = cl.command("bench-attention", "the causal attention core alone on --device, checked "
+                                                         "against its float32 core, then timed (one JSON line)");
+  benchCmd.option("batch", "N", "sequences", &benchAttn.batch, 1, 1 << 16)
+      .option("seq", "T", "tokens per sequence", &benchAttn.seq, 1, 1 << 20)
+      .option("heads", "H", "query heads", &benchAttn.heads, 1, 4096)
+      .option("kv-heads", "G", "key and value heads (default: H)", &benchAttn.kvHeads, 0, 4096)
+      .option("head-dim", "D", "head dimension", &benchAttn.headDim, 1, 1024)
+      .option("iters", "N", "timed calls of each (the best counts)", &benchAttn.iters, 1, 100000);
+  commonOptions(benchCmd, benchAttn.common, false);
+
   CompileCommandOptions comp;
   cli::Command &compCmd = cl.command("compile", "compile a model module into a program file");
   compCmd.positional("MODEL", "a model module (.mlir)", &comp.model)
@@ -1527,6 +1585,7 @@ int main(int argc, char **argv) {
              : name == "gradients" ? runGradients(grad)
              : name == "importance" ? runImportance(imp)
              : name == "check-device" ? runCheckDevice(check)
+             : name == "bench-attention" ? runBenchAttention(benchAttn)
                                    : runCompile(comp);
   gComm.reset(); // MPI_Finalize with several ranks
   return code;

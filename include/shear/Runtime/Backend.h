@@ -81,6 +81,21 @@ public:
   /// program's GEMMs may run on bf16 tensor cores), against which MFU is given.
   virtual double peakFlops(DType storage = DType::F32) = 0;
 
+  /// The causal attention core alone (no projections, no RoPE) of bf16
+  /// q, k, v: B sequences of T tokens, H query heads and G kv heads of head
+  /// dim hd, on random values, first checked against the device's float32
+  /// core, then timed (the best of `iters` calls). For bench/attention_bench.sh.
+  struct AttentionCoreTiming {
+    std::string kernel;               // which core ran
+    double forwardMs = 0, backwardMs = 0;
+    double maxError = 0;              // max |Δ| / max |float32 core| over a, dq, dk, dv
+  };
+  virtual Result<AttentionCoreTiming> timeAttentionCore(int64_t B, int64_t T, int64_t H, int64_t G, int64_t hd,
+                                                        int iters) {
+    (void)B, (void)T, (void)H, (void)G, (void)hd, (void)iters;
+    return invalidInput(describe() + " has no attention core of its own to time (--device cuda has)");
+  }
+
   const KernelImpl *kernel(KernelId id) const;
   /// Table entries this backend has no implementation for.
   std::vector<std::string> missingKernels() const;

@@ -1,5 +1,6 @@
 //===- CudaBackend.cpp - the CUDA backend and the plugin's entry points ----===//
 #include "CudaBackend.h"
+#include "TensorCoreAttention.h"
 #include "shear/Runtime/CachingAllocator.h"
 #include "shear/Runtime/HostStaged.h"
 #include "shear/Runtime/PluginInterface.h"
@@ -249,6 +250,11 @@ public:
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
     return peak;
+  }
+
+  Result<AttentionCoreTiming> timeAttentionCore(int64_t B, int64_t T, int64_t H, int64_t G, int64_t hd,
+                                                int iters) override {
+    return cuda::timeAttentionCore(context_, cache_, B, T, H, G, hd, iters);
   }
 
   HostKernels &host() { return host_; }

@@ -23,12 +23,16 @@
 //
 //===----------------------------------------------------------------------===//
 #include "TensorCoreAttention.h"
+#include "FlashAttention.h"
 
 #include <cuda_bf16.h>
 #include <mma.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 using namespace shear;
 using namespace shear::rt;
@@ -355,4 +359,152 @@ Status shear::rt::cuda::tensorCoreBackward(CudaContext &ctx, const void *q, cons
   case 128: return backwardFor<128>(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, scale);
   }
   return internalError("attention.bwd: no tensor-core kernel for head_dim " + std::to_string(hd));
+}
+
+// ---- Timing the core alone (bench/attention_bench.sh) ----------------------
+
+namespace {
+/// x[i] = a bf16 value in [-scale, scale) from a hash of (seed, i).
+__global__ void randomKernel(bf16 *x, float *f, int64_t n, uint32_t seed, float scale) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    uint32_t h = seed ^ static_cast<uint32_t>(i * 2654435761u);
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    h *= 0x846ca68bu;
+    h ^= h >> 16;
+    bf16 v = __float2bfloat16_rn(scale * (static_cast<float>(h >> 8) / 8388608.0f - 1.0f));
+    x[i] = v;
+    f[i] = __bfloat162float(v);
+  }
+}
+
+/// delta[r, h] = Σ_e da · a over head h's elements (the backward's input).
+__global__ void deltaKernel(const float *da, const float *a, float *delta, int64_t rows, int64_t H, int64_t hd) {
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < rows * H; t += int64_t(gridDim.x) * blockDim.x) {
+    float s = 0.0f;
+    for (int64_t e = 0; e < hd; ++e)
+      s += da[t * hd + e] * a[t * hd + e];
+    delta[t] = s;
+  }
+}
+
+struct Arrays {
+  std::vector<Tensor> keep;
+  Status status;
+  template <class T> T *take(Allocator &alloc, int64_t n, DType type) {
+    auto t = Tensor::allocate(alloc, {std::max<int64_t>(n, 1)}, type);
+    if (!t.ok()) {
+      if (status.ok())
+        status = t.status();
+      return nullptr;
+    }
+    keep.push_back(t.take());
+    return static_cast<T *>(keep.back().data());
+  }
+};
+
+Result<std::vector<float>> hostCopy(CudaContext &ctx, const float *p, int64_t n) {
+  std::vector<float> v(static_cast<size_t>(n));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(v.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost, ctx.stream),
+                                  "attention timing"));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaStreamSynchronize(ctx.stream), "attention timing"));
+  return v;
+}
+
+double relativeDifference(const std::vector<float> &a, const std::vector<float> &b) {
+  double diff = 0, scale = 1e-30;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::isfinite(a[i]) ? double(std::fabs(a[i] - b[i])) : INFINITY);
+    scale = std::max(scale, double(std::fabs(b[i])));
+  }
+  return diff / scale;
+}
+} // namespace
+
+Result<Backend::AttentionCoreTiming> shear::rt::cuda::timeAttentionCore(CudaContext &ctx, Allocator &alloc, int64_t B,
+                                                                       int64_t T, int64_t H, int64_t G, int64_t hd,
+                                                                       int iters) {
+  if (B < 1 || T < 1 || H < 1 || G < 1 || H % G != 0 || hd < 4 || hd % 4 != 0 || hd > 256 || iters < 1)
+    return invalidInput("attention timing: want B, T, H, G >= 1 with G dividing H, a head dim that is a multiple "
+                        "of 4 up to 256, and iterations >= 1");
+  const bool tc = tensorCoreAttentionTakes(hd, B * H);
+  if (!tc && !flashAttentionTakes(hd))
+    return invalidInput("attention timing: SHEAR_CUDA_ATTENTION=naive has no core to time on its own");
+  int64_t rows = B * T, qn = rows * H * hd, kn = rows * G * hd;
+  Arrays m;
+  // (bf16 here is CudaBackend.h's operand helper: the type is spelled out.)
+  using Bf16 = __nv_bfloat16;
+  Bf16 *q16 = m.take<Bf16>(alloc, qn, DType::BF16), *k16 = m.take<Bf16>(alloc, kn, DType::BF16),
+       *v16 = m.take<Bf16>(alloc, kn, DType::BF16), *da16 = m.take<Bf16>(alloc, qn, DType::BF16);
+  float *q = m.take<float>(alloc, qn, DType::F32), *k = m.take<float>(alloc, kn, DType::F32),
+        *v = m.take<float>(alloc, kn, DType::F32), *da = m.take<float>(alloc, qn, DType::F32);
+  float *a = m.take<float>(alloc, qn, DType::F32), *aRef = m.take<float>(alloc, qn, DType::F32);
+  float *lse = m.take<float>(alloc, B * H * T, DType::F32), *lseRef = m.take<float>(alloc, B * H * T, DType::F32);
+  float *delta = m.take<float>(alloc, rows * H, DType::F32);
+  float *dq = m.take<float>(alloc, qn, DType::F32), *dk = m.take<float>(alloc, kn, DType::F32),
+        *dv = m.take<float>(alloc, kn, DType::F32);
+  float *dqRef = m.take<float>(alloc, qn, DType::F32), *dkRef = m.take<float>(alloc, kn, DType::F32),
+        *dvRef = m.take<float>(alloc, kn, DType::F32);
+  if (!m.status.ok())
+    return m.status.prefixed("attention timing: ");
+  randomKernel<<<blocksFor(qn), 256, 0, ctx.stream>>>(q16, q, qn, 1u, 1.0f);
+  randomKernel<<<blocksFor(kn), 256, 0, ctx.stream>>>(k16, k, kn, 2u, 1.0f);
+  randomKernel<<<blocksFor(kn), 256, 0, ctx.stream>>>(v16, v, kn, 3u, 1.0f);
+  randomKernel<<<blocksFor(qn), 256, 0, ctx.stream>>>(da16, da, qn, 4u, 0.1f);
+  SHEAR_RETURN_IF_ERROR(launched("attention timing (inputs)"));
+  float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  auto forward = [&]() -> Status {
+    if (tc)
+      return tensorCoreForward(ctx, q16, k16, v16, a, lse, B, T, H, G, hd, scale);
+    return flashForward(ctx, q, k, v, a, lse, B, T, H, G, hd, scale);
+  };
+  auto backward = [&]() -> Status {
+    if (tc)
+      return tensorCoreBackward(ctx, q16, k16, v16, da16, lse, delta, dq, dk, dv, B, T, H, G, hd, scale);
+    return flashBackward(ctx, q, k, v, da, lse, delta, dq, dk, dv, B, T, H, G, hd, scale);
+  };
+  // The check: the same inputs (bf16 values) through the float32 core.
+  SHEAR_RETURN_IF_ERROR(forward());
+  SHEAR_RETURN_IF_ERROR(flashForward(ctx, q, k, v, aRef, lseRef, B, T, H, G, hd, scale));
+  deltaKernel<<<blocksFor(rows * H), 256, 0, ctx.stream>>>(da, aRef, delta, rows, H, hd);
+  SHEAR_RETURN_IF_ERROR(launched("attention timing (delta)"));
+  SHEAR_RETURN_IF_ERROR(backward());
+  SHEAR_RETURN_IF_ERROR(flashBackward(ctx, q, k, v, da, lseRef, delta, dqRef, dkRef, dvRef, B, T, H, G, hd, scale));
+  Backend::AttentionCoreTiming timing;
+  timing.kernel = tc ? "tensor cores, bf16 (TensorCoreAttention.cu)" : "CUDA cores, float32 (FlashAttention.cu)";
+  std::pair<const float *, const float *> pairs[] = {{a, aRef}, {dq, dqRef}, {dk, dkRef}, {dv, dvRef}};
+  int64_t counts[] = {qn, qn, kn, kn};
+  for (int i = 0; i < 4; ++i) {
+    auto got = hostCopy(ctx, pairs[i].first, counts[i]);
+    auto want = hostCopy(ctx, pairs[i].second, counts[i]);
+    if (!got.ok() || !want.ok())
+      return !got.ok() ? got.status() : want.status();
+    timing.maxError = std::max(timing.maxError, relativeDifference(*got, *want));
+  }
+  // The timing: the best of `iters` calls of each, after a warm-up call.
+  cudaEvent_t start, stop;
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaEventCreate(&start), "attention timing"));
+  SHEAR_RETURN_IF_ERROR(cudaCheck(cudaEventCreate(&stop), "attention timing"));
+  auto best = [&](const std::function<Status()> &call, double &ms) -> Status {
+    SHEAR_RETURN_IF_ERROR(call());
+    ms = INFINITY;
+    for (int i = 0; i < iters; ++i) {
+      cudaEventRecord(start, ctx.stream);
+      SHEAR_RETURN_IF_ERROR(call());
+      cudaEventRecord(stop, ctx.stream);
+      SHEAR_RETURN_IF_ERROR(cudaCheck(cudaEventSynchronize(stop), "attention timing"));
+      float t = 0;
+      cudaEventElapsedTime(&t, start, stop);
+      ms = std::min(ms, double(t));
+    }
+    return Status();
+  };
+  Status s = best(forward, timing.forwardMs);
+  if (s.ok())
+    s = best(backward, timing.backwardMs);
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  SHEAR_RETURN_IF_ERROR(s);
+  return timing;
 }

@@ -26,6 +26,12 @@ Status tensorCoreBackward(CudaContext &ctx, const void *q, const void *k, const 
                           const float *lse, const float *delta, float *dq, float *dk, float *dv, int64_t B,
                           int64_t T, int64_t H, int64_t G, int64_t hd, float scale);
 
+/// Backend::timeAttentionCore for the CUDA backend: the tensor-core core
+/// where it takes hd, else the float32 tiled one, checked against the
+/// float32 tiled core on the same (bf16-valued) inputs, then timed.
+Result<Backend::AttentionCoreTiming> timeAttentionCore(CudaContext &ctx, Allocator &alloc, int64_t B, int64_t T,
+                                                       int64_t H, int64_t G, int64_t hd, int iters);
+
 } // namespace shear::rt::cuda
 
 #endif
