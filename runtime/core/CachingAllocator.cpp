@@ -23,8 +23,8 @@ struct CachingAllocator::State {
   }
 };
 
-CachingAllocator::CachingAllocator(Allocator &device)
-    : device_(device), state_(std::make_shared<State>()) {}
+CachingAllocator::CachingAllocator(Allocator &device, Reuse reuse)
+    : device_(device), reuse_(std::move(reuse)), state_(std::make_shared<State>()) {}
 
 CachingAllocator::~CachingAllocator() {
   {
@@ -49,7 +49,7 @@ Result<std::shared_ptr<Buffer>> CachingAllocator::allocate(size_t bytes) {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     auto it = state_->kept.lower_bound(want);
-    if (it != state_->kept.end() && it->first / 2 <= want) {
+    if (it != state_->kept.end() && (reuse_.exactSize ? it->first == want : it->first / 2 <= want)) {
       block = std::move(it->second);
       state_->kept.erase(it);
       state_->stats.keptBuffers -= 1;
@@ -57,6 +57,8 @@ Result<std::shared_ptr<Buffer>> CachingAllocator::allocate(size_t bytes) {
       state_->stats.reuses += 1;
     }
   }
+  if (block && reuse_.refill)
+    reuse_.refill(block->data(), block->bytes());
   if (!block) {
     auto fresh = device_.allocate(want);
     if (!fresh.ok()) { // what is kept may be what the device lacks

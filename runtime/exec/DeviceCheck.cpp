@@ -42,7 +42,7 @@ struct Case {
   double tol = 1e-4;
   bool mustFail = false;
   /// Results held to another tolerance than `tol` (by index).
-  std::map<size_t, double> resultTol;
+  std::map<size_t, double> resultTol = {};
 };
 
 /// `ids` with two values outside [0, V): V + 3 at position 9 (the first,

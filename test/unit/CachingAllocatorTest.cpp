@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 using namespace shear;
@@ -121,4 +122,34 @@ TEST(CachingAllocator, BuffersOutlivingTheAllocatorAreFreed) {
   survivor.reset(); // released after: freed, not kept
   EXPECT_EQ(device.frees, 2u);
   EXPECT_EQ(device.live, 0u);
+}
+
+// The CUDA emulation's policy: only a kept buffer of the very size is
+// reused, and it is refilled before it is handed out.
+TEST(CachingAllocator, ExactSizesAndRefilledBuffersWhenAsked) {
+  CountingDevice device;
+  std::vector<std::pair<void *, size_t>> refilled;
+  CachingAllocator cache(device, {true, [&](void *p, size_t n) {
+                                    std::memset(p, 0xff, n);
+                                    refilled.push_back({p, n});
+                                  }});
+  void *first = nullptr;
+  {
+    auto a = cache.allocate(4096);
+    ASSERT_TRUE(a.ok());
+    first = (*a)->data();
+    std::memset(first, 0, 4096);
+  }
+  // 3000 bytes would take the kept 4096 by default (within twice); not here.
+  auto smaller = cache.allocate(3000);
+  ASSERT_TRUE(smaller.ok());
+  EXPECT_NE((*smaller)->data(), first);
+  EXPECT_EQ(device.allocations, 2u);
+  EXPECT_TRUE(refilled.empty());
+  auto same = cache.allocate(4096);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ((*same)->data(), first);
+  ASSERT_EQ(refilled.size(), 1u);
+  EXPECT_EQ(refilled[0].first, first);
+  EXPECT_EQ(static_cast<unsigned char *>(first)[100], 0xffu); // the previous user's zeros are gone
 }

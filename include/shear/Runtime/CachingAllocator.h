@@ -17,15 +17,27 @@
 
 #include "shear/Runtime/Tensor.h"
 
+#include <functional>
 #include <memory>
 
 namespace shear::rt {
 
+/// How a CachingAllocator hands kept buffers out again. The defaults are
+/// the GPU's; the CUDA emulation takes exact sizes only (so the guard page
+/// after an allocation stays where a kernel overrunning its buffer meets
+/// it) and refills each reused buffer (so a kernel reading memory it never
+/// wrote reads NaN, not the previous user's values).
+struct CacheReuse {
+  bool exactSize = false;
+  std::function<void(void *data, size_t bytes)> refill;
+};
+
 class CachingAllocator : public Allocator {
 public:
+  using Reuse = CacheReuse;
   /// Allocations go to `device` (which must outlive this allocator and every
   /// buffer it handed out).
-  explicit CachingAllocator(Allocator &device);
+  explicit CachingAllocator(Allocator &device, Reuse reuse = {});
   /// Frees the kept buffers; buffers still in use are freed when released.
   ~CachingAllocator() override;
   CachingAllocator(const CachingAllocator &) = delete;
@@ -46,6 +58,7 @@ public:
 private:
   struct State;
   Allocator &device_;
+  Reuse reuse_;
   std::shared_ptr<State> state_; // shared with the buffers, which may outlive this
 };
 

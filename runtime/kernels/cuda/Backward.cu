@@ -4,10 +4,13 @@
 // Residual.cpp (which state the formulas). Per-row work takes one block per
 // row; sums over rows (the weight and mask gradients) are column sums over
 // fixed chunks of rows, then over the chunks in order: deterministic.
+// The activations (x, u) and the norm's weight may be bf16 (a bf16 program:
+// read as float, Storage.cuh); the cotangent and the gradients are float32.
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
 #include "Reduce.cuh"
+#include "Storage.cuh"
 
 #include <algorithm>
 
@@ -22,15 +25,16 @@ int64_t chunksFor(int64_t rows) { return std::max<int64_t>(1, std::min(kMaxChunk
 
 /// partial[c, d] = Σ over chunk c's rows r of a[r, d] · b[r, d] · scale[r]
 /// (scale absent: 1).
-__global__ void columnPartialKernel(const float *a, const float *b, const double *scale,
-                                    int64_t rows, int64_t D, int64_t chunkRows, double *partial) {
+template <class B>
+__global__ void columnPartialKernel(const float *a, const B *b, const double *scale, int64_t rows, int64_t D,
+                                    int64_t chunkRows, double *partial) {
   int64_t d = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, c = blockIdx.y;
   if (d >= D)
     return;
   int64_t r0 = c * chunkRows, r1 = r0 + chunkRows < rows ? r0 + chunkRows : rows;
   double s = 0;
   for (int64_t r = r0; r < r1; ++r)
-    s += double(a[r * D + d]) * b[r * D + d] * (scale ? scale[r] : 1.0);
+    s += double(a[r * D + d]) * load(b, r * D + d) * (scale ? scale[r] : 1.0);
   partial[c * D + d] = s;
 }
 
@@ -49,15 +53,25 @@ __global__ void columnFinishKernel(const double *partial, int64_t chunks, int64_
 
 int64_t shear::rt::cuda::columnPartialCount(int64_t rows) { return chunksFor(rows); }
 
-/// sum[d] = Σ_r a[r, d] · b[r, d] · scale[r], deterministic.
-Status shear::rt::cuda::columnSums(CudaContext &ctx, const float *a, const float *b, const double *scale,
-                  int64_t rows, int64_t D, double *partial, double *sum) {
+/// sum[d] = Σ_r a[r, d] · b[r, d] · scale[r], deterministic (b float32 or bf16).
+static Status columnSumsOf(CudaContext &ctx, const float *a, const void *b, DType bType, const double *scale, int64_t rows,
+                    int64_t D, double *partial, double *sum) {
   int64_t chunks = chunksFor(rows), chunkRows = (rows + chunks - 1) / chunks;
   dim3 grid(static_cast<unsigned>((D + kBlock - 1) / kBlock), static_cast<unsigned>(chunks));
-  columnPartialKernel<<<grid, kBlock, 0, ctx.stream>>>(a, b, scale, rows, D, chunkRows, partial);
+  if (bType == DType::BF16)
+    columnPartialKernel<__nv_bfloat16><<<grid, kBlock, 0, ctx.stream>>>(
+        a, static_cast<const __nv_bfloat16 *>(b), scale, rows, D, chunkRows, partial);
+  else
+    columnPartialKernel<float><<<grid, kBlock, 0, ctx.stream>>>(a, static_cast<const float *>(b), scale, rows, D,
+                                                                chunkRows, partial);
   columnFinishKernel<<<static_cast<unsigned>((D + kBlock - 1) / kBlock), kBlock, 0, ctx.stream>>>(
       partial, chunks, D, sum);
   return launched("column sums");
+}
+
+Status shear::rt::cuda::columnSums(CudaContext &ctx, const float *a, const float *b, const double *scale,
+                                   int64_t rows, int64_t D, double *partial, double *sum) {
+  return columnSumsOf(ctx, a, b, DType::F32, scale, rows, D, partial, sum);
 }
 
 namespace {
@@ -95,19 +109,21 @@ size_t backwardWorkspace(const KernelParams &, const std::vector<const Shape *> 
 // --- rms_norm.bwd(x, w [, hidden], y, dy) -> (dx, dw [, dhidden]) ----------
 
 /// One block per row: dx, and the row's rstd into rowScale.
-__global__ void rmsNormRowKernel(const float *x, const float *w, const float *z, const float *dy,
-                                 float *dx, double *rowScale, int64_t D, double eps) {
+template <class T>
+__global__ void rmsNormRowKernel(const T *x, const T *w, const float *z, const float *dy, float *dx,
+                                 double *rowScale, int64_t D, double eps) {
   __shared__ double shared[kBlock / 32];
   int64_t r = blockIdx.x;
-  const float *in = x + r * D, *g = dy + r * D;
+  const T *in = x + r * D;
+  const float *g = dy + r * D;
   double ss = 0, kept = 0, dot = 0;
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-    float zd = z ? z[d] : 1.0f;
+    float zd = z ? z[d] : 1.0f, xd = load(in, d);
     if (zd != 0.0f) {
-      ss += double(in[d]) * in[d];
+      ss += double(xd) * xd;
       kept += 1;
     }
-    dot += double(g[d]) * in[d] * w[d] * zd;
+    dot += double(g[d]) * xd * load(w, d) * zd;
   }
   ss = blockSum(ss, shared);
   kept = blockSum(kept, shared);
@@ -116,21 +132,21 @@ __global__ void rmsNormRowKernel(const float *x, const float *w, const float *z,
   double coef = kept > 0 ? rstd * rstd * rstd / kept * dot : 0.0;
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
     float zd = z ? z[d] : 1.0f;
-    dx[r * D + d] = static_cast<float>(rstd * w[d] * zd * g[d] - (zd != 0.0f ? coef * in[d] : 0.0));
+    dx[r * D + d] = static_cast<float>(rstd * load(w, d) * zd * g[d] - (zd != 0.0f ? coef * load(in, d) : 0.0));
   }
   if (threadIdx.x == 0)
     rowScale[r] = rstd;
 }
 
 /// dw[d] = S[d] · z[d], dz[d] = S[d] · w[d] for S = Σ dy · x · rstd.
-__global__ void rmsNormColumnsKernel(const double *S, const float *w, const float *z, float *dw,
-                                     float *dz, int64_t D) {
+template <class T>
+__global__ void rmsNormColumnsKernel(const double *S, const T *w, const float *z, float *dw, float *dz, int64_t D) {
   int64_t d = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (d >= D)
     return;
   dw[d] = static_cast<float>(S[d] * (z ? z[d] : 1.0f));
   if (dz)
-    dz[d] = static_cast<float>(S[d] * w[d]);
+    dz[d] = static_cast<float>(S[d] * load(w, d));
 }
 
 Status rmsNormBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
@@ -141,15 +157,32 @@ Status rmsNormBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   int64_t rows, D;
   if (io.workspaceBytes < rowsTimesLast(x.shape(), rows, D))
     return internalError("rms_norm.bwd: workspace too small");
+  // x and w float32 or bf16; the cotangent and the gradients float32.
+  Storage st = storageOf({&x, &w}, {z, &dy, &io.output(0), &io.output(1), dz});
+  if (st == Storage::Other)
+    return runInFloat32(KernelId::RMSNormBwd, rmsNormBwd, c, params, io);
   Scratch s(io, rows, D);
   const float *zp = z ? z->f32() : nullptr;
+  double eps = std::get<NormParams>(params).eps;
+  auto cols = static_cast<unsigned>((D + kBlock - 1) / kBlock);
+  if (st == Storage::BF16) {
+    auto *xb = static_cast<const __nv_bfloat16 *>(x.data()), *wb = static_cast<const __nv_bfloat16 *>(w.data());
+    if (rows > 0)
+      rmsNormRowKernel<__nv_bfloat16><<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
+          xb, wb, zp, dy.f32(), io.output(0).f32(), s.rowScale, D, eps);
+    SHEAR_RETURN_IF_ERROR(launched("rms_norm.bwd"));
+    SHEAR_RETURN_IF_ERROR(columnSumsOf(ctx, dy.f32(), xb, DType::BF16, s.rowScale, rows, D, s.partial, s.sum));
+    rmsNormColumnsKernel<__nv_bfloat16><<<cols, kBlock, 0, ctx.stream>>>(s.sum, wb, zp, io.output(1).f32(),
+                                                                         dz ? dz->f32() : nullptr, D);
+    return launched("rms_norm.bwd");
+  }
   if (rows > 0)
-    rmsNormRowKernel<<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
-        x.f32(), w.f32(), zp, dy.f32(), io.output(0).f32(), s.rowScale, D, std::get<NormParams>(params).eps);
+    rmsNormRowKernel<float><<<static_cast<unsigned>(rows), kBlock, 0, ctx.stream>>>(
+        x.f32(), w.f32(), zp, dy.f32(), io.output(0).f32(), s.rowScale, D, eps);
   SHEAR_RETURN_IF_ERROR(launched("rms_norm.bwd"));
   SHEAR_RETURN_IF_ERROR(columnSums(ctx, dy.f32(), x.f32(), s.rowScale, rows, D, s.partial, s.sum));
-  rmsNormColumnsKernel<<<static_cast<unsigned>((D + kBlock - 1) / kBlock), kBlock, 0, ctx.stream>>>(
-      s.sum, w.f32(), zp, io.output(1).f32(), dz ? dz->f32() : nullptr, D);
+  rmsNormColumnsKernel<float><<<cols, kBlock, 0, ctx.stream>>>(s.sum, w.f32(), zp, io.output(1).f32(),
+                                                               dz ? dz->f32() : nullptr, D);
   return launched("rms_norm.bwd");
 }
 
@@ -178,7 +211,7 @@ __global__ void residualMasksKernel(const double *S, const float *layer, const f
     dlayer[0] = static_cast<float>(s);
 }
 
-Status residualAddBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
+Status residualAddBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   CudaContext &ctx = cudaContext(c);
   const Tensor &x = io.input(0), &u = io.input(1), &dy = io.input(5);
   const Tensor *zl = io.optional(2), *zd = io.optional(3);
@@ -186,6 +219,11 @@ Status residualAddBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
   int64_t n = x.numel(), rows, D;
   if (io.workspaceBytes < rowsTimesLast(x.shape(), rows, D))
     return internalError("residual_add.bwd: workspace too small");
+  // x and u float32 or bf16 (only u is read, for the mask gradients); the
+  // cotangent and the gradients float32.
+  Storage st = storageOf({&x, &u}, {zl, zd, &dy, &io.output(0), &io.output(1), dlayer, dhidden});
+  if (st == Storage::Other)
+    return runInFloat32(KernelId::ResidualAddBwd, residualAddBwd, c, params, io);
   const float *lp = zl ? zl->f32() : nullptr, *hp = zd ? zd->f32() : nullptr;
   // dx is dy itself (in place): nothing to write.
   residualDuKernel<<<blocksFor(n), kBlock, 0, ctx.stream>>>(dy.f32(), lp, hp, io.output(1).f32(), n, D);
@@ -193,7 +231,7 @@ Status residualAddBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
   if (!dlayer && !dhidden)
     return Status();
   Scratch s(io, rows, D);
-  SHEAR_RETURN_IF_ERROR(columnSums(ctx, dy.f32(), u.f32(), nullptr, rows, D, s.partial, s.sum));
+  SHEAR_RETURN_IF_ERROR(columnSumsOf(ctx, dy.f32(), u.data(), u.dtype(), nullptr, rows, D, s.partial, s.sum));
   residualMasksKernel<<<1, kBlock, 0, ctx.stream>>>(s.sum, lp, hp, dlayer ? dlayer->f32() : nullptr,
                                                     dhidden ? dhidden->f32() : nullptr, D);
   return launched("residual_add.bwd");
@@ -212,4 +250,6 @@ size_t shear::rt::cuda::rowBackwardWorkspace(const Shape &x) {
 void shear::rt::cuda::registerBackward(const Define &define) {
   define(KernelId::RMSNormBwd, {rmsNormBwd, backwardWorkspace});
   define(KernelId::ResidualAddBwd, {residualAddBwd, backwardWorkspace});
+  takesBf16(KernelId::RMSNormBwd);
+  takesBf16(KernelId::ResidualAddBwd);
 }

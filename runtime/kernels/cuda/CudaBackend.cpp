@@ -72,6 +72,16 @@ private:
   Device device_;
 };
 
+/// A GPU reuses kept buffers as they are; the emulation keeps its checks
+/// (CachingAllocator::Reuse): exact sizes, reused memory refilled with 0xff.
+CachingAllocator::Reuse reusePolicy() {
+#ifdef SHEAR_CUDA_EMULATION
+  return {true, [](void *p, size_t bytes) { cudaMemsetAsync(p, 0xff, bytes, nullptr); }};
+#else
+  return {};
+#endif
+}
+
 class CudaBackend;
 CudaBackend *gBackend = nullptr;
 HostKernels *gHost = nullptr;
@@ -216,7 +226,8 @@ public:
   }
 
   // GEMM throughput (4096³, best of 3) as a program of that storage runs
-  // its GEMMs (float32; bf16 tensor cores for bf16), against which MFU is given.
+  // its GEMMs (float32 SGEMM; bf16 operands through cuBLASLt for bf16),
+  // against which MFU is given.
   double peakFlops(DType storage) override {
     bool bf16 = storage == DType::BF16;
     double &peak = bf16 ? peakBf16_ : peak_;
@@ -227,18 +238,19 @@ public:
 #else
     const int64_t n = 4096;
 #endif
-    auto a = Tensor::allocate(allocator_, {n, n}, DType::F32);
-    auto c = Tensor::allocate(allocator_, {n, n}, DType::F32);
+    DType in = bf16 ? DType::BF16 : DType::F32;
+    auto a = Tensor::allocate(cache_, {n, n}, in);
+    auto c = Tensor::allocate(cache_, {n, n}, DType::F32);
     if (!a.ok() || !c.ok() || !zero(*a).ok())
       return 0;
     cudaEvent_t start, stop;
     cudaEventCreate(&start);
     cudaEventCreate(&stop);
-    context_.bf16Gemms = bf16;
     for (int i = 0; i < 4; ++i) {
       cudaEventRecord(start, context_.stream);
-      Status s = gemm(context_, false, false, n, n, n, 1.0f, a->f32(), n, a->f32(), n, 0.0f,
-                      c->f32(), n);
+      // The GEMMs a bf16 layer runs: x wᵀ (the weight transposed).
+      Status s = gemmEx(context_, false, true, n, n, n, 1.0f, operand(*a), n, operand(*a), n, 0.0f, c->data(),
+                        DType::F32, n);
       cudaEventRecord(stop, context_.stream);
       cudaEventSynchronize(stop);
       float ms = 0;
@@ -246,7 +258,6 @@ public:
       if (s.ok() && i > 0 && ms > 0) // the first is a warm-up
         peak = std::max(peak, 2.0 * n * n * n / (ms * 1e-3));
     }
-    context_.bf16Gemms = false;
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
     return peak;
@@ -276,7 +287,7 @@ private:
 
   CudaContext context_;
   CudaAllocator allocator_;
-  CachingAllocator cache_{allocator_};
+  CachingAllocator cache_{allocator_, reusePolicy()};
   HostKernels host_;
   cudaDeviceProp props_{};
   int native_ = 0, bf16Native_ = 0;
@@ -320,7 +331,8 @@ Status native(ExecContext &context, const KernelParams &params, KernelIO &io) {
   // A call with tensors kept in host memory runs there (the CPU kernel).
   if (anyOnHost(io))
     return gHost->run(*gBackend, static_cast<KernelId>(Id), params, io);
-  // cast converts between types; the other native kernels read float32.
+  // Kernels that take bf16 tensors get every call (cast converts between
+  // types); the others read float32, so a bf16 call runs on copies.
   if (gTakesBf16[Id] || allFloat32(io))
     return gNative[Id].run(context, params, io);
   return runInFloat32(static_cast<KernelId>(Id), gNative[Id].run, context, params, io);

@@ -176,8 +176,8 @@ Status shear::rt::cuda::gemmEx(CudaContext &ctx, bool transA, bool transB, int64
     return Status();
   cublasOperation_t opA = transB ? CUBLAS_OP_T : CUBLAS_OP_N, opB = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
   Key k{transA, transB, M, N, K, lda, ldb, ldc, A.type, cType, alignmentOf(A.p), alignmentOf(B.p), alignmentOf(C)};
-  // cuBLASLt for bf16 operands (float32 ones with bf16 compute stay with cuBLAS).
-  if (useCublas() || A.type != DType::BF16 || K == 0)
+  // bf16 operands from here on (float32 ones went to gemm() above).
+  if (useCublas() || K == 0)
     return gemmWithCublas(ctx, opA, opB, k, alpha, A.p, B.p, beta, C);
   if (!ctx.gemmPlans)
     ctx.gemmPlans = std::make_shared<GemmPlans>();

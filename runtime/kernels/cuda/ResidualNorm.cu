@@ -4,9 +4,8 @@
 // one block per row reads x and u once, writes the residual stream y and
 // its norm n (the mean of squares in double over the kept dims, as
 // rms_norm). The backward composes rms_norm.bwd and residual_add.bwd as the
-// CPU does. The forward takes float32 or bf16 storage alike (the norm from
-// the unrounded sum, as the CPU computes it); the backward runs bf16 calls
-// on float32 copies.
+// CPU does. Both take float32 or bf16 storage alike (the forward's norm from
+// the unrounded sum, as the CPU computes it; the backward's gradients float32).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
@@ -105,8 +104,15 @@ Tensor viewOf(void *p, std::vector<int64_t> shape, Device device) {
   return Tensor::view(std::make_shared<Buffer>(p, 0, device, nullptr), 0, std::move(shape), DType::F32);
 }
 
+// Its parts take bf16 activations as they are (Backward.cu); the cotangents
+// and every gradient are float32 (other mixes run on float32 copies).
 Status residualNormBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   CudaContext &ctx = cudaContext(c);
+  bool f32Grads = all(DType::F32, {io.in[DY], io.in[DN]});
+  for (const Tensor *t : io.out)
+    f32Grads &= !t || !t->defined() || t->dtype() == DType::F32;
+  if (!f32Grads)
+    return runInFloat32(KernelId::ResidualAddRMSNormBwd, residualNormBwd, c, params, io);
   const Tensor &x = io.input(X);
   const Tensor *hidden = io.optional(Hidden);
   int64_t D = x.dim(-1), count = x.numel();
@@ -143,4 +149,5 @@ void shear::rt::cuda::registerResidualNorm(const Define &define) {
   define(KernelId::ResidualAddRMSNorm, {residualNorm});
   takesBf16(KernelId::ResidualAddRMSNorm);
   define(KernelId::ResidualAddRMSNormBwd, {residualNormBwd, residualNormBwdWorkspace});
+  takesBf16(KernelId::ResidualAddRMSNormBwd);
 }
