@@ -64,6 +64,28 @@ namespace {
 
 cudaError_t gLastError = cudaSuccess;
 std::string gFailure; // what the last failed launch did
+/// A fault as a GPU has one: once set, every later call fails with it (the
+/// CUDA context is lost). SHEAR_CUDA_EMULATION_FAIL_AT=N makes the Nth
+/// kernel launch fault, to test what a run does then.
+cudaError_t gSticky = cudaSuccess;
+uint64_t gLaunches = 0;
+
+uint64_t failAt() {
+  static const uint64_t n = [] {
+    const char *v = std::getenv("SHEAR_CUDA_EMULATION_FAIL_AT");
+    return v && *v ? std::strtoull(v, nullptr, 10) : 0ull;
+  }();
+  return n;
+}
+
+/// SHEAR_CUDA_EMULATION_STATS=1: the number of launches, at exit.
+struct Stats {
+  ~Stats() {
+    const char *v = std::getenv("SHEAR_CUDA_EMULATION_STATS");
+    if (v && std::strcmp(v, "1") == 0)
+      std::fprintf(stderr, "shear CUDA emulation: %llu kernel launches\n", static_cast<unsigned long long>(gLaunches));
+  }
+} gStats;
 
 cudaError_t fail(cudaError_t e, const std::string &what = "") {
   gLastError = e;
@@ -501,6 +523,15 @@ shear_emu::DeviceAccess::~DeviceAccess() {
 }
 
 void shear_emu::launch(dim3 grid, dim3 block, size_t sharedBytes, cudaStream_t, void (*body)(void *), void *arg) {
+  if (gSticky != cudaSuccess) {
+    gLastError = gSticky;
+    return;
+  }
+  if (++gLaunches == failAt()) {
+    gSticky = fail(cudaErrorLaunchFailure, "unspecified launch failure: an injected fault (SHEAR_CUDA_EMULATION_FAIL_AT=" +
+                                               std::to_string(gLaunches) + ")");
+    return;
+  }
   uint64_t threads = uint64_t(block.x) * block.y * block.z;
   if (threads == 0 || threads > kMaxThreads || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
       grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535 || sharedBytes > 48 * 1024) {
@@ -582,6 +613,8 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
 }
 
 cudaError_t cudaMalloc(void **p, size_t bytes) {
+  if (gSticky != cudaSuccess)
+    return gSticky;
   std::lock_guard<std::recursive_mutex> lock(gMutex);
   *p = nullptr;
   size_t rounded = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
@@ -616,10 +649,14 @@ cudaError_t cudaFree(void *p) {
   char *base = a->base;
   ::munmap(base, a->mapped);
   gAllocations.erase(base);
+  if (gSticky != cudaSuccess)
+    return gSticky; // freed, and the fault reported, as a GPU reports it
   return cudaSuccess;
 }
 
 cudaError_t cudaMemGetInfo(size_t *free, size_t *total) {
+  if (gSticky != cudaSuccess)
+    return gSticky;
   std::lock_guard<std::recursive_mutex> lock(gMutex);
   *total = capacity();
   *free = capacity() - gAllocated;
@@ -627,6 +664,8 @@ cudaError_t cudaMemGetInfo(size_t *free, size_t *total) {
 }
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
+  if (gSticky != cudaSuccess)
+    return gSticky;
   if (bytes == 0)
     return cudaSuccess;
   DeviceAccess access;
@@ -639,6 +678,8 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
 }
 
 cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t) {
+  if (gSticky != cudaSuccess)
+    return gSticky;
   if (bytes == 0)
     return cudaSuccess;
   DeviceAccess access;
@@ -658,8 +699,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   return cudaSuccess;
 }
 // Everything ran when it was asked for: a stream is always idle.
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return gSticky; }
+cudaError_t cudaDeviceSynchronize() { return gSticky; }
 
 cudaError_t cudaEventCreate(cudaEvent_t *event) {
   *event = new CUevent_st;
@@ -670,10 +711,12 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
   return cudaSuccess;
 }
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+  if (gSticky != cudaSuccess)
+    return gSticky;
   event->at = std::chrono::steady_clock::now();
   return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return gSticky; }
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop) {
   *ms = std::chrono::duration<float, std::milli>(stop->at - start->at).count();
   return cudaSuccess;
@@ -681,7 +724,7 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop)
 
 cudaError_t cudaGetLastError() {
   cudaError_t e = gLastError;
-  gLastError = cudaSuccess;
+  gLastError = gSticky; // a fault stays
   return e;
 }
 
@@ -738,6 +781,8 @@ const char *cublasGetStatusString(cublasStatus_t status) {
     return "CUBLAS_STATUS_INVALID_VALUE";
   case CUBLAS_STATUS_NOT_SUPPORTED:
     return "CUBLAS_STATUS_NOT_SUPPORTED";
+  case CUBLAS_STATUS_EXECUTION_FAILED:
+    return "CUBLAS_STATUS_EXECUTION_FAILED";
   }
   return "CUBLAS_STATUS_UNKNOWN";
 }
@@ -798,6 +843,8 @@ cublasStatus_t checkGemm(cublasHandle_t handle, cublasOperation_t opA, cublasOpe
 cublasStatus_t cublasSgemm_64(cublasHandle_t handle, cublasOperation_t opA, cublasOperation_t opB, int64_t m,
                               int64_t n, int64_t k, const float *alpha, const float *A, int64_t lda,
                               const float *B, int64_t ldb, const float *beta, float *C, int64_t ldc) {
+  if (gSticky != cudaSuccess)
+    return CUBLAS_STATUS_EXECUTION_FAILED;
   if (cublasStatus_t s = checkGemm(handle, opA, opB, m, n, k, lda, ldb, ldc); s != CUBLAS_STATUS_SUCCESS)
     return s;
   if (m == 0 || n == 0)
@@ -812,6 +859,8 @@ cublasStatus_t cublasGemmEx_64(cublasHandle_t handle, cublasOperation_t opA, cub
                                int64_t lda, const void *B, cudaDataType_t typeB, int64_t ldb, const void *beta,
                                void *C, cudaDataType_t typeC, int64_t ldc, cublasComputeType_t compute,
                                cublasGemmAlgo_t) {
+  if (gSticky != cudaSuccess)
+    return CUBLAS_STATUS_EXECUTION_FAILED;
   if (cublasStatus_t s = checkGemm(handle, opA, opB, m, n, k, lda, ldb, ldc); s != CUBLAS_STATUS_SUCCESS)
     return s;
   if (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_PEDANTIC &&
@@ -999,6 +1048,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
                               const void *beta, const void *C, cublasLtMatrixLayout_t Cdesc, void *D,
                               cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo, void *workspace,
                               size_t workspaceBytes, cudaStream_t) {
+  if (gSticky != cudaSuccess)
+    return CUBLAS_STATUS_EXECUTION_FAILED;
   if (!handle || !algo || algo->data[4] != 0x5eau)
     return CUBLAS_STATUS_INVALID_VALUE;
   // The workspace the algorithm asked for: device memory, 256-byte aligned.
