@@ -590,8 +590,12 @@ Status shear::rt::checkDeviceMemory(const ProgramFile &program, Backend &backend
   if (needed <= free)
     return Status();
   size_t weights = plannedBytes(program, {}, optimizerShards);
+  // The shortfall, exact where rounding would make need and free look equal.
+  size_t shortBy = needed - free;
+  std::string shortfall = shortBy < (size_t(1) << 20) ? std::to_string(shortBy) + " bytes" : formatBytes(double(shortBy));
   return invalidInput("the run needs " + formatBytes(double(needed)) + " on " + backend.device().str() +
                       " (weights and optimizer state " + formatBytes(double(weights)) + ", activations and "
                       "scratch " + formatBytes(double(needed - weights)) + ") but " + formatBytes(double(free)) +
-                      " of its " + formatBytes(double(capacity)) + " are free: " + hint + " (--plan shows the plan)");
+                      " of its " + formatBytes(double(capacity)) + " are free (" + shortfall + " short): " + hint +
+                      " (--plan shows the plan)");
 }
