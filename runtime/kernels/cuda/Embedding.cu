@@ -69,8 +69,10 @@ __global__ void tableGradKernel(const uint32_t *keys, const uint32_t *positions,
   }
 }
 
-/// dhidden[d] = Σ_i dy[i, d] · table[ids[i], d], in token order.
-__global__ void hiddenGradKernel(const float *table, const int64_t *ids, int64_t rows, int64_t D, int64_t V,
+/// dhidden[d] = Σ_i dy[i, d] · table[ids[i], d], in token order (the
+/// table float32 or bf16).
+template <class T>
+__global__ void hiddenGradKernel(const T *table, const int64_t *ids, int64_t rows, int64_t D, int64_t V,
                                  const float *dy, float *dhidden) {
   int64_t d = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (d >= D)
@@ -79,7 +81,7 @@ __global__ void hiddenGradKernel(const float *table, const int64_t *ids, int64_t
   for (int64_t i = 0; i < rows; ++i) {
     int64_t id = ids[i];
     if (id >= 0 && id < V)
-      acc = __fadd_rn(acc, __fmul_rn(dy[i * D + d], table[id * D + d]));
+      acc = __fadd_rn(acc, __fmul_rn(dy[i * D + d], load(table, id * D + d)));
   }
   dhidden[d] = acc;
 }
@@ -108,13 +110,17 @@ Status embed(ExecContext &c, const KernelParams &params, KernelIO &io) {
   return keepCheckedValue(ctx, ids);
 }
 
-// embed.bwd(table, ids [, hidden], y, dy) -> (dtable [, dhidden])
-Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
+// embed.bwd(table, ids [, hidden], y, dy) -> (dtable [, dhidden]); the
+// table (read only for dhidden) float32 or bf16, the cotangent and the
+// gradients float32 (a bf16 table is not copied: at 7B it is 0.5 GiB).
+Status embedBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   CudaContext &ctx = cudaContext(c);
   const Tensor &table = io.input(0), &ids = io.input(1), &dy = io.input(4);
   const Tensor *z = io.optional(2);
   Tensor &dtable = io.output(0);
   Tensor *dz = io.optionalOutput(1);
+  if (storageOf({&table}, {z, &dy, &dtable, dz}) == Storage::Other)
+    return runInFloat32(KernelId::EmbedBwd, embedBwd, c, params, io);
   int64_t V = table.dim(0), D = table.dim(1), n = ids.numel();
   if (n >= (int64_t(1) << 31) || V >= (int64_t(1) << 31))
     return internalError("embed.bwd: more than 2^31 tokens or ids in one call");
@@ -149,8 +155,12 @@ Status embedBwd(ExecContext &c, const KernelParams &, KernelIO &io) {
                                                                     opt(z), dtable.f32());
   SHEAR_RETURN_IF_ERROR(launched("embed.bwd"));
   if (dz) {
-    hiddenGradKernel<<<static_cast<unsigned>((D + 255) / 256), 256, 0, ctx.stream>>>(table.f32(), ids.i64(), n, D, V,
-                                                                                     dy.f32(), dz->f32());
+    auto grid = static_cast<unsigned>((D + 255) / 256);
+    if (table.dtype() == DType::BF16)
+      hiddenGradKernel<__nv_bfloat16><<<grid, 256, 0, ctx.stream>>>(
+          static_cast<const __nv_bfloat16 *>(table.data()), ids.i64(), n, D, V, dy.f32(), dz->f32());
+    else
+      hiddenGradKernel<float><<<grid, 256, 0, ctx.stream>>>(table.f32(), ids.i64(), n, D, V, dy.f32(), dz->f32());
     SHEAR_RETURN_IF_ERROR(launched("embed.bwd (hidden mask)"));
   }
   return Status();
@@ -162,4 +172,5 @@ void shear::rt::cuda::registerEmbedding(const Define &define) {
   define(KernelId::Embed, {embed});
   takesBf16(KernelId::Embed);
   define(KernelId::EmbedBwd, {embedBwd});
+  takesBf16(KernelId::EmbedBwd);
 }
