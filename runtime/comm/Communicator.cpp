@@ -1,5 +1,6 @@
 //===- Communicator.cpp - a single process, and choosing the world --------===//
 #include "shear/Runtime/Communicator.h"
+#include "shear/Runtime/Backend.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -44,15 +45,35 @@ Status Communicator::agree(const Status &local) {
   return v[0] == 2 ? invalidInput("") : runFailure("");
 }
 
-Status shear::rt::allReduceMean(Communicator &comm, const std::vector<Tensor *> &tensors) {
+Status Communicator::onDevice(const Tensor &t) {
+  return internalError("a collective of a tensor in " + t.device().str() +
+                       " memory (stage it through the host: allReduceMean, broadcastTensor)");
+}
+
+namespace {
+/// A float32 host tensor over `count` floats at p (no ownership).
+Tensor hostView(float *p, const std::vector<int64_t> &shape) {
+  size_t bytes = sizeof(float);
+  for (int64_t d : shape)
+    bytes *= static_cast<size_t>(d);
+  return Tensor::view(std::make_shared<Buffer>(p, bytes, Device{DeviceKind::Cpu, 0}, nullptr), 0, shape,
+                      DType::F32);
+}
+} // namespace
+
+Status shear::rt::allReduceMean(Communicator &comm, const std::vector<Tensor *> &tensors, Backend *backend) {
   if (comm.size() == 1 || tensors.empty())
     return Status();
   size_t total = 0;
+  bool device = false;
   for (const Tensor *t : tensors) {
     if (t->dtype() != DType::F32)
       return internalError("all-reduce of a " + std::string(dtypeName(t->dtype())) + " tensor");
     total += static_cast<size_t>(t->numel());
+    device |= t->device().kind != DeviceKind::Cpu;
   }
+  if (device && !backend)
+    return internalError("all-reduce of tensors in device memory without their backend to stage them");
   float scale = 1.0f / static_cast<float>(comm.size());
   ++comm.meanCalls;
   comm.meanBytes += total * sizeof(float);
@@ -65,7 +86,7 @@ Status shear::rt::allReduceMean(Communicator &comm, const std::vector<Tensor *> 
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
   } timer{comm, start};
-  if (tensors.size() == 1) { // already one buffer
+  if (tensors.size() == 1 && !device) { // already one buffer
     SHEAR_RETURN_IF_ERROR(comm.allReduce(*tensors[0]));
     float *p = tensors[0]->f32();
     for (size_t i = 0; i < total; ++i)
@@ -79,18 +100,37 @@ Status shear::rt::allReduceMean(Communicator &comm, const std::vector<Tensor *> 
     packed.resize(total);
   size_t at = 0;
   for (const Tensor *t : tensors) {
-    std::memcpy(packed.data() + at, t->f32(), t->bytes());
+    if (t->device().kind == DeviceKind::Cpu)
+      std::memcpy(packed.data() + at, t->f32(), t->bytes());
+    else
+      SHEAR_RETURN_IF_ERROR(backend->copy(hostView(packed.data() + at, t->shape()), *t));
     at += static_cast<size_t>(t->numel());
   }
   SHEAR_RETURN_IF_ERROR(comm.allReduce(packed.data(), total, DType::F32, ReduceOp::Sum));
   at = 0;
   for (const Tensor *t : tensors) {
-    float *p = t->f32();
-    for (int64_t i = 0; i < t->numel(); ++i)
-      p[i] = packed[at + static_cast<size_t>(i)] * scale;
+    if (t->device().kind == DeviceKind::Cpu) {
+      float *p = t->f32();
+      for (int64_t i = 0; i < t->numel(); ++i)
+        p[i] = packed[at + static_cast<size_t>(i)] * scale;
+    } else {
+      for (int64_t i = 0; i < t->numel(); ++i)
+        packed[at + static_cast<size_t>(i)] *= scale;
+      SHEAR_RETURN_IF_ERROR(backend->copy(*t, hostView(packed.data() + at, t->shape())));
+    }
     at += static_cast<size_t>(t->numel());
   }
   return Status();
+}
+
+Status shear::rt::broadcastTensor(Communicator &comm, Backend &backend, const Tensor &t, int root) {
+  if (t.device().kind == DeviceKind::Cpu)
+    return comm.broadcast(t, root);
+  auto host = backend.toHost(t);
+  if (!host.ok())
+    return host.status();
+  SHEAR_RETURN_IF_ERROR(comm.broadcast(*host, root));
+  return backend.copy(t, *host);
 }
 
 std::unique_ptr<Communicator> shear::rt::createSingleCommunicator() {

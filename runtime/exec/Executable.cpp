@@ -397,7 +397,7 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
   auto flush = [&]() -> Status {
     if (bucket.empty())
       return Status();
-    SHEAR_RETURN_IF_ERROR(allReduceMean(*comm, bucket));
+    SHEAR_RETURN_IF_ERROR(allReduceMean(*comm, bucket, &backend_));
     for (Tensor *t : bucket)
       pending[static_cast<size_t>(t - slots.data())] = false;
     bucket.clear();

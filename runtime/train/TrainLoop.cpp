@@ -522,7 +522,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
         auto t = store.get(*program.weight(param), program.baseDir);
         if (!t.ok())
           return t.status();
-        SHEAR_RETURN_IF_ERROR(comm.broadcast(*t, owner));
+        SHEAR_RETURN_IF_ERROR(broadcastTensor(comm, backend, *t, owner));
       }
     std::map<std::string, double> metric;
     for (size_t i = 0; i < nm; ++i) {

@@ -6,6 +6,7 @@
 // checked against hand-computed results without launching MPI.
 //
 //===----------------------------------------------------------------------===//
+#include "shear/Runtime/Backend.h"
 #include "shear/Runtime/Communicator.h"
 
 #include <gtest/gtest.h>
@@ -104,4 +105,31 @@ TEST(Communicator, AgreeReportsOnceOnTheLowestFailingRank) {
   Status quietOne = both.agree(runFailure("disk full"));
   EXPECT_EQ(quietOne.exitCode(), 1);
   EXPECT_TRUE(quietOne.message().empty());
+}
+
+// Tensors in device memory (the guarded device: memory the host may not
+// touch outside copies) are averaged through host copies by their backend,
+// and a bare collective of one is refused rather than handed to MPI.
+TEST(Communicator, DeviceTensorsAreStagedThroughTheHost) {
+  auto device = createGuardedBackend(1);
+  ScriptedPeer peer(0, {10, 20, 30, 40, 50});
+  Tensor a = Tensor::allocate(device->allocator(), {2}, DType::F32).take();
+  Tensor b = Tensor::allocate(device->allocator(), {3}, DType::F32).take();
+  ASSERT_TRUE(device->copy(a, filled({2}, {2, 4})).ok());
+  ASSERT_TRUE(device->copy(b, filled({3}, {6, 8, 10})).ok());
+  EXPECT_FALSE(allReduceMean(peer, {&a, &b}).ok()); // no backend to stage them
+  ASSERT_TRUE(allReduceMean(peer, {&a, &b}, device.get()).ok());
+  EXPECT_EQ(peer.calls, 1); // still one collective
+  auto ha = device->toHost(a), hb = device->toHost(b);
+  ASSERT_TRUE(ha.ok() && hb.ok());
+  EXPECT_EQ(ha->f32()[0], 6.0f); // (2 + 10) / 2
+  EXPECT_EQ(ha->f32()[1], 12.0f);
+  EXPECT_EQ(hb->f32()[0], 18.0f);
+  EXPECT_EQ(hb->f32()[2], 30.0f); // (10 + 50) / 2
+  Communicator &comm = peer; // the Tensor overloads are the base class's
+  Status bare = comm.allReduce(a);
+  ASSERT_FALSE(bare.ok());
+  EXPECT_NE(bare.message().find("stage it through the host"), std::string::npos) << bare.message();
+  EXPECT_FALSE(comm.broadcast(a, 0).ok());
+  EXPECT_TRUE(broadcastTensor(peer, *device, a, 0).ok());
 }

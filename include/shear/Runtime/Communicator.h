@@ -52,10 +52,19 @@ public:
   /// leaving the others waiting).
   bool failureAgreed() const { return failureAgreed_; }
 
+  /// A host tensor's collectives (a device tensor is staged through the
+  /// host by allReduceMean and broadcastTensor; given here, it is refused,
+  /// not handed to MPI as a host pointer).
   Status allReduce(const Tensor &t, ReduceOp op = ReduceOp::Sum) {
+    if (t.device().kind != DeviceKind::Cpu)
+      return onDevice(t);
     return allReduce(t.data(), static_cast<size_t>(t.numel()), t.dtype(), op);
   }
-  Status broadcast(const Tensor &t, int root) { return broadcast(t.data(), t.bytes(), root); }
+  Status broadcast(const Tensor &t, int root) {
+    if (t.device().kind != DeviceKind::Cpu)
+      return onDevice(t);
+    return broadcast(t.data(), t.bytes(), root);
+  }
 
   /// Gradient averaging so far (allReduceMean): collectives, bytes and the
   /// seconds spent in them (packing included).
@@ -65,13 +74,21 @@ public:
   std::vector<float> &packBuffer() { return packBuffer_; }
 
 private:
+  static Status onDevice(const Tensor &t);
   std::vector<float> packBuffer_;
   bool failureAgreed_ = false;
 };
 
-/// Replaces every tensor (float32, on the host) by its mean over the ranks,
-/// in one collective: the tensors are packed into one buffer first.
-Status allReduceMean(Communicator &comm, const std::vector<Tensor *> &tensors);
+class Backend;
+
+/// Replaces every tensor (float32) by its mean over the ranks, in one
+/// collective: the tensors are packed into one host buffer first. Tensors
+/// in device memory are copied there and back by `backend` (the collective
+/// runs on the host until the communicators reach device memory, NCCL).
+Status allReduceMean(Communicator &comm, const std::vector<Tensor *> &tensors, Backend *backend = nullptr);
+/// comm.broadcast of a tensor that may live in device memory (`backend`
+/// stages it through the host).
+Status broadcastTensor(Communicator &comm, Backend &backend, const Tensor &t, int root);
 
 /// The communicator of a process that runs alone.
 std::unique_ptr<Communicator> createSingleCommunicator();
