@@ -215,7 +215,7 @@ void installFaultHandler() {
   // its stack faults on its guard page.
   static thread_local std::vector<char> altStack;
   if (altStack.empty()) {
-    altStack.resize(1 << 16);
+    altStack.resize(1 << 18); // room for a sanitizer's handler too
     stack_t ss{};
     ss.ss_sp = altStack.data();
     ss.ss_size = altStack.size();
@@ -287,6 +287,20 @@ void *gArg = nullptr;
 std::string gKernelError; // set by a thread: the launch fails with it
 uint64_t gExchange[kMaxThreads / 32][32];
 
+// Under AddressSanitizer every switch is announced, so that it knows which
+// stack is live (the sanitizer builds run the emulation too).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHEAR_EMU_ASAN 1
+#endif
+#endif
+#ifdef SHEAR_EMU_ASAN
+extern "C" void __sanitizer_start_switch_fiber(void **fakeStackSave, const void *bottom, size_t size);
+extern "C" void __sanitizer_finish_switch_fiber(void *fakeStackSave, const void **bottomOld, size_t *sizeOld);
+const void *gSchedulerStack = nullptr; // the launching thread's stack, learned by the first fiber
+size_t gSchedulerStackBytes = 0;
+#endif
+
 void switchTo(Context &save, Context &load) {
 #if defined(__x86_64__)
   shearEmuSwitch(&save.sp, load.sp);
@@ -295,12 +309,39 @@ void switchTo(Context &save, Context &load) {
 #endif
 }
 
-void yieldToScheduler() { switchTo(gCurrent->context, gScheduler); }
+/// The scheduler runs `f` until it waits or ends.
+void resume(Fiber &f, const void *stack, size_t bytes) {
+#ifdef SHEAR_EMU_ASAN
+  void *fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, stack, bytes);
+  switchTo(gScheduler, f.context);
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#else
+  (void)stack, (void)bytes;
+  switchTo(gScheduler, f.context);
+#endif
+}
+
+/// A fiber gives the thread back to the scheduler; `done`: for good.
+void yieldToScheduler(bool done = false) {
+#ifdef SHEAR_EMU_ASAN
+  void *fake = nullptr;
+  __sanitizer_start_switch_fiber(done ? nullptr : &fake, gSchedulerStack, gSchedulerStackBytes);
+  switchTo(gCurrent->context, gScheduler);
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#else
+  (void)done;
+  switchTo(gCurrent->context, gScheduler);
+#endif
+}
 
 [[noreturn]] void fiberMain() {
+#ifdef SHEAR_EMU_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &gSchedulerStack, &gSchedulerStackBytes);
+#endif
   gBody(gArg);
   gCurrent->state = Fiber::Done;
-  yieldToScheduler();
+  yieldToScheduler(true);
   __builtin_unreachable(); // a finished fiber is never resumed
 }
 
@@ -334,6 +375,12 @@ std::string blockName() {
   return "block (" + std::to_string(gBlockIdx.x) + "," + std::to_string(gBlockIdx.y) + "," +
          std::to_string(gBlockIdx.z) + ")";
 }
+
+#if defined(__clang__)
+constexpr bool kSitesReliable = true;
+#else
+constexpr bool kSitesReliable = false;
+#endif
 
 /// The order a block's threads run in (SHEAR_CUDA_EMULATION_ORDER), each a
 /// schedule a GPU may choose: a result that differs between them comes
@@ -396,7 +443,7 @@ bool runBlock(unsigned n, Order o) {
             continue;
           gCurrent = &f;
           gThreadIdx = &f.idx;
-          switchTo(gScheduler, f.context);
+          resume(f, gStacks + f.linear * (kStackBytes + kPage) + kPage, kStackBytes);
           if (!gKernelError.empty())
             return false;
         }
@@ -439,7 +486,9 @@ bool runBlock(unsigned n, Order o) {
                   std::to_string(n) + " threads do not reach (they exited)");
       return false;
     }
-    if (!oneSite) {
+    // Where each thread waits is known only when the compiler keeps barrier
+    // calls convergent (clang); g++ may duplicate them onto other paths.
+    if (!oneSite && kSitesReliable) {
       kernelError("in " + blockName() + ": threads wait at different __syncthreads()");
       return false;
     }

@@ -106,19 +106,28 @@ const char *cudaGetErrorString(cudaError_t error);
 // Blocks run one at a time, so a function's static is its block's shared memory.
 #define __shared__ static
 
+// A barrier's calls must not be duplicated onto thread-dependent paths by
+// the host compiler (as nvcc treats them), or threads at one barrier would
+// seem to wait at different ones: clang's `convergent` says so.
+#if defined(__clang__)
+#define SHEAR_EMU_CONVERGENT __attribute__((convergent))
+#else
+#define SHEAR_EMU_CONVERGENT
+#endif
+
 namespace shear_emu {
 extern const uint3 *gThreadIdx;
 extern uint3 gBlockIdx;
 extern dim3 gBlockDim, gGridDim;
 
 /// Waits for every thread of the block (a fiber switch).
-void syncThreads();
+SHEAR_EMU_CONVERGENT void syncThreads();
 /// Registers a __shared__ array (RewriteLaunches.cpp adds the call after
 /// its declaration): it is filled with 0xff bytes at the start of each block.
 void sharedArray(void *p, size_t bytes);
 /// Exchanges `bytes` of `value` across the calling thread's warp: each lane
 /// gets lane ^ laneMask's value.
-void shuffleXor(unsigned mask, void *value, size_t bytes, int laneMask, int width);
+SHEAR_EMU_CONVERGENT void shuffleXor(unsigned mask, void *value, size_t bytes, int laneMask, int width);
 
 /// Makes device memory readable and writable for the scope (emulated
 /// library calls that touch it outside a kernel, such as the sort).
@@ -161,7 +170,7 @@ struct Launch {
 #define blockDim (::shear_emu::gBlockDim)
 #define gridDim (::shear_emu::gGridDim)
 
-inline void __syncthreads() { ::shear_emu::syncThreads(); }
+SHEAR_EMU_CONVERGENT inline void __syncthreads() { ::shear_emu::syncThreads(); }
 // Waits for the warp's lanes (the emulation takes whole warps only).
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
   int token = 0;
