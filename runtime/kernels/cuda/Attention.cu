@@ -200,6 +200,19 @@ bool bf16Call(const KernelIO &io, std::initializer_list<const Tensor *> bf16s,
   return all(DType::F32, {io.optional(Head), io.optional(KvGroup)});
 }
 
+/// q, k, v = x wqᵀ, x wkᵀ, x wvᵀ into float32 (x and the weights float32 or bf16).
+Status projectQkv(CudaContext &ctx, const KernelIO &io, const Dims &d, float *q, float *k, float *v) {
+  const Tensor &x = io.input(X);
+  int64_t rows = d.B * d.T;
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.qw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wq)), d.D,
+                               0.0f, q, DType::F32, d.qw));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wk)), d.D,
+                               0.0f, k, DType::F32, d.kw));
+  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wv)), d.D,
+                               0.0f, v, DType::F32, d.kw));
+  return Status();
+}
+
 /// Projections, RoPE and the attention core into q, k, v, a, lse (float32),
 /// then y: x, the weights and y float32, or bf16 (`gated` then holds bf16).
 /// A bf16 call whose core runs on tensor cores rounds q, k, v to bf16 for
@@ -213,12 +226,7 @@ Status forward(CudaContext &ctx, Allocator &alloc, const KernelIO &io, const Att
     return internalError("attention: head_dim " + std::to_string(d.hd) +
                          " (the CUDA kernel takes even head dims up to 256)");
   int64_t rows = d.B * d.T;
-  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.qw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wq)), d.D,
-                               0.0f, q, DType::F32, d.qw));
-  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wk)), d.D,
-                               0.0f, k, DType::F32, d.kw));
-  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wv)), d.D,
-                               0.0f, v, DType::F32, d.kw));
+  SHEAR_RETURN_IF_ERROR(projectQkv(ctx, io, d, q, k, v));
   auto rope = ropeOnDevice(ctx, alloc, p.rope, d.T);
   if (!rope.ok())
     return rope.status();
@@ -729,12 +737,7 @@ Status attentionDecode(ExecContext &c, const KernelParams &params, KernelIO &io)
   Carve w{static_cast<char *>(io.workspace)};
   float *q = w.take(rows * d.qw), *k = w.take(rows * d.kw), *v = w.take(rows * d.kw), *a = w.take(rows * d.qw),
         *gated = w.take(rows * d.qw);
-  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.qw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wq)), d.D,
-                               0.0f, q, DType::F32, d.qw));
-  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wk)), d.D,
-                               0.0f, k, DType::F32, d.kw));
-  SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, true, rows, d.kw, d.D, 1.0f, operand(x), d.D, operand(io.input(Wv)), d.D,
-                               0.0f, v, DType::F32, d.kw));
+  SHEAR_RETURN_IF_ERROR(projectQkv(ctx, io, d, q, k, v));
   // Tables for the whole cache (values do not depend on the length), made once.
   auto rope = ropeOnDevice(ctx, *gAllocator, p.rope, S);
   if (!rope.ok())

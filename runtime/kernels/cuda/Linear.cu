@@ -141,13 +141,20 @@ size_t mlpWorkspace(const KernelParams &, const std::vector<const Shape *> &in) 
   return 3 * alignedBytes(static_cast<size_t>(rows * (*in[1])[0]) * sizeof(float));
 }
 
-Status mlpF32(ExecContext &c, const KernelParams &, KernelIO &io) {
+/// The bytes of each of mlp's three workspace arrays (rows × intermediate floats).
+Status mlpWorkspaceParts(const KernelIO &io, size_t &part) {
   const Tensor &x = io.input(0);
   size_t n = static_cast<size_t>(x.numel() / x.dim(-1) * io.input(1).dim(0));
-  char *ws = static_cast<char *>(io.workspace);
-  size_t part = alignedBytes(n * sizeof(float));
+  part = alignedBytes(n * sizeof(float));
   if (io.workspaceBytes < 3 * part)
     return internalError("mlp: workspace too small");
+  return Status();
+}
+
+Status mlpF32(ExecContext &c, const KernelParams &, KernelIO &io) {
+  size_t part = 0;
+  SHEAR_RETURN_IF_ERROR(mlpWorkspaceParts(io, part));
+  char *ws = static_cast<char *>(io.workspace);
   return mlpForward(cudaContext(c), io, reinterpret_cast<float *>(ws),
                     reinterpret_cast<float *>(ws + part), reinterpret_cast<float *>(ws + 2 * part));
 }
@@ -157,12 +164,9 @@ Status mlp(ExecContext &c, const KernelParams &params, KernelIO &io) {
     return mlpF32(c, params, io);
   if (!bf16Forward(io))
     return runInFloat32(KernelId::MLP, mlpF32, c, params, io);
-  const Tensor &x = io.input(0);
-  size_t n = static_cast<size_t>(x.numel() / x.dim(-1) * io.input(1).dim(0));
+  size_t part = 0;
+  SHEAR_RETURN_IF_ERROR(mlpWorkspaceParts(io, part));
   char *ws = static_cast<char *>(io.workspace);
-  size_t part = alignedBytes(n * sizeof(float));
-  if (io.workspaceBytes < 3 * part)
-    return internalError("mlp: workspace too small");
   return mlpForwardBf16(cudaContext(c), io, reinterpret_cast<float *>(ws), reinterpret_cast<float *>(ws + part),
                         reinterpret_cast<__nv_bfloat16 *>(ws + 2 * part), nullptr, nullptr);
 }
