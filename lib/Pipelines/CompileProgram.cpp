@@ -45,6 +45,17 @@ std::vector<int64_t> shapeOf(Type t) {
   return s;
 }
 
+/// Whether a --recompute list (`layer`, or names separated by commas) makes
+/// the working copies of the weights again before the backward.
+bool recomputesWeights(StringRef recompute) {
+  SmallVector<StringRef> names;
+  recompute.split(names, ',', -1, false);
+  for (StringRef n : names)
+    if (n.trim() == "weights" || n.trim() == "layer")
+      return true;
+  return false;
+}
+
 std::string locString(Location loc) {
   if (auto f = dyn_cast<FileLineColLoc>(loc))
     return fileName(f.getFilename().getValue()) + ":" + std::to_string(f.getLine()) + ":" +
@@ -370,6 +381,9 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
         pm.addPass(createDataParallel()); // a no-op on one rank
         BuildOptimizerOptions opt;
         opt.maxNorm = o.maxNorm;
+        // bf16 working copies written by AdamW, unless they are to be cast
+        // again before the backward (memory over the cast's traffic).
+        opt.workingCopies = o.precision == "bf16" && !recomputesWeights(o.recompute);
         pm.addPass(createBuildOptimizer(opt));
       }
     });

@@ -1,6 +1,7 @@
 //===- BuildOptimizer.cpp - clipping and AdamW as kernels -----------------===//
 #include "shear/Dialect/ShearOps.h"
 #include "shear/Support/GateMath.h"
+#include "shear/Support/Program.h"
 #include "shear/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -24,6 +25,23 @@ Group groupOf(StringRef name) {
   if (name.starts_with("shear.lambda"))
     return Lambda;
   return Theta;
+}
+
+/// The casts to a working copy of weight `w` (of every read of it), and the
+/// first of those reads (which the others follow in the block).
+SmallVector<KernelOp> castsOf(Block &body, WeightOp w, WeightOp &first) {
+  SmallVector<KernelOp> casts;
+  first = nullptr;
+  for (auto other : body.getOps<WeightOp>()) {
+    if (other.getFileAttr() != w.getFileAttr() || other.getNameAttr() != w.getNameAttr())
+      continue;
+    if (!first)
+      first = other;
+    for (Operation *user : other->getUsers())
+      if (auto k = dyn_cast<KernelOp>(user); k && k.getCallee() == "cast")
+        casts.push_back(k);
+  }
+  return casts;
 }
 
 struct BuildOptimizerPass : shear::impl::BuildOptimizerBase<BuildOptimizerPass> {
@@ -80,8 +98,8 @@ struct BuildOptimizerPass : shear::impl::BuildOptimizerBase<BuildOptimizerPass> 
       }
     Value step = fn.getArgument(2);
 
-    SmallVector<Value> newParams, moments1, moments2;
-    SmallVector<Attribute> paramKeys, m1Keys, m2Keys;
+    SmallVector<Value> newParams, moments1, moments2, copies;
+    SmallVector<Attribute> paramKeys, m1Keys, m2Keys, copyKeys;
     for (auto [param, g] : llvm::zip(params, grads)) {
       auto w = param; // a lambda below captures it (structured bindings: C++20)
       auto type = RankedTensorType::get(cast<RankedTensorType>(w.getType()).getShape(),
@@ -94,8 +112,19 @@ struct BuildOptimizerPass : shear::impl::BuildOptimizerBase<BuildOptimizerPass> 
       };
       WeightOp m = state("adam.m:"), v = state("adam.v:");
       Group group = groupOf(w.getName());
-      auto update = KernelOp::create(b, loc, TypeRange{type, type, type}, b.getStringAttr("adamw"),
-                                     ValueRange{w, g, m, v, norm, lr[group], step});
+      SmallVector<Value> operands = {w, g, m, v, norm, lr[group], step};
+      SmallVector<Type> types = {type, type, type};
+      WeightOp copy = workingCopies ? workingCopyOf(body, w) : nullptr;
+      if (copy) {
+        operands.push_back(copy);
+        types.push_back(copy.getType());
+      }
+      auto update = KernelOp::create(b, loc, types, b.getStringAttr("adamw"), operands);
+      if (copy) {
+        update->setAttr("masks", b.getStrArrayAttr({"w"})); // the optional operand given
+        copies.push_back(update.getResult(3));
+        copyKeys.push_back(b.getArrayAttr({copy.getFileAttr(), copy.getNameAttr()}));
+      }
       update->setAttr("beta1", b.getF64FloatAttr(beta1));
       update->setAttr("beta2", b.getF64FloatAttr(beta2));
       update->setAttr("eps", b.getF64FloatAttr(epsilon));
@@ -116,9 +145,11 @@ struct BuildOptimizerPass : shear::impl::BuildOptimizerBase<BuildOptimizerPass> 
     results.append(newParams);
     results.append(moments1);
     results.append(moments2);
+    results.append(copies);
     SmallVector<Attribute> updates(paramKeys);
     updates.append(m1Keys);
     updates.append(m2Keys);
+    updates.append(copyKeys);
     SmallVector<Attribute> names(metrics.begin(), metrics.end());
     names.push_back(b.getStringAttr("grad_norm"));
 
@@ -130,6 +161,32 @@ struct BuildOptimizerPass : shear::impl::BuildOptimizerBase<BuildOptimizerPass> 
     fn->setAttr("shear.updates", b.getArrayAttr(updates));
     fn->setAttr("shear.lr_args", b.getArrayAttr(lrNames));
     return success();
+  }
+
+  /// The weight "work:<name>" that replaces the casts of master `w` (null
+  /// when nothing casts it: a float32 program, a gate, a multiplier). It
+  /// reads the master's tensor, so a program's weights all name a tensor of
+  /// their file; the runtime derives it from the master as held.
+  WeightOp workingCopyOf(Block &body, WeightOp w) {
+    WeightOp first;
+    SmallVector<KernelOp> casts = castsOf(body, w, first);
+    if (casts.empty())
+      return nullptr;
+    for (KernelOp c : casts)
+      if (c.getResult(0).getType() != casts.front().getResult(0).getType())
+        return nullptr; // copies of several types: left to their casts
+    OpBuilder b(first.getContext());
+    b.setInsertionPointAfter(first);
+    StringRef tensor = w.getTensor() ? *w.getTensor() : w.getName();
+    auto copy = WeightOp::create(b, w.getLoc(), casts.front().getResult(0).getType(),
+                                 b.getStringAttr((std::string(kWorkingCopyPrefix) + w.getName()).str()),
+                                 w.getFileAttr());
+    copy.setTensor(tensor);
+    for (KernelOp c : casts) {
+      c.getResult(0).replaceAllUsesWith(copy.getResult());
+      c.erase();
+    }
+    return copy;
   }
 };
 } // namespace

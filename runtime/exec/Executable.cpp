@@ -517,10 +517,11 @@ std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &to
                {"gates.safetensors", "gate parameters"},
                {"masks.safetensors", "final masks"},
                {"lambdas.safetensors", "Lagrange multipliers"},
-               {"optimizer.safetensors", "optimizer state (AdamW m, v)"}};
+               {"optimizer.safetensors", "optimizer state (AdamW m, v)"},
+               {"", "working copies (bf16)"}};
   for (const ProgramWeight &w : program.weights)
     for (Kind &k : kinds)
-      if (std::string(checkpointFileFor(w.name)) == k.file) {
+      if ((workingCopyOf(w.name).empty() ? checkpointFileFor(w.name) : "") == std::string(k.file)) {
         k.elements += numElements(w.shape);
         k.bytes += static_cast<size_t>(numElements(w.shape)) * dtypeBytes(w.dtype);
         k.host |= w.host;

@@ -32,6 +32,29 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
                           shapeToString(ref.shape) + " (a checkpoint of another model?)");
     return it->second;
   }
+  if (std::string master = workingCopyOf(ref.name); !master.empty()) {
+    // The master rounded on the host (round to nearest even, as `cast`).
+    auto found = held_.find(master);
+    if (found == held_.end())
+      return internalError("working copy '" + ref.name + "' is read before its master weight");
+    if (found->second.shape() != ref.shape)
+      return internalError("working copy '" + ref.name + "' has another shape than its master");
+    auto host = backend_.toHost(found->second);
+    if (!host.ok())
+      return host.status();
+    Tensor value = *host;
+    if (value.dtype() != DType::F32) {
+      auto f = Tensor::allocate(hostAllocator(), value.shape(), DType::F32);
+      if (!f.ok())
+        return f.status();
+      convertToF32(value.dtype(), static_cast<const uint8_t *>(value.data()),
+                   static_cast<size_t>(value.numel()), f->f32());
+      value = f.take();
+    }
+    SHEAR_RETURN_IF_ERROR(put(ref.name, value, ref.dtype));
+    workingCopies_[master].push_back(ref.name);
+    return held_[ref.name];
+  }
   bool onHost = ref.host && backend_.device().kind != DeviceKind::Cpu;
   Allocator &allocator = onHost ? hostPlacementAllocator() : backend_.allocator();
   std::string file = ref.file.empty() ? "" : absolutePath(ref.file, baseDir);
@@ -75,6 +98,11 @@ Result<Tensor> ParamStore::get(const ProgramWeight &ref, const std::string &base
 
 Status ParamStore::put(const std::string &name, const Tensor &host, std::optional<DType> dtype,
                        bool hostPlaced) {
+  if (auto copies = workingCopies_.find(name); copies != workingCopies_.end()) {
+    for (const std::string &copy : copies->second)
+      held_.erase(copy);
+    workingCopies_.erase(copies);
+  }
   if (!dtype) {
     auto it = held_.find(name);
     dtype = it != held_.end() ? it->second.dtype() : host.dtype();

@@ -354,7 +354,10 @@ Status shear::rt::inferShapes(KernelId id, const KernelParams &params,
   case K::AdamW:
     for (size_t i : {1, 2, 3})
       SHEAR_RETURN_IF_ERROR(c.equal(i, c.operand(0)));
-    out = {c.operand(0), c.operand(2), c.operand(3)};
+    if (c.present(7))
+      SHEAR_RETURN_IF_ERROR(c.equal(7, c.operand(0)));
+    out = {c.operand(0), c.operand(2), c.operand(3), Shape()};
+    optionalResults();
     break;
   case K::Distill:
   case K::DistillBwd: {

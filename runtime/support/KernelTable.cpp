@@ -3,7 +3,7 @@
 // Declarations are written in a compact notation, parsed once:
 //   operands: `x` (float), `ids:int`, `head?` (optional slot), `g...` (variadic)
 //   results:  `y`, `dhead?head` (present exactly when operand `head` is),
-//             `p_out=p` (updates operand `p` in place)
+//             `p_out=p` (updates operand `p` in place), `w_out?=w` (both)
 //   attrs:    `eps:float`, `clamp:float?` (optional), types int/float/string/bool
 // A backward kernel K.bwd takes K's operands, K's results and the cotangent
 // of K's first result, and returns one cotangent per float operand of K.
@@ -60,9 +60,12 @@ KernelDecl declare(KernelId id, const char *name, const std::string &operands,
   for (std::string w : words(results)) {
     ResultDecl r;
     if (size_t q = w.find('?'); q != std::string::npos) {
-      r.presentWith = d.operandIndex(w.substr(q + 1));
+      bool inPlace = w.compare(q, 2, "?=") == 0;
+      r.presentWith = d.operandIndex(w.substr(q + (inPlace ? 2 : 1)));
       if (r.presentWith < 0 || d.operands[r.presentWith].arity != OperandDecl::Optional)
         badSpec(name, "result '" + w + "' must name an optional operand");
+      if (inPlace)
+        r.updates = r.presentWith;
       w.resize(q);
     } else if (size_t eq = w.find('='); eq != std::string::npos) {
       r.updates = d.operandIndex(w.substr(eq + 1));
@@ -179,9 +182,10 @@ std::vector<KernelDecl> buildTable() {
       declare(K::GlobalNorm, "global_norm", "g...", "norm", "", "L2 norm over all gradients"),
       declare(K::AllReduce, "all_reduce", "g", "g_out=g", "",
               "the mean of a gradient over the data-parallel ranks, in place (a no-op alone)"),
-      declare(K::AdamW, "adamw", "p g m v norm lr step:int", "p_out=p m_out=m v_out=v",
+      declare(K::AdamW, "adamw", "p g m v norm lr step:int w?", "p_out=p m_out=m v_out=v w_out?=w",
               "beta1:float beta2:float eps:float weight_decay:float max_norm:float clamp:float?",
-              "clipped AdamW step, updating parameter and moments in place"),
+              "clipped AdamW step, updating parameter and moments in place (and with w, the "
+              "parameter's bf16 working copy, written from the updated float32 value)"),
       declare(K::Scalar, "scalar", "", "y", "value:float", "a float32 scalar"),
       declare(K::ZerosLike, "zeros_like", "t", "y", "", "zeros of t's shape"),
       declare(K::UnitNorms, "unit_norms", "x", "s", "group:int",

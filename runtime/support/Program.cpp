@@ -93,6 +93,12 @@ const char *shear::checkpointFileFor(std::string_view name) {
   return "model.safetensors";
 }
 
+std::string shear::workingCopyOf(std::string_view name) {
+  if (name.substr(0, kWorkingCopyPrefix.size()) != kWorkingCopyPrefix)
+    return "";
+  return std::string(name.substr(kWorkingCopyPrefix.size()));
+}
+
 bool shear::looksLikeProgram(std::string_view text) {
   size_t i = text.find_first_not_of(" \t\r\n");
   return i != std::string_view::npos && text[i] == '{' &&

@@ -14,7 +14,9 @@ std::string shear::rt::momentOwnerName(const std::string &name) {
 }
 
 bool OptimizerShards::updates(const std::string &name) const {
-  auto it = owner.find(name);
+  // A working copy is written by its master's update.
+  std::string master = workingCopyOf(name);
+  auto it = owner.find(master.empty() ? name : master);
   return it == owner.end() || it->second == rank;
 }
 

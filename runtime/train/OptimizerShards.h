@@ -2,7 +2,7 @@
 //
 // With --shard-optimizer (ZeRO stage 1) every parameter is updated by one
 // rank only, its owner, which alone holds the parameter's AdamW moments and
-// then broadcasts the updated parameter to the others. Parameters are dealt
+// then broadcasts the updated parameter (and its working copy) to the others. Parameters are dealt
 // out largest first to the least loaded rank, so each rank holds about 1/N
 // of the optimizer state. The assignment depends only on the program and the
 // number of ranks: every rank computes the same one.
@@ -34,7 +34,8 @@ struct OptimizerShards {
   /// parameter's moments only on its owner, everything else everywhere (the
   /// owner broadcasts the parameters).
   bool holds(const std::string &name) const;
-  /// Whether this rank computes the update of parameter `name`.
+  /// Whether this rank computes the update of parameter `name` (of a
+  /// working copy "work:P": of P).
   bool updates(const std::string &name) const;
 };
 

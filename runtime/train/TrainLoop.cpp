@@ -518,12 +518,16 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
       if (shards.holds(step.updates[i]) && shards.updates(step.updates[i]))
         store.set(step.updates[i], (*out)[nm + i]);
     if (o.shardOptimizer && ranks > 1)
-      for (const auto &[param, owner] : shards.owner) {
-        auto t = store.get(*program.weight(param), program.baseDir);
-        if (!t.ok())
-          return t.status();
-        SHEAR_RETURN_IF_ERROR(broadcastTensor(comm, backend, *t, owner));
-      }
+      for (const auto &[param, owner] : shards.owner)
+        for (const std::string &name : {param, std::string(kWorkingCopyPrefix) + param}) {
+          const ProgramWeight *ref = program.weight(name);
+          if (!ref)
+            continue; // no working copy (float32, or --recompute weights)
+          auto t = store.get(*ref, program.baseDir);
+          if (!t.ok())
+            return t.status();
+          SHEAR_RETURN_IF_ERROR(broadcastTensor(comm, backend, *t, owner));
+        }
     std::map<std::string, double> metric;
     for (size_t i = 0; i < nm; ++i) {
       auto host = backend.toHost((*out)[i]);

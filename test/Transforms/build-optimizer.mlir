@@ -19,3 +19,26 @@
 // CHECK-SAME: max_norm
 // CHECK: shear.kernel "adamw"(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[NORM]], %[[LRL]], %[[STEP]])
 // CHECK: return
+
+// working-copies (a bf16 program): the casts of each master weight give way
+// to a weight "work:<name>" of the cast's type, read by the kernels and
+// rewritten by the master's adamw (operand w, listed in masks); its results
+// join the updates. Gates are never cast: their adamw has no copy.
+// RUN: shear-opt %t/masked.mlir --build-train-step --lower-to-runtime "--assign-precision=dtype=bf16 master-weights=true" --differentiate "--build-optimizer=working-copies=true" | FileCheck %s --check-prefix=COPY
+// COPY: func.func @train_step(
+// COPY-SAME: ["{{[^"]*}}model.safetensors", "work:model.embed_tokens.weight"]
+// COPY-NOT: "cast"
+// COPY: %[[P:.*]] = shear.weight "model.embed_tokens.weight" from "{{[^"]*}}model.safetensors" : tensor<10x8xf32>
+// COPY-NEXT: %[[W:.*]] = shear.weight "work:model.embed_tokens.weight" from "{{[^"]*}}model.safetensors" {tensor = "model.embed_tokens.weight"} : tensor<10x8xbf16>
+// COPY-NOT: "cast"
+// COPY: shear.kernel "embed"(%[[W]],
+// COPY-NOT: "cast"
+// COPY: shear.kernel "adamw"(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) {beta1 {{.*}} clamp
+// COPY: shear.kernel "adamw"(%[[P]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[W]]) {{{.*}}masks = ["w"]{{.*}}} : ({{.*}}, tensor<10x8xbf16>) -> (tensor<10x8xf32>, tensor<10x8xf32>, tensor<10x8xf32>, tensor<10x8xbf16>)
+// COPY: return
+// Without the option (and in a float32 program) the casts stay.
+// RUN: shear-opt %t/masked.mlir --build-train-step --lower-to-runtime "--assign-precision=dtype=bf16 master-weights=true" --differentiate --build-optimizer | FileCheck %s --check-prefix=CAST
+// CAST-NOT: work:
+// CAST: shear.kernel "cast"
+// CAST-NOT: work:
+// CAST: return

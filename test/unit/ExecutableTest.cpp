@@ -132,7 +132,7 @@ TEST(Executable, AdamWUpdatesTheStoreInPlaceOnlyWhenItMay) {
                 {DType::F32, {3}}, {DType::F32, {3}}, {DType::F32, {3}}, {DType::F32, {3}},
                 {DType::F32, {3}}, {DType::F32, {3}}, {DType::F32, {3}}};
     f.args = {0, 1, 2, 3};
-    ProgramInstr adam = kernel(KernelId::AdamW, {4, 0, 5, 6, 1, 2, 3}, {7, 8, 9});
+    ProgramInstr adam = kernel(KernelId::AdamW, {4, 0, 5, 6, 1, 2, 3, -1}, {7, 8, 9, -1});
     for (auto [k, v] : {std::pair{"beta1", 0.9}, std::pair{"beta2", 0.95}, std::pair{"eps", 1e-8},
                         std::pair{"weight_decay", 0.0}, std::pair{"max_norm", 0.0}})
       adam.attrs[k] = number(v);

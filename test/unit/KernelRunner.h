@@ -35,6 +35,9 @@ inline std::vector<rt::Tensor> runKernel(rt::Backend &backend, const std::string
   EXPECT_NE(decl, nullptr) << name;
   auto params = rt::decodeParams(decl->id, attrs);
   EXPECT_TRUE(params.ok()) << params.status().message();
+  // Optional operands left out at the end are absent.
+  if (!decl->variadic() && operands.size() < decl->operands.size())
+    operands.resize(decl->operands.size());
   std::vector<const rt::Shape *> shapes;
   rt::KernelIO io;
   for (rt::Tensor &t : operands) {
@@ -49,7 +52,11 @@ inline std::vector<rt::Tensor> runKernel(rt::Backend &backend, const std::string
     const ResultDecl &rd = decl->results[r];
     if (rd.presentWith >= 0 && !operands[rd.presentWith].defined())
       continue;
-    results[r] = rt::Tensor::empty(resultShapes[r], r < resultTypes.size() ? resultTypes[r] : DType::F32);
+    // An in-place result has its operand's type unless one is given.
+    DType type = r < resultTypes.size() ? resultTypes[r]
+                 : rd.updates >= 0      ? operands[rd.updates].dtype()
+                                        : DType::F32;
+    results[r] = rt::Tensor::empty(resultShapes[r], type);
     if (rd.updates >= 0)
       std::memcpy(results[r].data(), operands[rd.updates].data(), results[r].bytes());
   }

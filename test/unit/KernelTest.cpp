@@ -28,6 +28,12 @@ TEST(KernelTable, Declarations) {
   const KernelDecl *adam = findKernel("adamw");
   EXPECT_EQ(adam->results[0].updates, 0);
   EXPECT_EQ(adam->results[1].updates, 2);
+  // The working copy: optional, and written in place when given.
+  EXPECT_EQ(adam->operands[7].name, "w");
+  EXPECT_EQ(adam->operands[7].arity, OperandDecl::Optional);
+  EXPECT_EQ(adam->results[3].presentWith, 7);
+  EXPECT_EQ(adam->results[3].updates, 7);
+  EXPECT_EQ(findKernel("cast")->results[0].updates, -1);
   EXPECT_EQ(findKernel("no.such.kernel"), nullptr);
   // A call naming its masks out of order, or one the kernel does not have.
   EXPECT_FALSE(mapCall(*findKernel("residual_add"), 4, {"hidden", "layer"}, 1).ok());

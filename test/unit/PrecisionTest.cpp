@@ -96,3 +96,39 @@ TEST(Precision, InPlaceResultsStartFromTheirOperand) {
   EXPECT_EQ(bits(out[0], 1), f32ToBf16(-1.875f));
   EXPECT_EQ(bits(out[0], 2), f32ToBf16(0.375f));
 }
+
+// AdamW given a bf16 working copy writes it from the updated float32
+// parameter, rounded once (what `cast` makes of it at the next step); a
+// skipped step (non-finite norm) leaves it, like the parameter, as it was.
+TEST(Precision, AdamWWritesTheWorkingCopy) {
+  auto cpu = createCpuBackend(1);
+  std::map<std::string, AttrValue> attrs = {{"beta1", number(0.9)}, {"beta2", number(0.95)},
+                                            {"eps", number(1e-8)}, {"weight_decay", number(0)},
+                                            {"max_norm", number(0)}};
+  // After the step: about 1 + 0.75·2^-7 (rounds up to 1 + 2^-7), -1.875
+  // (exact in bf16) and 0.3 (not exact).
+  Tensor p = vec({1.0f + 3 * 0x1p-9f + 0.125f, -2.0f, 0.425f});
+  Tensor w = toBf16(vec({7.0f, 7.0f, 7.0f}));
+  auto step = [&](float norm) {
+    return runKernel(*cpu, "adamw",
+                     {p, vec({0.5f, -3.0f, 1.0f}), vec({0, 0, 0}), vec({0, 0, 0}), Tensor::scalar(norm),
+                      Tensor::scalar(0.125f), Tensor::scalarI64(0), w},
+                     attrs);
+  };
+  auto out = step(1.0f);
+  ASSERT_EQ(out.size(), 4u);
+  ASSERT_EQ(out[3].dtype(), DType::BF16);
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(bits(out[3], i), f32ToBf16(out[0].f32()[i])) << i;
+    auto cast = runKernel(*cpu, "cast", {vec({out[0].f32()[i]})}, {}, {DType::BF16});
+    EXPECT_EQ(bits(out[3], i), bits(cast[0], 0)) << i;
+  }
+  EXPECT_EQ(bits(out[3], 0), 0x3F81); // 1 + 2^-7: rounding happened
+  EXPECT_NE(out[0].f32()[0], bf16ToF32(bits(out[3], 0)));
+  EXPECT_EQ(bits(out[3], 1), f32ToBf16(-1.875f));
+  auto skipped = step(std::nanf(""));
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(bits(skipped[3], i), f32ToBf16(7.0f)) << i;
+    EXPECT_EQ(skipped[0].f32()[i], p.f32()[i]) << i;
+  }
+}

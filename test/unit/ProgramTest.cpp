@@ -108,7 +108,7 @@ TEST(Program, FrozenWeightsKeepTheirTensorName) {
 
 TEST(Program, TheReaderRefusesBrokenPrograms) {
   std::string good = printProgram(smallProgram());
-  EXPECT_NE(readError(replaced(good, "\"version\": 2", "\"version\": 7")).find("program format version 7"),
+  EXPECT_NE(readError(replaced(good, "\"version\": 3", "\"version\": 7")).find("program format version 7"),
             std::string::npos);
   EXPECT_NE(readError("{}").find("not a shear program file"), std::string::npos);
   EXPECT_NE(readError(replaced(good, "\"rms_norm\"", "\"rms_normalize\"")).find("unknown kernel 'rms_normalize'"),

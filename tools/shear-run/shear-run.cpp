@@ -765,7 +765,9 @@ Result<std::string> startFromActivation(TrainCommandOptions &o) {
 }
 
 /// --plan on a module: the training step's activations under every
-/// --recompute choice, so that the cost of each is seen before a run.
+/// --recompute choice, so that the cost of each is seen before a run. The
+/// bf16 working copies AdamW keeps (all but `weights` and `layer`) count:
+/// they are what recomputing the weights saves.
 Status planRecomputeChoices(const std::string &module, CompileRequest request, const rt::TrainOptions &t,
                             rt::Backend &backend) {
   auto data = rt::Dataset::open(t.dataDir);
@@ -773,7 +775,7 @@ Status planRecomputeChoices(const std::string &module, CompileRequest request, c
     return data.status();
   int ranks = gComm ? gComm->size() : 1;
   int64_t batch = t.batch / ranks, seq = (*data)->manifest().seqLen;
-  std::string line = "train_step activations by --recompute:";
+  std::string line = "train_step activations (and bf16 working copies kept) by --recompute:";
   for (const char *choice : {"none", "norm", "weights", "attention", "mlp", "attention,mlp", "layer"}) {
     request.recompute = std::string(choice) == "none" ? "" : choice;
     auto program = compileModule(module, request);
@@ -788,7 +790,11 @@ Status planRecomputeChoices(const std::string &module, CompileRequest request, c
     auto plan = (*step)->plan(shapes);
     if (!plan.ok())
       return plan.status();
-    line += std::string(" ") + choice + " " + rt::formatBytes(static_cast<double>((*plan)->arenaBytes)) + ",";
+    size_t bytes = (*plan)->arenaBytes;
+    for (const ProgramWeight &w : program->weights)
+      if (!workingCopyOf(w.name).empty())
+        bytes += static_cast<size_t>(numElements(w.shape)) * dtypeBytes(w.dtype);
+    line += std::string(" ") + choice + " " + rt::formatBytes(static_cast<double>(bytes)) + ",";
   }
   line.pop_back();
   if (!gComm || gComm->rank() == 0)

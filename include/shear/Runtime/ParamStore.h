@@ -6,7 +6,9 @@
 // program only reads) and placed in the backend's memory; zero_init state (AdamW moments,
 // Lagrange multipliers) starts as zeros. Training updates the tensors in
 // place (or replaces them with set); checkpoints write them out and a resumed
-// run puts a checkpoint's tensors back before the first step.
+// run puts a checkpoint's tensors back before the first step. A working
+// copy ("work:P") is derived from its master P when first read, and again
+// after P is put anew (a checkpoint restored); a step rewrites both.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SHEAR_RUNTIME_PARAMSTORE_H
@@ -32,6 +34,7 @@ public:
   /// Holds `value` (host float32) under `name` in `dtype` (default: the
   /// dtype of the tensor held under that name, else float32), in the
   /// backend's memory (in host memory when `hostPlaced`: ProgramWeight::host).
+  /// Working copies of `name` held so far are dropped (derived again when read).
   Status put(const std::string &name, const Tensor &hostValue,
              std::optional<DType> dtype = std::nullopt, bool hostPlaced = false);
   /// Holds `value`, already in the backend's memory (a step's result).
@@ -44,6 +47,7 @@ private:
   Backend &backend_;
   WeightStore files_;
   std::map<std::string, Tensor> held_;
+  std::map<std::string, std::vector<std::string>> workingCopies_; // master -> its copies
 };
 
 /// Checks, without reading tensor data, that every file weight of `program`

@@ -26,7 +26,8 @@
 namespace shear {
 
 // 2: weight and value dtypes are the ones a run holds (bf16 programs), not the files'.
-constexpr int kProgramFormatVersion = 2;
+// 3: adamw's optional working copy operand (w) and result; "work:<name>" weights.
+constexpr int kProgramFormatVersion = 3;
 
 struct AttrValue {
   AttrType type = AttrType::Int;
@@ -126,6 +127,14 @@ Status writeProgramFile(const std::string &path, ProgramFile program);
 /// gates.safetensors, masks.safetensors, lambdas.safetensors,
 /// optimizer.safetensors or model.safetensors.
 const char *checkpointFileFor(std::string_view name);
+
+/// The prefix of a master weight's working copy: "work:P" holds P in the
+/// program's precision (bf16), rewritten by P's adamw after each update
+/// (build-optimizer). It is derived, never checkpointed: a run puts P and
+/// the runtime rounds it.
+inline constexpr std::string_view kWorkingCopyPrefix = "work:";
+/// "work:P" -> "P"; other names -> "".
+std::string workingCopyOf(std::string_view name);
 
 /// Whether `text` looks like a program file rather than an MLIR module.
 bool looksLikeProgram(std::string_view text);

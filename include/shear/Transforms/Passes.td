@@ -272,6 +272,14 @@ def BuildOptimizer : Pass<"build-optimizer", "mlir::ModuleOp"> {
     multipliers (lr_lambda, negative: ascent). METHOD.md §3: β 0.9/0.95,
     eps 1e-8, no weight decay. `shear.updates` lists the (file, name) each
     updated-tensor result replaces; `grad_norm` joins the metrics.
+
+    With `working-copies` (bf16 programs) a master weight's per-step `cast`s
+    to its bf16 working copy give way to a weight `work:<name>` that its
+    `adamw` rewrites (operand `w`) from the updated float32 value: the copy
+    is made by the optimizer kernel that already holds the value, not by a
+    cast reading the master again at every step. The copy then lives across
+    steps (2 bytes per parameter), so the pipeline leaves the casts where
+    `--recompute weights` asks for them to be made again.
   }];
   let options = [
     Option<"optimizerState", "optimizer-state", "std::string",
@@ -282,6 +290,8 @@ def BuildOptimizer : Pass<"build-optimizer", "mlir::ModuleOp"> {
     Option<"beta2", "beta2", "double", /*default=*/"0.95", "AdamW beta2">,
     Option<"epsilon", "eps", "double", /*default=*/"1e-8", "AdamW epsilon">,
     Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0", "AdamW weight decay">,
+    Option<"workingCopies", "working-copies", "bool", /*default=*/"false",
+           "bf16 working copies written by adamw instead of cast at every step">,
   ];
 }
 

@@ -32,10 +32,12 @@ Status globalNorm(ExecContext &, const KernelParams &, KernelIO &io) {
   return Status();
 }
 
-enum { P, G, M, V, Norm, LR, Step };
+enum { P, G, M, V, Norm, LR, Step, W };
 
-// adamw(p, g, m, v, norm [], lr [], step []) {beta1, beta2, eps, weight_decay,
-//   max_norm, clamp?} -> (p', m', v'), each updating its operand in place.
+// adamw(p, g, m, v, norm [], lr [], step [], w?) {beta1, beta2, eps,
+//   weight_decay, max_norm, clamp?} -> (p', m', v', w'?), each updating its
+//   operand in place; w' (the bf16 working copy) is p' rounded once where it
+//   is stored, as `cast` would round it at the next step.
 // Gradients are first scaled by min(1, max_norm / (norm + 1e-6)) (clipping by
 // the global norm); bias-corrected Adam with decoupled weight decay (PyTorch
 // AdamW) at step t = step + 1; with `clamp`, p' is projected to [−clamp, clamp]
@@ -46,6 +48,7 @@ Status adamw(ExecContext &context, const KernelParams &params, KernelIO &io) {
   const Tensor &g = io.input(G);
   // The outputs hold p, m and v (they update them in place).
   float *p = io.output(0).f32(), *m = io.output(1).f32(), *v = io.output(2).f32();
+  float *w = io.optionalOutput(3) ? io.output(3).f32() : nullptr;
   double norm = io.input(Norm).f32()[0], lr = io.input(LR).f32()[0];
   int64_t t = io.input(Step).i64()[0] + 1;
   // Non-finite gradients (their global norm is then non-finite) skip the
@@ -68,6 +71,8 @@ Status adamw(ExecContext &context, const KernelParams &params, KernelIO &io) {
       p[i] = static_cast<float>(pi);
       m[i] = static_cast<float>(mi);
       v[i] = static_cast<float>(vi);
+      if (w)
+        w[i] = p[i];
     }
   });
   return Status();

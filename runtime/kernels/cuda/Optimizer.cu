@@ -2,11 +2,13 @@
 //
 // Twins of runtime/kernels/cpu/Optimizer.cpp, in the same double-precision
 // arithmetic: the norm from per-block partial sums added in a fixed order,
-// AdamW reading the norm, lr and step from device memory (no host sync).
+// AdamW reading the norm, lr and step from device memory (no host sync) and
+// writing the bf16 working copy from the updated float32 value.
 //
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
 #include "Reduce.cuh"
+#include "Storage.cuh"
 
 using namespace shear;
 using namespace shear::rt;
@@ -54,7 +56,9 @@ Status globalNorm(ExecContext &c, const KernelParams &, KernelIO &io) {
   return launched("global_norm");
 }
 
-__global__ void adamwKernel(const float *g, float *p, float *m, float *v, const float *normp,
+// W: the working copy's element type (float or __nv_bfloat16; w null: none).
+template <typename W>
+__global__ void adamwKernel(const float *g, float *p, float *m, float *v, W *w, const float *normp,
                             const float *lrp, const int64_t *stepp, double b1, double b2,
                             double eps, double wd, double maxNorm, double clamp, int64_t n) {
   double norm = normp[0];
@@ -72,23 +76,37 @@ __global__ void adamwKernel(const float *g, float *p, float *m, float *v, const 
     pi -= lr * (mi / c1) / (sqrt(vi / c2) + eps);
     if (clamp > 0)
       pi = fmin(fmax(pi, -clamp), clamp);
-    p[i] = static_cast<float>(pi);
+    float pf = static_cast<float>(pi);
+    p[i] = pf;
     m[i] = static_cast<float>(mi);
     v[i] = static_cast<float>(vi);
+    if (w)
+      store(w, i, pf); // rounded once, as the next step's cast would
   }
 }
 
-enum { P, G, M, V, Norm, LR, Step };
+enum { P, G, M, V, Norm, LR, Step, W };
 
 Status adamw(ExecContext &c, const KernelParams &params, KernelIO &io) {
   const auto &a = std::get<AdamWParams>(params);
   const Tensor &g = io.input(G);
   int64_t n = g.numel();
-  // The outputs hold p, m and v (they update them in place).
-  adamwKernel<<<blocksFor(n), kBlock, 0, cudaContext(c).stream>>>(
-      g.f32(), io.output(0).f32(), io.output(1).f32(), io.output(2).f32(), io.input(Norm).f32(),
-      io.input(LR).f32(), io.input(Step).i64(), a.beta1, a.beta2, a.eps, a.weightDecay, a.maxNorm,
-      a.clamp, n);
+  for (size_t i : {P, G, M, V})
+    if (io.input(i).dtype() != DType::F32)
+      return internalError("adamw: the parameter, its gradient and moments must be float32");
+  // The outputs hold p, m, v and the working copy (they update them in place).
+  Tensor *w = io.optionalOutput(3);
+  cudaStream_t stream = cudaContext(c).stream;
+  auto launch = [&](auto *copy) {
+    adamwKernel<<<blocksFor(n), kBlock, 0, stream>>>(
+        g.f32(), io.output(0).f32(), io.output(1).f32(), io.output(2).f32(), copy,
+        io.input(Norm).f32(), io.input(LR).f32(), io.input(Step).i64(), a.beta1, a.beta2, a.eps,
+        a.weightDecay, a.maxNorm, a.clamp, n);
+  };
+  if (w && w->dtype() == DType::BF16)
+    launch(static_cast<__nv_bfloat16 *>(w->data()));
+  else
+    launch(w ? w->f32() : static_cast<float *>(nullptr));
   return launched("adamw");
 }
 } // namespace
@@ -96,4 +114,5 @@ Status adamw(ExecContext &c, const KernelParams &params, KernelIO &io) {
 void shear::rt::cuda::registerOptimizer(const Define &define) {
   define(KernelId::GlobalNorm, {globalNorm, globalNormWorkspace});
   define(KernelId::AdamW, {adamw});
+  takesBf16(KernelId::AdamW); // a bf16 working copy is written as it is
 }
