@@ -46,7 +46,68 @@ Result<std::unique_ptr<Executable>> Executable::load(const ProgramFile &program,
     if (e->returnIndex_[fn->returns[r]] < 0)
       e->returnIndex_[fn->returns[r]] = static_cast<int>(r);
   }
+  e->readLast_ = e->lastUse_;
+  e->groupCalls();
   return e;
+}
+
+namespace {
+bool sameAttrs(const std::map<std::string, AttrValue> &a, const std::map<std::string, AttrValue> &b) {
+  if (a.size() != b.size())
+    return false;
+  for (auto x = a.begin(), y = b.begin(); x != a.end(); ++x, ++y)
+    if (x->first != y->first || x->second.type != y->second.type || x->second.i != y->second.i ||
+        !(x->second.f == y->second.f) || x->second.s != y->second.s || x->second.b != y->second.b)
+      return false;
+  return true;
+}
+} // namespace
+
+void Executable::groupCalls() {
+  const auto &body = fn_->body;
+  lastUse_ = readLast_;
+  groupLast_.assign(body.size(), -1);
+  auto left = [&](size_t i) { return !skipped_.empty() && skipped_[i]; };
+  for (size_t i = 0; i < body.size(); ++i) {
+    const Instr &first = instrs_[i];
+    if (body[i].kind != ProgramInstr::Kind::Kernel || left(i) || groupLast_[i] >= 0 ||
+        !first.impl->runGroup || first.impl->workspace)
+      continue;
+    // Calls of the same kernel and attributes, with only weight reads (and
+    // calls this rank leaves out) between them, none reading another's results.
+    std::vector<size_t> members = {i};
+    std::set<int> written(body[i].results.begin(), body[i].results.end());
+    for (size_t j = i + 1; j < body.size(); ++j) {
+      const ProgramInstr &in = body[j];
+      if (left(j) || in.kind == ProgramInstr::Kind::Weight)
+        continue;
+      if (in.kernel != body[i].kernel || instrs_[j].impl != first.impl || !sameAttrs(in.attrs, body[i].attrs) ||
+          std::any_of(in.operands.begin(), in.operands.end(), [&](int v) { return v >= 0 && written.count(v); }))
+        break;
+      members.push_back(j);
+      written.insert(in.results.begin(), in.results.end());
+    }
+    if (members.size() < 2)
+      continue;
+    int last = static_cast<int>(members.back());
+    for (size_t m : members) {
+      groupLast_[m] = last;
+      // Until the group runs, nothing else may take the memory of what its
+      // calls read or write (an operand updated in place becomes the result).
+      const ProgramInstr &in = body[m];
+      const KernelDecl &decl = kernelDecl(in.kernel);
+      std::vector<bool> updated(in.operands.size(), false);
+      for (size_t r = 0; r < in.results.size() && r < decl.results.size(); ++r)
+        if (decl.results[r].updates >= 0 && in.results[r] >= 0)
+          updated[decl.results[r].updates] = true;
+      for (size_t k = 0; k < in.operands.size(); ++k)
+        if (in.operands[k] >= 0 && !updated[k])
+          lastUse_[in.operands[k]] = std::max(lastUse_[in.operands[k]], last);
+      for (int v : in.results)
+        if (v >= 0)
+          lastUse_[v] = std::max(lastUse_[v], last);
+    }
+  }
 }
 
 Status Executable::skip(const std::vector<bool> &skipped) {
@@ -67,7 +128,9 @@ Status Executable::skip(const std::vector<bool> &skipped) {
           undefined[v] = true;
   }
   skipped_ = skipped;
+  groupCalls();
   prepared_.clear();
+  planned_.clear();
   return Status();
 }
 
@@ -405,6 +468,7 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
     return Status();
   };
   KernelIO io;
+  std::vector<KernelIO> grouped; // the calls of the group being gathered
   for (size_t i = 0; i < instrs_.size(); ++i) {
     const Instr &instr = instrs_[i];
     const ProgramInstr &in = *instr.source;
@@ -457,7 +521,23 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
     io.workspace = p.workspace->data();
     io.workspaceBytes = plan.workspaceBytes;
     double t0 = profile_ ? monotonicSeconds() : 0;
-    Status s = instr.impl->run(context, instr.params, io);
+    Status s;
+    if (groupLast_[i] >= 0) {
+      // A call of a group: gathered, and run with the others at the last.
+      grouped.push_back(io);
+      if (groupLast_[i] != static_cast<int>(i))
+        continue;
+      std::vector<KernelIO *> calls;
+      for (KernelIO &call : grouped)
+        calls.push_back(&call);
+      s = instr.impl->runGroup(context, instr.params, calls);
+      if (!s.ok())
+        return s.prefixed(describe(static_cast<int>(i)) + " and the " + std::to_string(calls.size() - 1) +
+                          " calls before it, run together: ");
+      grouped.clear();
+    } else {
+      s = instr.impl->run(context, instr.params, io);
+    }
     if (s.ok() && waitForDevice)
       s = backend_.copy(probeHost, syncProbe_);
     if (!s.ok())

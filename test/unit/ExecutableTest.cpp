@@ -199,3 +199,122 @@ TEST(Executable, InputsAreCheckedAgainstTheDeclaredTypes) {
   ASSERT_FALSE(ints.ok());
   EXPECT_EQ(ints.status().message(), "input 0 of f must be f32[?,4], got I64");
 }
+
+namespace {
+// The CPU kernels, with AdamW's calls run together: each group's size is
+// recorded and its calls run last to first (a program's order must not matter).
+std::vector<size_t> gGroupSizes;
+
+Status adamwBackwards(ExecContext &context, const KernelParams &params, const std::vector<KernelIO *> &calls);
+
+class GroupingBackend : public Backend {
+public:
+  GroupingBackend() : cpu_(createCpuBackend(1)) {
+    for (size_t k = 0; k < static_cast<size_t>(KernelId::NumKernels); ++k)
+      if (const KernelImpl *impl = cpu_->kernel(static_cast<KernelId>(k)))
+        add(static_cast<KernelId>(k), *impl);
+    adamw_ = cpu_->kernel(KernelId::AdamW)->run;
+    add(KernelId::AdamW, {adamw_, nullptr, adamwBackwards});
+  }
+  std::string describe() const override { return "grouping test backend"; }
+  Device device() const override { return cpu_->device(); }
+  Allocator &allocator() override { return cpu_->allocator(); }
+  ExecContext &context() override { return cpu_->context(); }
+  DType preferredDType() const override { return DType::F32; }
+  Status copy(const Tensor &dst, const Tensor &src) override { return cpu_->copy(dst, src); }
+  Status zero(const Tensor &t) override { return cpu_->zero(t); }
+  Result<Tensor> toHost(const Tensor &t) override { return cpu_->toHost(t); }
+  double peakFlops(DType) override { return 1; }
+  static KernelFn adamw_;
+
+private:
+  std::unique_ptr<Backend> cpu_;
+};
+KernelFn GroupingBackend::adamw_ = nullptr;
+
+Status adamwBackwards(ExecContext &context, const KernelParams &params, const std::vector<KernelIO *> &calls) {
+  gGroupSizes.push_back(calls.size());
+  for (size_t k = calls.size(); k-- > 0;)
+    SHEAR_RETURN_IF_ERROR(GroupingBackend::adamw_(context, params, *calls[k]));
+  return Status();
+}
+} // namespace
+
+// Four AdamW updates: the first two run together; the third has another
+// weight decay and runs alone; the fourth reads the third's result (as its
+// gradient) and runs alone. With the second left out (a sharded optimizer)
+// nothing is grouped. The results are the CPU backend's, bit for bit.
+TEST(Executable, ConsecutiveCallsRunTogetherWhereTheBackendCan) {
+  std::string dir = ::testing::TempDir() + "shear-group-" + std::to_string(getpid());
+  ASSERT_TRUE(createDirectories(dir).ok());
+  ProgramFile prog;
+  prog.mode = "train";
+  prog.baseDir = dir;
+  ProgramFunction f;
+  f.name = "step";
+  // 0-2 g0..g2, 3 norm, 4 lr, 5 step; then per parameter k: p, m, v, p', m', v'.
+  f.values = {{DType::F32, {5}}, {DType::F32, {5}}, {DType::F32, {5}},
+              {DType::F32, {}},  {DType::F32, {}},  {DType::I64, {}}};
+  f.args = {0, 1, 2, 3, 4, 5};
+  std::vector<std::pair<TensorSpec, std::vector<float>>> initial;
+  for (int k = 0; k < 4; ++k) {
+    std::string p = "p" + std::to_string(k);
+    initial.push_back({TensorSpec{p, DType::F32, {5}}, {1.0f + k, -2.0f, 0.5f, 3.0f - k, 0.25f * k}});
+    prog.weights.push_back({p, "p.safetensors", DType::F32, {5}, false});
+    prog.weights.push_back({"adam.m:" + p, "", DType::F32, {5}, true});
+    prog.weights.push_back({"adam.v:" + p, "", DType::F32, {5}, true});
+    int base = static_cast<int>(f.values.size());
+    for (int i = 0; i < 6; ++i)
+      f.values.push_back({DType::F32, {5}});
+    for (int i = 0; i < 3; ++i)
+      f.body.push_back(weight(3 * k + i, base + i));
+    int grad = k < 3 ? k : base - 6 + 3; // the fourth: the third's p'
+    ProgramInstr adam = kernel(KernelId::AdamW, {base, grad, base + 1, base + 2, 3, 4, 5, -1},
+                               {base + 3, base + 4, base + 5, -1});
+    for (auto [name, v] : {std::pair{"beta1", 0.9}, std::pair{"beta2", 0.95}, std::pair{"eps", 1e-8},
+                           std::pair{"weight_decay", k < 2 ? 0.0 : 0.1}, std::pair{"max_norm", 1.0}})
+      adam.attrs[name] = number(v);
+    f.body.push_back(adam);
+    for (int i = 3; i < 6; ++i)
+      f.returns.push_back(base + i);
+    for (const char *u : {"", "adam.m:", "adam.v:"})
+      f.updates.push_back(u + p);
+  }
+  prog.functions.push_back(f);
+  ASSERT_TRUE(verifyProgram(prog).ok()) << verifyProgram(prog).message();
+  ASSERT_TRUE(writeF32Tensors(joinPath(dir, "p.safetensors"), initial).ok());
+  std::vector<Tensor> inputs = {vec({0.5f, -3.0f, 0.0f, 1.0f, 2.0f}), vec({1.0f, 1.0f, -1.0f, 0.5f, 0.0f}),
+                                vec({-0.25f, 2.0f, 4.0f, -1.0f, 0.125f}), Tensor::scalar(2.0f),
+                                Tensor::scalar(0.1f), Tensor::scalarI64(3)};
+  auto runOn = [&](Backend &b, const std::vector<bool> &skipped) {
+    auto e = Executable::load(prog, "step", b);
+    EXPECT_TRUE(e.ok());
+    if (!skipped.empty())
+      EXPECT_TRUE((*e)->skip(skipped).ok());
+    ParamStore store(b);
+    auto out = (*e)->run(inputs, store);
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    std::vector<std::vector<float>> values;
+    for (const Tensor &t : *out)
+      values.push_back(t.defined() ? std::vector<float>(t.f32(), t.f32() + t.numel()) : std::vector<float>());
+    return values;
+  };
+  auto cpu = createCpuBackend(1);
+  GroupingBackend grouping;
+  gGroupSizes.clear();
+  auto want = runOn(*cpu, {});
+  auto got = runOn(grouping, {});
+  EXPECT_EQ(gGroupSizes, (std::vector<size_t>{2}));
+  EXPECT_EQ(got, want);
+  EXPECT_NE(want[0], want[3]); // the parameters did move, differently
+
+  std::vector<bool> skipped(f.body.size(), false);
+  skipped[7] = true; // the second update
+  gGroupSizes.clear();
+  auto sharded = runOn(grouping, skipped);
+  EXPECT_TRUE(gGroupSizes.empty());
+  EXPECT_EQ(sharded[0], want[0]);
+  EXPECT_TRUE(sharded[3].empty());
+  EXPECT_EQ(sharded[6], want[6]);
+  ASSERT_TRUE(removeAll(dir).ok());
+}

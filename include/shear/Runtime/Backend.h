@@ -48,9 +48,18 @@ using KernelFn = Status (*)(ExecContext &context, const KernelParams &params, Ke
 /// Scratch bytes a call needs (operand shapes as for inferShapes).
 using WorkspaceFn = size_t (*)(const KernelParams &params, const std::vector<const Shape *> &operands);
 
+/// Several calls of one kernel with the same parameters, run together (in
+/// one launch where the device gains by it: AdamW over all tensors). The
+/// executor hands over only calls that follow one another in the program,
+/// with no other kernel between them and none reading another's results,
+/// so any order of running them is the program's.
+using KernelGroupFn = Status (*)(ExecContext &context, const KernelParams &params,
+                                 const std::vector<KernelIO *> &calls);
+
 struct KernelImpl {
   KernelFn run = nullptr;
   WorkspaceFn workspace = nullptr; // nullptr: none
+  KernelGroupFn runGroup = nullptr; // nullptr: one call at a time (kernels without workspace only)
 };
 
 class Backend {

@@ -9,6 +9,9 @@
 // parameters and moments, updated in the ParamStore itself; the decode
 // step's KV caches, updated in the caller's tensors). Plans are kept per
 // input shapes, so a training step allocates nothing after the first.
+// Consecutive calls of a kernel the backend runs together (runGroup: AdamW
+// over all tensors in a few launches) are gathered and run at the last one;
+// their operands and results stay live until then.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SHEAR_RUNTIME_EXECUTABLE_H
@@ -91,6 +94,8 @@ private:
       : program_(program), fn_(&fn), backend_(backend) {}
   Result<std::unique_ptr<MemoryPlan>> makePlan(const std::vector<Shape> &inputShapes) const;
   Result<Prepared *> prepare(const std::vector<Shape> &inputShapes);
+  /// Finds the groups of calls to run together (after loading and skip()).
+  void groupCalls();
 
   const ProgramFile &program_;
   const ProgramFunction *fn_;
@@ -100,7 +105,10 @@ private:
   size_t bucketBytes_ = 0;
   KernelProfile *profile_ = nullptr;
   Tensor syncProbe_; // one device value copied to the host to wait for a kernel
-  std::vector<int> lastUse_;   // per value: the last instruction reading it (body size: returned)
+  std::vector<int> lastUse_;   // per value: the last instruction reading it (body size: returned),
+                               // or running it (a group's operands and results)
+  std::vector<int> readLast_;  // per value: the last instruction reading it
+  std::vector<int> groupLast_; // per instruction: the last call of its group, which runs it (-1: alone)
   std::vector<int> returnIndex_; // per value: its index among the returns, or -1
   std::map<std::vector<Shape>, Prepared> prepared_;
   std::map<std::vector<Shape>, std::unique_ptr<MemoryPlan>> planned_; // plans made by plan()

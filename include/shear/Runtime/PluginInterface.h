@@ -28,7 +28,7 @@ constexpr uint64_t fnv1a(uint64_t h, uint64_t v) {
 }
 
 /// Bump when the plugin entry points or the meaning of a kernel's slots change.
-constexpr uint64_t kPluginInterfaceVersion = 3; // 3: Backend::timeAttentionCore
+constexpr uint64_t kPluginInterfaceVersion = 4; // 4: adamw's working copy a result; KernelImpl::runGroup
 
 constexpr uint64_t pluginInterfaceStamp() {
   uint64_t h = fnv1a(1469598103934665603ull, kPluginInterfaceVersion);

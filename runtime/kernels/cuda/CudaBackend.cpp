@@ -97,6 +97,10 @@ Status staged(ExecContext &, const KernelParams &params, KernelIO &io);
 /// A native kernel: directly for float32 calls, on float32 device copies for bf16 ones.
 template <size_t Id>
 Status native(ExecContext &context, const KernelParams &params, KernelIO &io);
+/// A native kernel's calls run together: those it takes as they are in its
+/// group launch, the others (host tensors, bf16 to convert) one by one.
+template <size_t Id>
+Status nativeGroup(ExecContext &context, const KernelParams &params, const std::vector<KernelIO *> &calls);
 
 class CudaBackend : public Backend {
 public:
@@ -280,7 +284,7 @@ private:
       add(static_cast<KernelId>(Id), {&staged<Id>});
       return;
     }
-    add(static_cast<KernelId>(Id), {&native<Id>, k.workspace});
+    add(static_cast<KernelId>(Id), {&native<Id>, k.workspace, k.runGroup ? &nativeGroup<Id> : nullptr});
     ++native_;
     bf16Native_ += gTakesBf16[Id];
   }
@@ -336,6 +340,17 @@ Status native(ExecContext &context, const KernelParams &params, KernelIO &io) {
   if (gTakesBf16[Id] || allFloat32(io))
     return gNative[Id].run(context, params, io);
   return runInFloat32(static_cast<KernelId>(Id), gNative[Id].run, context, params, io);
+}
+
+template <size_t Id>
+Status nativeGroup(ExecContext &context, const KernelParams &params, const std::vector<KernelIO *> &calls) {
+  std::vector<KernelIO *> direct;
+  for (KernelIO *io : calls)
+    if (anyOnHost(*io) || !(gTakesBf16[Id] || allFloat32(*io)))
+      SHEAR_RETURN_IF_ERROR(native<Id>(context, params, *io));
+    else
+      direct.push_back(io);
+  return direct.empty() ? Status() : gNative[Id].runGroup(context, params, direct);
 }
 
 } // namespace
