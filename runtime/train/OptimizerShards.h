@@ -2,10 +2,11 @@
 //
 // With --shard-optimizer (ZeRO stage 1) every parameter is updated by one
 // rank only, its owner, which alone holds the parameter's AdamW moments and
-// then broadcasts the updated parameter (and its working copy) to the others. Parameters are dealt
-// out largest first to the least loaded rank, so each rank holds about 1/N
-// of the optimizer state. The assignment depends only on the program and the
-// number of ranks: every rank computes the same one.
+// then broadcasts the updated parameter (and its working copy) to the
+// others. Parameters are dealt out largest first to the least loaded rank,
+// so each rank holds about 1/N of the optimizer state. The assignment
+// depends only on the program and the number of ranks: every rank computes
+// the same one.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SHEAR_RUNTIME_TRAIN_OPTIMIZERSHARDS_H
