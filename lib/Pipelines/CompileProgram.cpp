@@ -289,6 +289,11 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
     ap.masterWeights = trains;
     pm.addPass(createAssignPrecision(ap));
   };
+  // A bf16 training step keeps working copies of its weights, written by
+  // AdamW, which the evaluations between steps read too (unless --recompute
+  // weights asks for the casts to be made again: then there are none).
+  bool workingCopies = (o.mode == "prune" || o.mode == "train") && o.precision == "bf16" &&
+                       !recomputesWeights(o.recompute);
   auto evalLoss = [&](StringRef masks, StringRef as) -> llvm::Error {
     auto m = lowered([&](PassManager &pm) {
       pm.addPass(createBuildEvalStep());
@@ -297,6 +302,8 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       pm.addPass(createLowerToRuntime(lo));
       addFuse(pm);
       addPrecision(pm);
+      if (workingCopies)
+        pm.addPass(createReadWorkingCopies());
     });
     if (mlir::failed(m))
       return failed("lowering the evaluation failed (see above)");
@@ -383,7 +390,7 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
         opt.maxNorm = o.maxNorm;
         // bf16 working copies written by AdamW, unless they are to be cast
         // again before the backward (memory over the cast's traffic).
-        opt.workingCopies = o.precision == "bf16" && !recomputesWeights(o.recompute);
+        opt.workingCopies = workingCopies;
         pm.addPass(createBuildOptimizer(opt));
       }
     });
@@ -410,6 +417,16 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       if (view->hasMasks())
         if (llvm::Error e = evalLoss("none", "source_eval_loss"))
           return std::move(e);
+      // A working copy the step does not rewrite would be read stale.
+      const ProgramFunction &step = p.functions.front();
+      for (const ProgramFunction &f : p.functions)
+        for (const ProgramInstr &in : f.body)
+          if (in.kind == ProgramInstr::Kind::Weight &&
+              !workingCopyOf(p.weights[in.weight].name).empty() &&
+              std::find(step.updates.begin(), step.updates.end(), p.weights[in.weight].name) ==
+                  step.updates.end())
+            return failed("@" + f.name + " reads the working copy '" + p.weights[in.weight].name +
+                          "' that the training step does not update");
       auto text = checkpointModule(module, moduleDir);
       if (mlir::failed(text))
         return failed("the checkpoint module cannot be written");

@@ -1,4 +1,6 @@
 //===- BuildOptimizer.cpp - clipping and AdamW as kernels -----------------===//
+#include "WorkingCopies.h"
+
 #include "shear/Dialect/ShearOps.h"
 #include "shear/Support/GateMath.h"
 #include "shear/Support/Program.h"
@@ -25,23 +27,6 @@ Group groupOf(StringRef name) {
   if (name.starts_with("shear.lambda"))
     return Lambda;
   return Theta;
-}
-
-/// The casts to a working copy of weight `w` (of every read of it), and the
-/// first of those reads (which the others follow in the block).
-SmallVector<KernelOp> castsOf(Block &body, WeightOp w, WeightOp &first) {
-  SmallVector<KernelOp> casts;
-  first = nullptr;
-  for (auto other : body.getOps<WeightOp>()) {
-    if (other.getFileAttr() != w.getFileAttr() || other.getNameAttr() != w.getNameAttr())
-      continue;
-    if (!first)
-      first = other;
-    for (Operation *user : other->getUsers())
-      if (auto k = dyn_cast<KernelOp>(user); k && k.getCallee() == "cast")
-        casts.push_back(k);
-  }
-  return casts;
 }
 
 struct BuildOptimizerPass : shear::impl::BuildOptimizerBase<BuildOptimizerPass> {
@@ -114,7 +99,7 @@ struct BuildOptimizerPass : shear::impl::BuildOptimizerBase<BuildOptimizerPass> 
       Group group = groupOf(w.getName());
       SmallVector<Value> operands = {w, g, m, v, norm, lr[group], step};
       SmallVector<Type> types = {type, type, type};
-      WeightOp copy = workingCopies ? workingCopyOf(body, w) : nullptr;
+      WeightOp copy = workingCopies ? replaceCastsByWorkingCopy(body, w) : nullptr;
       if (copy) {
         operands.push_back(copy);
         types.push_back(copy.getType());
@@ -161,32 +146,6 @@ struct BuildOptimizerPass : shear::impl::BuildOptimizerBase<BuildOptimizerPass> 
     fn->setAttr("shear.updates", b.getArrayAttr(updates));
     fn->setAttr("shear.lr_args", b.getArrayAttr(lrNames));
     return success();
-  }
-
-  /// The weight "work:<name>" that replaces the casts of master `w` (null
-  /// when nothing casts it: a float32 program, a gate, a multiplier). It
-  /// reads the master's tensor, so a program's weights all name a tensor of
-  /// their file; the runtime derives it from the master as held.
-  WeightOp workingCopyOf(Block &body, WeightOp w) {
-    WeightOp first;
-    SmallVector<KernelOp> casts = castsOf(body, w, first);
-    if (casts.empty())
-      return nullptr;
-    for (KernelOp c : casts)
-      if (c.getResult(0).getType() != casts.front().getResult(0).getType())
-        return nullptr; // copies of several types: left to their casts
-    OpBuilder b(first.getContext());
-    b.setInsertionPointAfter(first);
-    StringRef tensor = w.getTensor() ? *w.getTensor() : w.getName();
-    auto copy = WeightOp::create(b, w.getLoc(), casts.front().getResult(0).getType(),
-                                 b.getStringAttr((std::string(kWorkingCopyPrefix) + w.getName()).str()),
-                                 w.getFileAttr());
-    copy.setTensor(tensor);
-    for (KernelOp c : casts) {
-      c.getResult(0).replaceAllUsesWith(copy.getResult());
-      c.erase();
-    }
-    return copy;
   }
 };
 } // namespace

@@ -488,7 +488,16 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
       continue;
     }
     if (in.kind == ProgramInstr::Kind::Weight) {
-      auto w = store.get(program_.weights[in.weight], program_.baseDir);
+      const ProgramWeight &ref = program_.weights[in.weight];
+      // A working copy is derived from its master: an evaluation that runs
+      // before the first step loads the master it does not read itself.
+      if (std::string master = workingCopyOf(ref.name); !master.empty() && !store.find(master))
+        if (const ProgramWeight *m = program_.weight(master)) {
+          auto held = store.get(*m, program_.baseDir);
+          if (!held.ok())
+            return held.status();
+        }
+      auto w = store.get(ref, program_.baseDir);
       if (!w.ok())
         return w.status();
       slots[in.results[0]] = w.take();

@@ -26,9 +26,16 @@ def summary(program):
             assert names[i['operands'][7]] == 'work:' + names[i['operands'][0]], i
             writing += 1
     casts = sum(i.get('kernel') == 'cast' for i in step['body'])
+    # The evaluation between steps: which weights it reads, how many casts.
+    ev = next(f for f in program['functions'] if f['name'] == 'eval_loss')
+    read = [weights[i['weight']]['name'] for i in ev['body'] if 'weight' in i]
+    ev_copies = sum(n.startswith('work:') for n in read)
+    ev_masters = sum(n in shapes for n in read)
+    ev_casts = sum(i.get('kernel') == 'cast' for i in ev['body'])
     kinds = lambda ws: ','.join(sorted({w['dtype'] for w in ws})) or '-'
     return (f"masters {kinds(masters)} {len(masters)}, working copies {kinds(copies)} {len(copies)}, "
-            f"adamw writing one {writing}, casts {casts}")
+            f"adamw writing one {writing}, casts {casts}; eval_loss reads masters {ev_masters}, "
+            f"working copies {ev_copies}, casts {ev_casts}")
 
 
 print('train:', summary(tr))

@@ -212,6 +212,25 @@ def AssignPrecision : Pass<"assign-precision", "mlir::ModuleOp"> {
   ];
 }
 
+def ReadWorkingCopies : Pass<"read-working-copies", "mlir::ModuleOp"> {
+  let summary = "evaluations of a bf16 training program read the working copies";
+  let description = [{
+    In every function that is not a training step (the evaluations a
+    training program runs between its steps), each `cast` of a float32
+    master weight gives way to a read of the master's working copy
+    `work:<name>`, the weight the training step's `adamw` rewrites
+    (build-optimizer's `working-copies`): the same bf16 values, without
+    rounding every master again for every evaluation batch, and the masters
+    then read by the optimizer alone (so `--offload optimizer` can keep them
+    in host memory). The pipeline runs it where the training step has
+    working copies.
+
+    Example: `%w = shear.weight "model.norm.weight" ... : tensor<8xf32>` and
+    `shear.kernel "cast"(%w)` become
+    `shear.weight "work:model.norm.weight" ... {tensor = "model.norm.weight"} : tensor<8xbf16>`.
+  }];
+}
+
 def Differentiate : Pass<"differentiate", "mlir::ModuleOp"> {
   let summary = "reverse-mode derivatives of a lowered training step";
   let description = [{
