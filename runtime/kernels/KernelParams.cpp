@@ -351,6 +351,12 @@ Status shear::rt::inferShapes(KernelId id, const KernelParams &params,
   case K::Scalar:
     out[0] = Shape{};
     break;
+  case K::Accumulate:
+    SHEAR_RETURN_IF_ERROR(c.equal(1, c.operand(0)));
+    SHEAR_RETURN_IF_ERROR(c.equal(2, Shape{}));
+    SHEAR_RETURN_IF_ERROR(c.equal(3, Shape{}));
+    out[0] = c.operand(0);
+    break;
   case K::AdamW:
     for (size_t i : {1, 2, 3})
       SHEAR_RETURN_IF_ERROR(c.equal(i, c.operand(0)));

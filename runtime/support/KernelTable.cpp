@@ -3,7 +3,8 @@
 // Declarations are written in a compact notation, parsed once:
 //   operands: `x` (float), `ids:int`, `head?` (optional slot), `g...` (variadic)
 //   results:  `y`, `dhead?head` (present exactly when operand `head` is),
-//             `p_out=p` (updates operand `p` in place), `w_out?=w` (both)
+//             `p_out=p` (updates operand `p` in place), `w_out?=w` (both),
+//             `w_out?:=w` (both, overwriting: `w`'s old contents never read)
 //   attrs:    `eps:float`, `clamp:float?` (optional), types int/float/string/bool
 // A backward kernel K.bwd takes K's operands, K's results and the cotangent
 // of K's first result, and returns one cotangent per float operand of K.
@@ -60,8 +61,9 @@ KernelDecl declare(KernelId id, const char *name, const std::string &operands,
   for (std::string w : words(results)) {
     ResultDecl r;
     if (size_t q = w.find('?'); q != std::string::npos) {
-      bool inPlace = w.compare(q, 2, "?=") == 0;
-      r.presentWith = d.operandIndex(w.substr(q + (inPlace ? 2 : 1)));
+      r.overwrites = w.compare(q, 3, "?:=") == 0;
+      bool inPlace = r.overwrites || w.compare(q, 2, "?=") == 0;
+      r.presentWith = d.operandIndex(w.substr(q + (r.overwrites ? 3 : inPlace ? 2 : 1)));
       if (r.presentWith < 0 || d.operands[r.presentWith].arity != OperandDecl::Optional)
         badSpec(name, "result '" + w + "' must name an optional operand");
       if (inPlace)
@@ -182,10 +184,11 @@ std::vector<KernelDecl> buildTable() {
       declare(K::GlobalNorm, "global_norm", "g...", "norm", "", "L2 norm over all gradients"),
       declare(K::AllReduce, "all_reduce", "g", "g_out=g", "",
               "the mean of a gradient over the data-parallel ranks, in place (a no-op alone)"),
-      declare(K::AdamW, "adamw", "p g m v norm lr step:int w?", "p_out=p m_out=m v_out=v w_out?=w",
+      declare(K::AdamW, "adamw", "p g m v norm lr step:int w?", "p_out=p m_out=m v_out=v w_out?:=w",
               "beta1:float beta2:float eps:float weight_decay:float max_norm:float clamp:float?",
               "clipped AdamW step, updating parameter and moments in place (and with w, the "
-              "parameter's bf16 working copy, written from the updated float32 value)"),
+              "parameter's bf16 working copy, written from the updated float32 value, also when a "
+              "non-finite norm skips the step)"),
       declare(K::Scalar, "scalar", "", "y", "value:float", "a float32 scalar"),
       declare(K::ZerosLike, "zeros_like", "t", "y", "", "zeros of t's shape"),
       declare(K::UnitNorms, "unit_norms", "x", "s", "group:int",
@@ -203,6 +206,9 @@ std::vector<KernelDecl> buildTable() {
               "dx=dy du dw dlayer?layer dhidden?hidden", "eps:float",
               "gradients of residual_add_rms_norm from the cotangents of both results (dx updates "
               "dy in place)"),
+      declare(K::Accumulate, "accumulate", "acc g scale first:int", "acc_out=acc", "",
+              "acc + scale * g in place (a micro-batch's gradient added to its step's sum); "
+              "where first is nonzero, scale * g (acc's old contents are not read)"),
   };
   for (size_t i = 0; i < t.size(); ++i)
     if (static_cast<size_t>(t[i].id) != i)

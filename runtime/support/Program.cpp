@@ -99,6 +99,12 @@ std::string shear::workingCopyOf(std::string_view name) {
   return std::string(name.substr(kWorkingCopyPrefix.size()));
 }
 
+std::string shear::gradientSumOf(std::string_view name) {
+  if (name.substr(0, kGradientSumPrefix.size()) != kGradientSumPrefix)
+    return "";
+  return std::string(name.substr(kGradientSumPrefix.size()));
+}
+
 bool shear::looksLikeProgram(std::string_view text) {
   size_t i = text.find_first_not_of(" \t\r\n");
   return i != std::string_view::npos && text[i] == '{' &&

@@ -158,7 +158,9 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   std::unique_ptr<Dataset> dataHolder;
   std::optional<RunLock> lock;
   std::string resumeDir;
-  std::unique_ptr<Executable> train, evalLoss;
+  // train: the whole step (train_step), or with micro-batches the update
+  // (train_apply) after `micro` (train_micro) ran on each micro-batch.
+  std::unique_ptr<Executable> train, micro, evalLoss;
   std::vector<std::pair<std::string, const MemoryPlan *>> plans;
   OptimizerShards shards;
   ParamStore store(backend);
@@ -169,6 +171,11 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   std::map<std::string, double> overshoot, finalError, integral;
   const bool pi = o.controller == "pi";
   int64_t start = 0, localBatch = o.batch / ranks;
+  // Micro-batches: the rank's rows in slices of microBatch sequences, which
+  // is also the evaluations' batch (it holds the activations of as many).
+  int64_t microBatch = o.microBatch > 0 ? o.microBatch : localBatch;
+  int64_t microBatches = microBatch > 0 && localBatch % microBatch == 0 ? localBatch / microBatch : 0;
+  const bool accumulating = microBatches > 1;
   bool needEval = o.evalEvery > 0 || o.dbl != DblMode::Off;
   Status ready = [&]() -> Status {
     if (mode != "prune" && mode != "train")
@@ -179,6 +186,17 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     if (o.batch % ranks != 0)
       return invalidInput(format("--batch %lld cannot be shared by %d ranks: give a multiple of %d",
                                  (long long)o.batch, ranks, ranks));
+    if (microBatches == 0)
+      return invalidInput(format("--micro-batch %lld does not divide the %lld sequences of %s step "
+                                 "(--batch %lld%s): give a divisor of %lld",
+                                 (long long)o.microBatch, (long long)localBatch,
+                                 ranks > 1 ? "each rank's" : "a", (long long)o.batch,
+                                 ranks > 1 ? format(" over %d ranks", ranks).c_str() : "",
+                                 (long long)localBatch));
+    if (accumulating && (!program.function("train_micro") || !program.function("train_apply")))
+      return invalidInput(o.modelPath + " has no train_micro and train_apply (a program compiled "
+                                        "before micro-batches existed): compile it again for "
+                                        "--micro-batch");
     auto dataOr = Dataset::open(o.dataDir);
     if (!dataOr.ok())
       return dataOr.status();
@@ -221,10 +239,16 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     }
 
     SHEAR_RETURN_IF_ERROR(validateProgramWeights(program));
-    auto t = Executable::load(program, "train_step", backend);
+    auto t = Executable::load(program, accumulating ? "train_apply" : "train_step", backend);
     if (!t.ok())
       return t.status();
     train = t.take();
+    if (accumulating) {
+      auto m = Executable::load(program, "train_micro", backend);
+      if (!m.ok())
+        return m.status();
+      micro = m.take();
+    }
     auto e = Executable::load(program, "eval_loss", backend);
     if (!e.ok())
       return e.status();
@@ -241,15 +265,25 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
 
     // Plan the memory before touching any data: --plan stops here.
     int64_t seq = manifest.seqLen;
+    if (accumulating) {
+      // train_micro(ids, labels, step, grad_scale, first)
+      auto microPlan = micro->plan({{microBatch, seq}, {microBatch, seq}, {}, {}, {}});
+      if (!microPlan.ok())
+        return microPlan.status();
+      plans.push_back({"train_micro", *microPlan});
+    }
+    // train_step(ids, labels, step, lr...), train_apply(step, lr...)
     std::vector<Shape> stepShapes = {{localBatch, seq}, {localBatch, seq}, {}};
+    if (accumulating)
+      stepShapes = {{}};
     for (size_t i = 0; i < train->function().lrArgs.size(); ++i)
       stepShapes.push_back({});
     auto stepPlan = train->plan(stepShapes);
     if (!stepPlan.ok())
       return stepPlan.status();
-    plans.push_back({"train_step", *stepPlan});
+    plans.push_back({train->function().name, *stepPlan});
     if (needEval) {
-      auto evalPlan = evalLoss->plan({{localBatch, seq}, {localBatch, seq}});
+      auto evalPlan = evalLoss->plan({{microBatch, seq}, {microBatch, seq}});
       if (!evalPlan.ok())
         return evalPlan.status();
       plans.push_back({"eval_loss", *evalPlan});
@@ -312,6 +346,9 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
         (ranks > 1 ? format("  (each of %d ranks; batch %lld per rank)\n", ranks,
                             (long long)localBatch)
                    : std::string()) +
+        (accumulating ? format("  (a step: %lld micro-batches of %lld sequences, then the update)\n",
+                               (long long)microBatches, (long long)microBatch)
+                      : std::string()) +
         format("a checkpoint: %s (%zu bytes of float32 weights and training state), copied to "
                "host memory first when written in the background (--checkpoint-writes)",
                formatBytes(double(ckpt)).c_str(), ckpt));
@@ -320,7 +357,9 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   const Dataset &data = *dataHolder;
   const Manifest &manifest = data.manifest();
   size_t k = manifest.domains.size();
-  const ProgramFunction &step = train->function();
+  // What a step returns, in train_step's order (metrics, then updates),
+  // however it runs.
+  const ProgramFunction &step = *program.function("train_step");
 
   std::string precision = "f32";
   if (auto it = program.compiledWith.find("precision"); it != program.compiledWith.end() && it->second.asString())
@@ -340,7 +379,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
             backend);
         if (!source.ok())
           return source.status();
-        auto ref = evaluateDomains(**source, store, data, o.evalSequences, localBatch, &comm);
+        auto ref = evaluateDomains(**source, store, data, o.evalSequences, microBatch, &comm);
         if (!ref.ok())
           return ref.status();
         refLoss = ref.take();
@@ -371,6 +410,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                        {"data", o.dataDir},
                        {"steps", o.steps},
                        {"batch", o.batch},
+                       {"micro_batch", microBatch},
                        {"seq_len", manifest.seqLen},
                        {"lr", o.lr},
                        {"lr_gate", o.lrGate},
@@ -420,6 +460,9 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     shardLine = "optimizer sharded: the ranks hold " + perRank + " of " +
                 formatCount(shards.stateElements) + " AdamW state values";
   }
+  if (accumulating)
+    where += format(" in %lld micro-batches of %lld sequences%s", (long long)microBatches,
+                    (long long)microBatch, ranks > 1 ? " per rank" : "");
   say(format("%s %lld steps of %lld x %lld tokens on %s; measured sgemm peak %.1f GFLOP/s",
              mode.c_str(), (long long)o.steps, (long long)o.batch, (long long)manifest.seqLen,
              where.c_str(), peak / 1e9));
@@ -475,6 +518,58 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   };
   auto lrAt = [&](int64_t s) { return learningRate(o.lr, o.steps, o.warmupFraction, o.minLrRatio, s); };
 
+  // A step as micro-batches: train_micro on each slice of the rank's rows
+  // (scale 1/N: the sums it updates become the mean gradient), then
+  // train_apply. The results come in train_step's order; a metric of the
+  // micro-batches is their mean, which is the mean over the rows (the
+  // slices hold as many labelled tokens each, as data-parallel ranks do).
+  auto runMicroBatches = [&](const Tensor &ids, const Tensor &labels,
+                             const std::vector<Tensor> &inputs) -> Result<std::vector<Tensor>> {
+    const ProgramFunction &mf = micro->function(), &af = train->function();
+    const size_t nmm = mf.metrics.size(), nam = af.metrics.size();
+    std::vector<double> sums(nmm, 0.0);
+    for (int64_t k = 0; k < microBatches; ++k) {
+      std::vector<Tensor> in = {rowsOf(ids, k * microBatch, microBatch),
+                                rowsOf(labels, k * microBatch, microBatch), inputs[2],
+                                Tensor::scalar(1.0f / static_cast<float>(microBatches)),
+                                Tensor::scalarI64(k == 0 ? 1 : 0)};
+      auto out = micro->run(in, store);
+      if (!out.ok())
+        return out.status();
+      for (size_t i = 0; i < mf.updates.size(); ++i)
+        store.set(mf.updates[i], (*out)[nmm + i]);
+      for (size_t i = 0; i < nmm; ++i) {
+        auto host = backend.toHost((*out)[i]);
+        if (!host.ok())
+          return host.status();
+        sums[i] += host->f32()[0];
+      }
+    }
+    auto applied = train->run(std::vector<Tensor>(inputs.begin() + 2, inputs.end()), store);
+    if (!applied.ok())
+      return applied.status();
+    std::vector<Tensor> out;
+    for (const std::string &name : step.metrics) {
+      auto m = std::find(mf.metrics.begin(), mf.metrics.end(), name);
+      auto a = std::find(af.metrics.begin(), af.metrics.end(), name);
+      if (m != mf.metrics.end())
+        out.push_back(Tensor::scalar(static_cast<float>(sums[m - mf.metrics.begin()] / microBatches)));
+      else if (a != af.metrics.end())
+        out.push_back((*applied)[a - af.metrics.begin()]);
+      else
+        return internalError("train_step's metric '" + name + "' is neither train_micro's nor train_apply's");
+    }
+    // train_apply's updates: train_step's, then the sums it averaged over
+    // the ranks in place.
+    for (size_t i = 0; i < af.updates.size(); ++i) {
+      if (i < step.updates.size())
+        out.push_back((*applied)[nam + i]);
+      else
+        store.set(af.updates[i], (*applied)[nam + i]);
+    }
+    return out;
+  };
+
   // --profile: from the second step of this process (the first allocates).
   KernelProfile profile;
   double trainSeconds = 0;
@@ -499,9 +594,12 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
           which == "lr" ? lrAt(at) : which == "lr_gate" ? o.lrGate : pi ? 0.0 : o.lrLambda)));
     uint64_t calls = comm.meanCalls, bytes = comm.meanBytes;
     double commSeconds = comm.meanSeconds;
-    if (o.profile && at == start + 1)
+    if (o.profile && at == start + 1) {
       train->profileInto(&profile);
-    auto out = train->run(inputs, store);
+      if (micro)
+        micro->profileInto(&profile);
+    }
+    auto out = accumulating ? runMicroBatches(ids, labels, inputs) : train->run(inputs, store);
     if (!out.ok())
       return out.status();
     if (at == start && ranks > 1)
@@ -563,7 +661,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     // Evaluation and dynamic batch loading.
     std::vector<double> evalLossValues;
     if (o.evalEvery > 0 && (at + 1) % o.evalEvery == 0) {
-      auto losses = evaluateDomains(*evalLoss, store, data, o.evalSequences, localBatch, &comm);
+      auto losses = evaluateDomains(*evalLoss, store, data, o.evalSequences, microBatch, &comm);
       if (!losses.ok())
         return losses.status();
       evalLossValues = losses.take();
@@ -691,6 +789,8 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   SHEAR_RETURN_IF_ERROR(writer.finish());
   if (o.profile) {
     train->profileInto(nullptr);
+    if (micro)
+      micro->profileInto(nullptr);
     say(profile.table("train_step"));
     std::string path = joinPath(o.outDir, "profile.json");
     SHEAR_RETURN_IF_ERROR(comm.agree(

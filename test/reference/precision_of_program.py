@@ -9,7 +9,7 @@ print('eval weights', sorted({w['dtype'] for w in ev['weights']}), 'precision', 
 
 def summary(program):
     weights = program['weights']
-    masters = [w for w in weights if not w['name'].startswith(('work:', 'adam.', 'shear.')) and not w.get('frozen')]
+    masters = [w for w in weights if not w['name'].startswith(('work:', 'adam.', 'shear.', 'grad:')) and not w.get('frozen')]
     copies = [w for w in weights if w['name'].startswith('work:')]
     # Every copy is a master's, of its shape.
     shapes = {w['name']: w['shape'] for w in masters}

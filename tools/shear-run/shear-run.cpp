@@ -653,7 +653,7 @@ struct TrainCommandOptions {
                                                                            piGains = "50,5,50";
   std::string recipe = "shear", init = "module", recompute = "none", offload,
               checkpointWrites = "auto";
-  int64_t steps = 3200, batch = 32, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
+  int64_t steps = 3200, batch = 32, microBatch = 0, seq = 0, evalEvery = -1, evalSeqs = 0, saveEvery = 0,
           logEvery = 1, stopAfter = -1, maxBadSteps = 5, keepLast = 0, calibSeqs = 128;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0, warmup = 0.1, targetWarmup = 0.2, maxNorm = 1.0;
   uint64_t seed = 1;
@@ -774,7 +774,7 @@ Status planRecomputeChoices(const std::string &module, CompileRequest request, c
   if (!data.ok())
     return data.status();
   int ranks = gComm ? gComm->size() : 1;
-  int64_t batch = t.batch / ranks, seq = (*data)->manifest().seqLen;
+  int64_t batch = t.microBatch > 0 ? t.microBatch : t.batch / ranks, seq = (*data)->manifest().seqLen;
   std::string line = "train_step activations (and bf16 working copies kept) by --recompute:";
   for (const char *choice : {"none", "norm", "weights", "attention", "mlp", "attention,mlp", "layer"}) {
     request.recompute = std::string(choice) == "none" ? "" : choice;
@@ -862,6 +862,7 @@ int runTrainCommand(const cli::Command &c, const std::string &mode, TrainCommand
   }
   t.warmupFraction = o.warmup;
   t.batch = o.batch;
+  t.microBatch = o.microBatch;
   t.evalEvery = o.evalEvery >= 0 ? o.evalEvery : (mode == "prune" ? 50 : 400);
   t.evalSequences = o.evalSeqs;
   t.saveEvery = o.saveEvery;
@@ -1401,6 +1402,10 @@ int main(int argc, char **argv) {
         .group("schedule")
         .option("steps", "N", isPrune ? "optimizer steps (paper: 3200)" : "optimizer steps", &o->steps, 1)
         .option("batch", "N", "sequences per step (paper: 32)", &o->batch, 1, 1 << 20)
+        .option("micro-batch", "N",
+                "sequences per micro-batch (on each rank): the step adds up the gradients of "
+                "batch/N micro-batches, holding the activations of one (0: the whole batch)",
+                &o->microBatch, 0, 1 << 20)
         .option("seq", "N", "sequence length: must equal the data's (0: the data's)", &o->seq, 0)
         .option("lr", "LR", "peak learning rate of the weights (cosine, warm-up, decay to 0.1x)", &o->lr)
         .option("warmup", "FRACTION", "fraction of steps warming up the learning rate", &o->warmup, 0, 1)

@@ -80,6 +80,10 @@ public:
   virtual Status zero(const Tensor &t) = 0;
   /// A tensor's values on the host (the tensor itself on the CPU).
   virtual Result<Tensor> toHost(const Tensor &t) = 0;
+  /// Host memory for the copies of a kernel run on the host (HostStaged,
+  /// --offload's AdamW: every gradient, every step): page-locked where the
+  /// device copies faster from and to it, and kept for reuse.
+  virtual Allocator &stagingAllocator() { return hostAllocator(); }
   /// The device's free and total memory in bytes; false where there is no
   /// fixed budget to plan against (the host).
   virtual bool memoryInfo(size_t &free, size_t &total) {

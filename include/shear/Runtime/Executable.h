@@ -22,6 +22,7 @@
 #include "shear/Runtime/ParamStore.h"
 
 #include <map>
+#include <set>
 
 namespace shear::rt {
 
@@ -117,18 +118,25 @@ private:
 
 /// A human-readable summary of a plan (sizes in MiB).
 std::string formatPlan(const std::string &function, const MemoryPlan &plan);
+/// The weights that the functions of `plans` read (every weight of the
+/// program when `plans` is empty): a run holds those, not the others (a
+/// training run without micro-batches holds no gradient sums).
+std::set<std::string> weightsHeld(const ProgramFile &program,
+                                  const std::vector<std::pair<std::string, const MemoryPlan *>> &plans);
 /// The memory of a program's weights by kind (parameters, gates, masks,
-/// multipliers, optimizer state) in the dtypes the program holds them in;
+/// multipliers, optimizer state, working copies, gradient sums) in the
+/// dtypes the program holds them in, of those in `held` (all when null);
 /// `total` receives the device bytes (not those --offload keeps on the host).
-std::string formatWeightMemory(const ProgramFile &program, size_t &total);
+std::string formatWeightMemory(const ProgramFile &program, size_t &total,
+                               const std::set<std::string> *held = nullptr);
 /// The whole picture: weights, then each function's plan, then the total.
 std::string formatMemoryReport(const ProgramFile &program, Backend &backend,
                                const std::vector<std::pair<std::string, const MemoryPlan *>> &plans);
-/// The bytes a run of these plans holds on its device: the weights (the
-/// optimizer state divided by `optimizerShards`), then each plan's arena,
-/// workspace, results and inputs.
+/// The bytes a run of these plans holds on its device: the weights they
+/// read (the optimizer state divided by `optimizerShards`), then, unless
+/// `weightsOnly`, each plan's arena, workspace, results and inputs.
 size_t plannedBytes(const ProgramFile &program, const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
-                    int optimizerShards = 1);
+                    int optimizerShards = 1, bool weightsOnly = false);
 /// An error (exit 2) when the backend says fewer bytes are free than the
 /// plans need: how much is needed, of what, and how much is free, then
 /// `hint` (what the command could change).

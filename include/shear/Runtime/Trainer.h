@@ -34,6 +34,10 @@ struct TrainOptions {
   std::string recipe, init; // prune: the recipe and where the gates started (run.json)
   std::string dataDir, outDir;
   int64_t steps = 3200, batch = 32;
+  /// Sequences per micro-batch on each rank (0: the rank's whole share of
+  /// the batch): a step then runs train_micro on each micro-batch, adding up
+  /// their gradients, and train_apply once (gradient accumulation).
+  int64_t microBatch = 0;
   double lr = 1e-4, lrGate = 1.0, lrLambda = -1.0;
   /// How the Lagrange multipliers move: "paper" (gradient ascent at
   /// lrLambda, METHOD.md §3) or "pi" (set every step from the sparsity error

@@ -51,6 +51,9 @@ struct ResultDecl {
   ValueClass cls = ValueClass::Float;
   int presentWith = -1; // optional result: present exactly when this operand is
   int updates = -1;     // in-place result: the operand whose storage it updates
+  /// In place, every element written and none read: the operand's old
+  /// contents do not matter (a host-staged call need not copy them over).
+  bool overwrites = false;
 };
 
 struct AttrDecl {

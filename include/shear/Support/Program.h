@@ -135,6 +135,13 @@ const char *checkpointFileFor(std::string_view name);
 inline constexpr std::string_view kWorkingCopyPrefix = "work:";
 /// "work:P" -> "P"; other names -> "".
 std::string workingCopyOf(std::string_view name);
+/// The prefix of a gradient sum: "grad:P" holds the sum of P's gradients
+/// over a step's micro-batches (split-accumulation: train_micro adds to it,
+/// train_apply's adamw reads it). Scratch between two steps, never
+/// checkpointed.
+inline constexpr std::string_view kGradientSumPrefix = "grad:";
+/// "grad:P" -> "P"; other names -> "".
+std::string gradientSumOf(std::string_view name);
 
 /// Whether `text` looks like a program file rather than an MLIR module.
 bool looksLikeProgram(std::string_view text);

@@ -314,6 +314,31 @@ def BuildOptimizer : Pass<"build-optimizer", "mlir::ModuleOp"> {
   ];
 }
 
+def SplitAccumulation : Pass<"split-accumulation", "mlir::ModuleOp"> {
+  let summary = "split a training step into micro-batch gradients and one update";
+  let description = [{
+    Adds two functions made from @train_step (after build-optimizer, which
+    it leaves as it is), so that a step can accumulate gradients over
+    micro-batches: a batch too large for the device's activations runs as N
+    micro-batches, one at a time.
+
+    `@train_micro(%ids, %labels, %step, %grad_scale, %first)` is the step's
+    forward and backward pass; where each parameter's gradient is computed
+    it is added to a float32 weight `grad:<name>` (zero-initialized, beside
+    the moments) by `accumulate(sum, g, grad_scale, first)`: sum + scale * g,
+    or scale * g where first is nonzero (the step's first micro-batch). Its
+    results are the step's metrics but those of the optimizer, then the
+    sums (`shear.updates`). The runtime passes 1/N as grad_scale, so the sums
+    are the mean of the micro-batches' gradients: the gradient of the whole
+    batch's mean loss, as data-parallel ranks average it.
+
+    `@train_apply(%step, %lr...)` is the step's optimizer (`all_reduce`,
+    `global_norm`, `adamw`) with the sums in place of the gradients: its
+    results are `grad_norm` and the step's updates, then each sum that an
+    `all_reduce` averaged in place (an update of itself).
+  }];
+}
+
 def BuildEvalStep : Pass<"build-eval-step", "mlir::ModuleOp"> {
   let summary = "build the evaluation loss of a batch";
   let description = [{

@@ -53,8 +53,13 @@ Status adamw(ExecContext &context, const KernelParams &params, KernelIO &io) {
   int64_t t = io.input(Step).i64()[0] + 1;
   // Non-finite gradients (their global norm is then non-finite) skip the
   // step: parameter and moments keep their values (the trainer counts it).
-  if (!std::isfinite(norm))
+  // The working copy is written either way (adamw overwrites it: its old
+  // contents are not read, nor copied over where the call is staged).
+  if (!std::isfinite(norm)) {
+    if (w)
+      std::copy(p, p + g.numel(), w);
     return Status();
+  }
   double b1 = a.beta1, b2 = a.beta2, eps = a.eps, wd = a.weightDecay;
   double clip = a.maxNorm > 0 ? std::min(1.0, a.maxNorm / (norm + 1e-6)) : 1.0;
   double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
@@ -73,6 +78,31 @@ Status adamw(ExecContext &context, const KernelParams &params, KernelIO &io) {
       v[i] = static_cast<float>(vi);
       if (w)
         w[i] = p[i];
+    }
+  });
+  return Status();
+}
+
+// accumulate(acc, g, scale [], first [] int) -> acc': acc + scale·g in place,
+// a micro-batch's gradient added to its step's sum (scale is 1 / the number
+// of micro-batches); where first is nonzero, scale·g: whatever acc held (the
+// last step's sum, non-finite values included) is not read. Product and sum
+// rounded separately, as the CUDA twin computes them (no fused multiply-add).
+Status accumulate(ExecContext &context, const KernelParams &, KernelIO &io) {
+  const float *g = io.input(1).f32();
+  float *acc = io.output(0).f32();
+  const float s = io.input(2).f32()[0];
+  const bool first = io.input(3).i64()[0] != 0;
+  cpuContext(context).parallelFor(io.output(0).numel(), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float scaled = s * g[i];
+      if (first) {
+        acc[i] = scaled;
+      } else {
+        float sum = acc[i];
+        sum += scaled;
+        acc[i] = sum;
+      }
     }
   });
   return Status();
@@ -104,4 +134,5 @@ void shear::rt::cpu::registerOptimizer(const Define &define) {
   define(KernelId::AdamW, {adamw});
   define(KernelId::Scalar, {scalar});
   define(KernelId::ZerosLike, {zerosLike});
+  define(KernelId::Accumulate, {accumulate});
 }

@@ -72,6 +72,23 @@ private:
   Device device_;
 };
 
+/// Page-locked host memory: the device copies from and to it at full
+/// speed and without staging through the driver's own buffer. Where the
+/// system refuses to lock more, pageable memory serves (slower, still right).
+class PinnedHostAllocator : public Allocator {
+public:
+  Device device() const override { return Device{DeviceKind::Cpu, 0}; }
+  Result<std::shared_ptr<Buffer>> allocate(size_t bytes) override {
+    size_t rounded = alignedBytes(bytes ? bytes : 1);
+    void *p = nullptr;
+    if (cudaHostAlloc(&p, rounded, cudaHostAllocDefault) != cudaSuccess) {
+      cudaGetLastError(); // not sticky: clear it
+      return hostAllocator().allocate(bytes);
+    }
+    return std::make_shared<Buffer>(p, rounded, device(), [](void *q) { cudaFreeHost(q); });
+  }
+};
+
 /// A GPU reuses kept buffers as they are; the emulation keeps its checks
 /// (CachingAllocator::Reuse): exact sizes, reused memory refilled with 0xff.
 CachingAllocator::Reuse reusePolicy() {
@@ -188,6 +205,10 @@ public:
   // Buffers come from the cache: cudaMalloc and cudaFree (which waits for
   // the device) happen in the first step only.
   Allocator &allocator() override { return cache_; }
+  // Staged calls' copies (--offload's gradients and working copies) from
+  // page-locked buffers, kept: locking memory costs more than copying it.
+  // The copies synchronise before returning, so a buffer released is free.
+  Allocator &stagingAllocator() override { return staging_; }
   ExecContext &context() override { return context_; }
   // bf16: GEMMs on tensor cores (float32 ones run without TF32, ~10x slower).
   DType preferredDType() const override { return DType::BF16; }
@@ -292,6 +313,8 @@ private:
   CudaContext context_;
   CudaAllocator allocator_;
   CachingAllocator cache_{allocator_, reusePolicy()};
+  PinnedHostAllocator pinned_;
+  CachingAllocator staging_{pinned_};
   HostKernels host_;
   cudaDeviceProp props_{};
   int native_ = 0, bf16Native_ = 0;

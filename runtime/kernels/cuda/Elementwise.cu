@@ -18,6 +18,18 @@ __global__ void addKernel(const float *a, const float *b, float *y, int64_t n) {
     y[i] = a[i] + b[i];
 }
 
+// acc = (first ? 0 : acc) + scale · g, product and sum rounded separately
+// (__fmul_rn, __fadd_rn: no contraction into an FMA), as on the CPU.
+__global__ void accumulateKernel(float *acc, const float *g, const float *scale, const int64_t *first,
+                                 int64_t n) {
+  const float s = *scale;
+  const bool fresh = *first != 0;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    float scaled = __fmul_rn(s, g[i]);
+    acc[i] = fresh ? scaled : __fadd_rn(acc[i], scaled);
+  }
+}
+
 __global__ void fillKernel(float *y, float value, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     y[i] = value;
@@ -44,6 +56,13 @@ Status add(ExecContext &c, const KernelParams &, KernelIO &io) {
   addKernel<<<blocksFor(n), 256, 0, cudaContext(c).stream>>>(io.input(0).f32(), io.input(1).f32(),
                                                             io.output(0).f32(), n);
   return launched("add");
+}
+
+Status accumulate(ExecContext &c, const KernelParams &, KernelIO &io) {
+  int64_t n = io.output(0).numel();
+  accumulateKernel<<<blocksFor(n), 256, 0, cudaContext(c).stream>>>(
+      io.output(0).f32(), io.input(1).f32(), io.input(2).f32(), io.input(3).i64(), n);
+  return launched("accumulate");
 }
 
 Status scalar(ExecContext &c, const KernelParams &params, KernelIO &io) {
@@ -107,6 +126,7 @@ void shear::rt::cuda::registerElementwise(const Define &define) {
   define(KernelId::Add, {add});
   define(KernelId::Scalar, {scalar});
   define(KernelId::ZerosLike, {zerosLike});
+  define(KernelId::Accumulate, {accumulate});
   define(KernelId::ResidualAdd, {residualAdd});
   takesBf16(KernelId::ResidualAdd);
   define(KernelId::MaskRow, {maskRow});

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "CudaBackend.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <tuple>
@@ -143,13 +144,25 @@ Result<Plan *> planFor(CudaContext &ctx, const Key &k, cublasOperation_t opA, cu
   s = cublasLtMatmulAlgoGetHeuristic(ctx.lt, p.desc, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(pref);
   // Descriptors that do not fit together are this code's error; a shape
-  // without an algorithm is cuBLASLt's limit (cublasGemmEx takes it).
+  // without an algorithm is cuBLASLt's limit (cublasGemmEx takes it). The
+  // emulation, which models cuBLASLt's checks, fails on the first; a GPU
+  // warns once and lets cublasGemmEx take the shape (a run that starts is
+  // worth more there than the error, which the warning still reports).
   if (s == CUBLAS_STATUS_INVALID_VALUE) {
+#ifdef SHEAR_CUDA_EMULATION
     cublasLtMatrixLayoutDestroy(p.a);
     cublasLtMatrixLayoutDestroy(p.b);
     cublasLtMatrixLayoutDestroy(p.c);
     cublasLtMatmulDescDestroy(p.desc);
     return ltFailure("heuristic", k, s);
+#else
+    static bool warned = false;
+    if (!warned) {
+      warned = true;
+      std::fprintf(stderr, "shear: warning: %s; cublasGemmEx takes this shape and any other so refused\n",
+                   ltFailure("heuristic", k, s).message().c_str());
+    }
+#endif
   }
   if (s == CUBLAS_STATUS_SUCCESS && found > 0 && result.state == CUBLAS_STATUS_SUCCESS) {
     p.found = true;

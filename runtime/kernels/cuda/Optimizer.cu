@@ -110,18 +110,23 @@ __global__ void adamwKernel(const AdamWTable<W> table, double b1, double b2, dou
   while (t + 1 < table.count && blockIdx.x >= table.firstBlock[t + 1])
     ++t;
   double norm = table.norm[t][0];
-  if (!isfinite(norm)) // non-finite gradients skip the step
-    return;
   const float *g = table.g[t];
   float *p = table.p[t], *m = table.m[t], *v = table.v[t];
   W *w = table.w[t];
+  int64_t n = table.n[t];
+  int64_t stride = int64_t(table.firstBlock[t + 1] - table.firstBlock[t]) * blockDim.x;
+  int64_t first = (blockIdx.x - table.firstBlock[t]) * int64_t(blockDim.x) + threadIdx.x;
+  if (!isfinite(norm)) { // non-finite gradients skip the step; w is written either way
+    if (w)
+      for (int64_t i = first; i < n; i += stride)
+        store(w, i, p[i]);
+    return;
+  }
   double lr = table.lr[t][0];
   double step = double(table.step[t][0] + 1);
   double clip = maxNorm > 0 ? fmin(1.0, maxNorm / (norm + 1e-6)) : 1.0;
   double c1 = 1 - pow(b1, step), c2 = 1 - pow(b2, step);
-  int64_t n = table.n[t];
-  int64_t stride = int64_t(table.firstBlock[t + 1] - table.firstBlock[t]) * blockDim.x;
-  for (int64_t i = (blockIdx.x - table.firstBlock[t]) * int64_t(blockDim.x) + threadIdx.x; i < n; i += stride) {
+  for (int64_t i = first; i < n; i += stride) {
     double gi = g[i] * clip;
     double mi = b1 * m[i] + (1 - b1) * gi;
     double vi = b2 * v[i] + (1 - b2) * gi * gi;

@@ -69,6 +69,9 @@ std::string gFailure; // what the last failed launch did
 /// kernel launch fault, to test what a run does then.
 cudaError_t gSticky = cudaSuccess;
 uint64_t gLaunches = 0;
+uint64_t gBytesToDevice = 0, gBytesToHost = 0; // cudaMemcpy between host and device memory
+uint64_t gBytesPageable = 0; // of those, copied from or to host memory not from cudaHostAlloc
+std::map<const char *, size_t> gPinned; // cudaHostAlloc's blocks: start -> bytes
 
 uint64_t failAt() {
   static const uint64_t n = [] {
@@ -78,12 +81,16 @@ uint64_t failAt() {
   return n;
 }
 
-/// SHEAR_CUDA_EMULATION_STATS=1: the number of launches, at exit.
+/// SHEAR_CUDA_EMULATION_STATS=1: the number of launches and the bytes
+/// copied between host and device memory, at exit.
 struct Stats {
   ~Stats() {
     const char *v = std::getenv("SHEAR_CUDA_EMULATION_STATS");
     if (v && std::strcmp(v, "1") == 0)
-      std::fprintf(stderr, "shear CUDA emulation: %llu kernel launches\n", static_cast<unsigned long long>(gLaunches));
+      std::fprintf(stderr, "shear CUDA emulation: %llu kernel launches, %llu bytes copied to the device, %llu to the host, "
+                   "%llu of them through pageable host memory\n",
+                   static_cast<unsigned long long>(gLaunches), static_cast<unsigned long long>(gBytesToDevice),
+                   static_cast<unsigned long long>(gBytesToHost), static_cast<unsigned long long>(gBytesPageable));
   }
 } gStats;
 
@@ -154,6 +161,16 @@ const Allocation *owner(const void *p) {
   --it;
   const Allocation &a = it->second;
   return c >= a.base && c < a.base + a.mapped ? &a : nullptr;
+}
+
+/// Whether [p, p + bytes) lies in one block of cudaHostAlloc's.
+bool pinned(const void *p, size_t bytes) {
+  const char *c = static_cast<const char *>(p);
+  auto it = gPinned.upper_bound(c);
+  if (it == gPinned.begin())
+    return false;
+  --it;
+  return c >= it->first && c + bytes <= it->first + it->second;
 }
 
 // ---- Faults --------------------------------------------------------------
@@ -703,6 +720,27 @@ cudaError_t cudaFree(void *p) {
   return cudaSuccess;
 }
 
+cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned) {
+  if (gSticky != cudaSuccess)
+    return gSticky;
+  std::lock_guard<std::recursive_mutex> lock(gMutex);
+  *p = std::aligned_alloc(4096, (std::max<size_t>(bytes, 1) + 4095) / 4096 * 4096);
+  if (!*p)
+    return fail(cudaErrorMemoryAllocation);
+  gPinned[static_cast<const char *>(*p)] = bytes;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void *p) {
+  if (!p)
+    return cudaSuccess;
+  std::lock_guard<std::recursive_mutex> lock(gMutex);
+  if (!gPinned.erase(static_cast<const char *>(p)))
+    return fail(cudaErrorInvalidValue, "cudaFreeHost of a pointer that is not from cudaHostAlloc");
+  std::free(p);
+  return gSticky;
+}
+
 cudaError_t cudaMemGetInfo(size_t *free, size_t *total) {
   if (gSticky != cudaSuccess)
     return gSticky;
@@ -717,6 +755,16 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
     return gSticky;
   if (bytes == 0)
     return cudaSuccess;
+  {
+    std::lock_guard<std::recursive_mutex> lock(gMutex);
+    bool toDevice = owner(dst) != nullptr, fromDevice = owner(src) != nullptr;
+    if (toDevice && !fromDevice)
+      gBytesToDevice += bytes;
+    else if (fromDevice && !toDevice)
+      gBytesToHost += bytes;
+    if (toDevice != fromDevice && !pinned(toDevice ? src : dst, bytes))
+      gBytesPageable += bytes;
+  }
   DeviceAccess access;
   std::memmove(dst, src, bytes);
   return cudaSuccess;
