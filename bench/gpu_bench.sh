@@ -14,6 +14,8 @@
 # the throughput is the same.
 #   bench/gpu_bench.sh BUNDLE [BUILD_DIR (default: build-gpu)]
 #   BATCH=8 RUNS="train-1.3b prune-2.7b" (default: the bundle's) TORCH="eager compile" FILL=zeros
+#   MICRO=N: shear's runs take each batch as micro-batches of N sequences (--micro-batch;
+#     e.g. BATCH=32 MICRO=8 RUNS=prune-7b, the paper's batch: 67.2 GiB planned, docs/benchmarks.md)
 #   DEVICE=cpu checks the script without a GPU (a bundle made with SOURCES=tiny=...)
 #   PROFILE=0 skips the kernel profile of each shear run ($OUT/profile-RUN.json)
 set -uo pipefail
@@ -21,6 +23,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUNDLE=$(cd "$1" && pwd)
 BUILD=${2:-$ROOT/build-gpu}
 BATCH=${BATCH:-8}
+MICRO=${MICRO:-0}
 TORCH=${TORCH:-eager compile}
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}
@@ -60,7 +63,7 @@ for run in $RUNS; do
   mode=${run%%-*} preset=${run#*-}
   out=$WORK/run-$run
   if with_memory "$WORK/mem-$run" "$RUN" "$mode" "$BUNDLE/programs/$run.json" --data "$BUNDLE/data" --out "$out" \
-      --steps "$STEPS" --batch "$BATCH" --eval-every 0 --save-every 0 --log-every 1 --device "$DEVICE" \
+      --steps "$STEPS" --batch "$BATCH" --micro-batch "$MICRO" --eval-every 0 --save-every 0 --log-every 1 --device "$DEVICE" \
       > "$WORK/log-$run" 2>&1; then
     emit "$($PY - "$out/metrics.jsonl" "$run" "$BATCH" "$SEQ" "$(cat "$WORK/mem-$run")" "$(grep -m1 " steps of " "$WORK/log-$run")" <<'PY'
 import json, statistics, sys
