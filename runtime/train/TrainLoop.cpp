@@ -293,7 +293,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     // A device too small for the plan is refused now, not at step 1.
     SHEAR_RETURN_IF_ERROR(checkDeviceMemory(
         program, backend, plans,
-        "try a smaller --batch, --recompute layer, --precision bf16, --offload optimizer or more devices",
+        "try a smaller --batch or --micro-batch, --recompute layer, --precision bf16, --offload optimizer or more devices",
         sharded ? ranks : 1));
 
     size_t k = manifest.domains.size();
