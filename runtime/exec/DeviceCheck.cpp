@@ -306,6 +306,8 @@ Result<std::vector<Case>> casesFor(DType storage, Backend &cpu) {
                    Shape3{"GQA hd 8, head and group masks", 4, 2, 8, false, true, T},
                    Shape3{"MHA hd 16, head mask", 2, 2, 16, false, true, T},
                    Shape3{"GQA hd 64, 100 tokens, head and group masks", 4, 2, 64, false, true, 100},
+                   // More rows than a block's threads: the gates' per-head sums in several strides.
+                   Shape3{"GQA hd 8, 300 tokens, head and group masks", 4, 2, 8, false, true, 300},
                    Shape3{"MHA hd 128, 70 tokens", 2, 2, 128, true, false, 70}}) {
     const int64_t T = a.T;
     int64_t qw = a.H * a.hd, kw = a.G * a.hd;

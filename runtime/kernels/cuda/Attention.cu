@@ -16,6 +16,7 @@
 #include "FlashAttention.h"
 #include "Storage.cuh"
 #include "TensorCoreAttention.h"
+#include "Reduce.cuh"
 #include "../cpu/Rope.h"
 
 #include <cmath>
@@ -389,19 +390,31 @@ __global__ void headDotsKernel(float *dc, const float *a, const float *zHead, co
   }
 }
 
-/// dhead[h] = Σ_r dots[r, h] · kv_group[h/per]; dkv_group[g] = Σ over its heads of
-/// Σ_r dots[r, h] · head[h] (one block; heads in order).
-__global__ void gateGradKernel(const double *dots, int64_t rows, int64_t H, int64_t per,
-                               const float *zHead, const float *zGroup, float *dHead, float *dGroup) {
+/// sums[h] = Σ_r dots[r, h]: one block per head, each thread a strided share
+/// of the rows, then the block's fixed-order sum (deterministic; a single
+/// thread summing every row of every head took milliseconds a layer).
+__global__ void headSumKernel(const double *dots, int64_t rows, int64_t H, double *sums) {
+  __shared__ double shared[kBlock / 32];
+  const int64_t h = blockIdx.x;
+  double s = 0;
+  for (int64_t r = threadIdx.x; r < rows; r += blockDim.x)
+    s += dots[r * H + h];
+  s = blockSum(s, shared);
+  if (threadIdx.x == 0)
+    sums[h] = s;
+}
+
+/// dhead[h] = sums[h] · kv_group[h/per]; dkv_group[g] = Σ over its heads of
+/// sums[h] · head[h] (heads in order).
+__global__ void gateGradKernel(const double *sums, int64_t H, int64_t per, const float *zHead,
+                               const float *zGroup, float *dHead, float *dGroup) {
   if (threadIdx.x != 0)
     return;
   if (dGroup)
     for (int64_t g = 0; g < H / per; ++g)
       dGroup[g] = 0.0f;
   for (int64_t h = 0; h < H; ++h) {
-    double s = 0;
-    for (int64_t r = 0; r < rows; ++r)
-      s += dots[r * H + h];
+    double s = sums[h];
     if (dHead)
       dHead[h] = static_cast<float>(s * (zGroup ? zGroup[h / per] : 1.0f));
     if (dGroup)
@@ -521,15 +534,16 @@ __global__ void ropeInverseKernel(float *x, int64_t rowsCount, int64_t T, int64_
 }
 
 struct BwdLayout {
-  size_t gated, dc, dq, dk, dv, dots, delta;
-  size_t total() const { return gated + dc + dq + dk + dv + dots + delta; }
+  size_t gated, dc, dq, dk, dv, dots, delta, sums;
+  size_t total() const { return gated + dc + dq + dk + dv + dots + delta + sums; }
 };
 
 BwdLayout bwdLayout(const Dims &d) {
   int64_t rows = d.B * d.T;
   auto f = [](int64_t n) { return alignedBytes(static_cast<size_t>(n) * sizeof(float)); };
   return {f(rows * d.qw), f(rows * d.qw), f(rows * d.qw), f(rows * d.kw), f(rows * d.kw),
-          alignedBytes(static_cast<size_t>(rows * d.H) * sizeof(double)), f(rows * d.H)};
+          alignedBytes(static_cast<size_t>(rows * d.H) * sizeof(double)), f(rows * d.H),
+          alignedBytes(static_cast<size_t>(d.H) * sizeof(double))};
 }
 
 size_t attentionBwdWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
@@ -559,6 +573,7 @@ Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io
   auto *dv = reinterpret_cast<float *>(w += lay.dk);
   auto *dots = reinterpret_cast<double *>(w += lay.dv);
   auto *delta = reinterpret_cast<float *>(w += lay.dots);
+  auto *headSums = reinterpret_cast<double *>(w += lay.delta);
   const Tensor *zHead = io.optional(Head), *zGroup = io.optional(KvGroup);
   const float *zh = zHead ? zHead->f32() : nullptr, *zg = zGroup ? zGroup->f32() : nullptr;
   const Tensor &q = io.input(BQ), &k = io.input(BK), &v = io.input(BV), &a = io.input(BA),
@@ -607,9 +622,11 @@ Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io
   headDotsKernel<<<blocksFor(rows * d.H), 256, 0, ctx.stream>>>(dc, af, zh, zg, dots, delta, rows, d.H,
                                                                 d.per, d.hd);
   Tensor *dHead = io.optionalOutput(5), *dGroup = io.optionalOutput(6);
-  if (dHead || dGroup)
-    gateGradKernel<<<1, 32, 0, ctx.stream>>>(dots, rows, d.H, d.per, zh, zg, dHead ? dHead->f32() : nullptr,
+  if (dHead || dGroup) {
+    headSumKernel<<<static_cast<unsigned>(d.H), kBlock, 0, ctx.stream>>>(dots, rows, d.H, headSums);
+    gateGradKernel<<<1, 32, 0, ctx.stream>>>(headSums, d.H, d.per, zh, zg, dHead ? dHead->f32() : nullptr,
                                              dGroup ? dGroup->f32() : nullptr);
+  }
   SHEAR_RETURN_IF_ERROR(launched("attention.bwd"));
   // The attention core.
   float scale = 1.0f / std::sqrt(static_cast<float>(d.hd));
