@@ -18,6 +18,9 @@
 #     e.g. BATCH=32 MICRO=8 RUNS=prune-7b, the paper's batch: 67.2 GiB planned, docs/benchmarks.md)
 #   DEVICE=cpu checks the script without a GPU (a bundle made with SOURCES=tiny=...)
 #   PROFILE=0 skips the kernel profile of each shear run ($OUT/profile-RUN.json)
+# A run with variants in the bundle (programs/RUN@VARIANT.json: the same
+# step compiled another way, e.g. @loss-chunk-65) times each after it, for a
+# before/after in the same call ("variant" in its JSON line).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUNDLE=$(cd "$1" && pwd)
@@ -59,40 +62,61 @@ with_memory() { # OUTPUT_FILE COMMAND...
 }
 emit() { echo "$1"; [ -n "$RESULTS" ] && echo "$1" >> "$RESULTS"; }
 
-for run in $RUNS; do
-  mode=${run%%-*} preset=${run#*-}
-  out=$WORK/run-$run
-  if with_memory "$WORK/mem-$run" "$RUN" "$mode" "$BUNDLE/programs/$run.json" --data "$BUNDLE/data" --out "$out" \
+# One timed shear run: RUN PROGRAM [VARIANT] (a variant is the same run
+# compiled another way, programs/RUN@VARIANT.json, for a before/after).
+shear_run() {
+  local run=$1 program=$2 variant=${3:-}
+  local mode=${run%%-*} tag=$run${3:+@$3}
+  local out=$WORK/run-$tag
+  if with_memory "$WORK/mem-$tag" "$RUN" "$mode" "$program" --data "$BUNDLE/data" --out "$out" \
       --steps "$STEPS" --batch "$BATCH" --micro-batch "$MICRO" --eval-every 0 --save-every 0 --log-every 1 --device "$DEVICE" \
-      > "$WORK/log-$run" 2>&1; then
-    emit "$($PY - "$out/metrics.jsonl" "$run" "$BATCH" "$SEQ" "$(cat "$WORK/mem-$run")" "$(grep -m1 " steps of " "$WORK/log-$run")" <<'PY'
+      > "$WORK/log-$tag" 2>&1; then
+    emit "$($PY - "$out/metrics.jsonl" "$run" "$BATCH" "$SEQ" "$(cat "$WORK/mem-$tag")" "$(grep -m1 " steps of " "$WORK/log-$tag")" "$variant" <<'PY'
 import json, statistics, sys
-path, run, batch, seq, mem, header = sys.argv[1:7]
+path, run, batch, seq, mem, header, variant = sys.argv[1:8]
 steps = [json.loads(l) for l in open(path)]
 steps = [s for s in steps if "tokens_per_s" in s]
 later = steps[2:] or steps
-print(json.dumps({"impl": "shear", "run": run, "batch": int(batch), "seq": int(seq),
-                  "tokens_per_s": statistics.median(s["tokens_per_s"] for s in later),
-                  "mfu": statistics.median(s["mfu"] for s in later), "peak_memory_gib": float(mem),
-                  "steps": len(steps), "header": header}))
+r = {"impl": "shear", "run": run, "batch": int(batch), "seq": int(seq),
+     "tokens_per_s": statistics.median(s["tokens_per_s"] for s in later),
+     "mfu": statistics.median(s["mfu"] for s in later), "peak_memory_gib": float(mem),
+     "steps": len(steps), "header": header}
+if variant:
+    r["variant"] = variant
+print(json.dumps(r))
 PY
 )"
   else
-    emit "{\"impl\": \"shear\", \"run\": \"$run\", \"failed\": true}"
-    tail -20 "$WORK/log-$run"
+    emit "{\"impl\": \"shear\", \"run\": \"$run\", \"variant\": \"$variant\", \"failed\": true}"
+    tail -20 "$WORK/log-$tag"
   fi
+}
+
+for run in $RUNS; do
+  mode=${run%%-*} preset=${run#*-}
+  shear_run "$run" "$BUNDLE/programs/$run.json"
+  for variant in "$BUNDLE/programs/$run@"*.json; do
+    [ -f "$variant" ] || continue
+    v=${variant##*@}
+    shear_run "$run" "$variant" "${v%.json}"
+  done
   # Where shear's step spends its time (--profile: the host waits for every
   # kernel, so this run is slower and is not the one timed above; all STEPS,
   # which the program was compiled for).
   if [ "${PROFILE:-1}" = 1 ]; then
-    if "$RUN" "$mode" "$BUNDLE/programs/$run.json" --data "$BUNDLE/data" --out "$out-profile" \
-        --steps "$STEPS" --batch "$BATCH" --eval-every 0 --save-every 0 --log-every 0 \
-        --device "$DEVICE" --profile > "$WORK/profile-$run" 2>&1; then
-      sed -n '/^kernel profile of/,/all kernels/p' "$WORK/profile-$run"
-      [ -n "${OUT:-}" ] && cp "$out-profile/profile.json" "$OUT/profile-$run.json"
-    else
-      echo "profiled run of $run failed:"; tail -5 "$WORK/profile-$run"
-    fi
+    for program in "$BUNDLE/programs/$run.json" "$BUNDLE/programs/$run@"*.json; do
+      [ -f "$program" ] || continue
+      tag=$(basename "$program" .json)
+      if "$RUN" "$mode" "$program" --data "$BUNDLE/data" --out "$WORK/profile-run-$tag" \
+          --steps "$STEPS" --batch "$BATCH" --micro-batch "$MICRO" --eval-every 0 --save-every 0 --log-every 0 \
+          --device "$DEVICE" --profile > "$WORK/profile-$tag" 2>&1; then
+        echo "($tag)"
+        sed -n '/^kernel profile of/,/all kernels/p' "$WORK/profile-$tag"
+        [ -n "${OUT:-}" ] && cp "$WORK/profile-run-$tag/profile.json" "$OUT/profile-$tag.json"
+      else
+        echo "profiled run of $tag failed:"; tail -5 "$WORK/profile-$tag"
+      fi
+    done
   fi
   for how in $TORCH; do
     flag=$([ "$how" = compile ] && echo --compile)

@@ -1284,6 +1284,7 @@ struct CompileCommandOptions {
   DistillOptions distill;
   uint64_t seed = 1;
   int64_t steps = 3200;
+  int64_t lossChunk = 0; // benchmarks: rows per chunk of the fused loss (0: the backend's)
   double targetWarmup = 0.2, maxNorm = 1.0;
 };
 int runCompile(CompileCommandOptions &o) {
@@ -1305,6 +1306,7 @@ int runCompile(CompileCommandOptions &o) {
   r.targetWarmup = o.targetWarmup;
   r.targetWarmupSteps = static_cast<int64_t>(std::llround(o.targetWarmup * o.steps));
   r.maxNorm = o.maxNorm;
+  r.lossChunk = o.lossChunk;
   if (Status s = parseRecompute(o.recompute); !s.ok())
     return report(s);
   r.recompute = o.recompute;
@@ -1576,7 +1578,10 @@ int main(int argc, char **argv) {
               &comp.distill.temperature, 1e-3, 1e3)
       .option("distill-alpha", "A", "weight of the distillation term", &comp.distill.alpha, 0, 1)
       .group("compiled into evaluation programs")
-      .option("eval-masks", "WHICH", "masked models: expected, target or none", &comp.evalMasks);
+      .option("eval-masks", "WHICH", "masked models: expected, target or none", &comp.evalMasks)
+      .option("loss-chunk", "ROWS", "benchmarks: rows of logits per chunk of the fused loss (0: the backend's choice)",
+              &comp.lossChunk, 0)
+      .hidden();
 
   auto command = cl.parse(argc, argv);
   if (!command.ok())

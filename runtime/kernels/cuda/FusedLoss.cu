@@ -19,31 +19,47 @@ using namespace shear::rt;
 using namespace shear::rt::cuda;
 
 namespace {
-constexpr int64_t kChunkFloats = int64_t(1) << 21; // as the CPU: 8 MiB of logits
+// Rows per chunk when the program leaves it to the backend: 2^26 floats
+// (256 MiB) of logits. The CPU takes 8 MiB; here that is 65 rows at a
+// vocabulary of 32000, and each chunk's gw GEMM (K = the chunk's rows)
+// reads and writes all of gw, V x D floats: 500 chunks of a 1.3B step
+// would move ~250 GB for 4 TFLOP, the GEMM bound by memory ten times over.
+// At ~2000 rows a chunk the three GEMMs run at the tensor cores' speed.
+constexpr int64_t kChunkFloats = int64_t(1) << 26;
 
 int64_t rowsPerChunk(const FusedLossParams &p, int64_t rows, int64_t V) {
   int64_t c = p.chunk > 0 ? p.chunk : std::max<int64_t>(1, kChunkFloats / std::max<int64_t>(V, 1));
   return std::max<int64_t>(1, std::min(c, rows));
 }
 
+// The workspace: a chunk of float32 logits (becoming its unit gradients),
+// the rows' losses, the label count, and in training the chunk's unit
+// gradients rounded to bf16 for a bf16 call's GEMMs (planned with the rest,
+// not allocated per call).
 struct Layout {
   int64_t rows, C, V;
-  size_t logitsBytes, lossBytes;
-  size_t total() const { return logitsBytes + lossBytes + alignedBytes(sizeof(double)); }
+  size_t logitsBytes, lossBytes, unit16Bytes;
+  size_t countOffset() const { return logitsBytes + lossBytes; }
+  size_t unit16Offset() const { return countOffset() + alignedBytes(sizeof(double)); }
+  size_t total() const { return unit16Offset() + unit16Bytes; }
 };
 
-Layout layoutOf(const FusedLossParams &p, const Shape &x, const Shape &w) {
+Layout layoutOf(const FusedLossParams &p, const Shape &x, const Shape &w, bool train) {
   Layout l;
   l.rows = x.size() == 3 ? x[0] * x[1] : 0;
   l.V = w.empty() ? 0 : w[0];
   l.C = rowsPerChunk(p, l.rows, l.V);
   l.logitsBytes = alignedBytes(static_cast<size_t>(l.C * l.V) * sizeof(float));
   l.lossBytes = alignedBytes(static_cast<size_t>(std::max<int64_t>(l.rows, 1)) * sizeof(double));
+  l.unit16Bytes = train ? alignedBytes(static_cast<size_t>(l.C * l.V) * 2) : 0;
   return l;
 }
 
-size_t fusedLossWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
-  return layoutOf(std::get<FusedLossParams>(params), *in[0], *in[1]).total();
+size_t lossOnlyWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
+  return layoutOf(std::get<FusedLossParams>(params), *in[0], *in[1], false).total();
+}
+size_t trainWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
+  return layoutOf(std::get<FusedLossParams>(params), *in[0], *in[1], true).total();
 }
 
 /// The number of counted labels into *count; a label outside [0, V) (other
@@ -120,14 +136,15 @@ Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool 
   CudaContext &ctx = cudaContext(c);
   const Tensor &x = io.input(0), &w = io.input(1), &labels = io.input(2);
   const auto &p = std::get<FusedLossParams>(params);
-  Layout lay = layoutOf(p, x.shape(), w.shape());
+  Layout lay = layoutOf(p, x.shape(), w.shape(), train);
   if (io.workspaceBytes < lay.total())
     return internalError("lm_head_cross_entropy: workspace too small");
   int64_t D = x.dim(-1), rows = lay.rows, V = lay.V, C = lay.C;
   char *ws = static_cast<char *>(io.workspace);
   auto *logits = reinterpret_cast<float *>(ws);
   auto *rowLoss = reinterpret_cast<double *>(ws + lay.logitsBytes);
-  auto *count = reinterpret_cast<double *>(ws + lay.logitsBytes + lay.lossBytes);
+  auto *count = reinterpret_cast<double *>(ws + lay.countOffset());
+  auto *unit16 = ws + lay.unit16Offset(); // a chunk's unit gradients in bf16 (bf16 training)
 
   auto bad = checkSlot(ctx, V, "label", "lm_head_cross_entropy");
   if (!bad.ok())
@@ -139,9 +156,6 @@ Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool 
   float *gx = train ? io.output(1).f32() : nullptr, *gw = train ? io.output(2).f32() : nullptr;
   const bool bf = x.dtype() == DType::BF16;
   const size_t elem = bf ? 2 : 4;
-  StreamBuffer unit16; // a chunk's unit gradients in bf16, for a bf16 call's GEMMs
-  if (bf && train && rows > 0)
-    SHEAR_RETURN_IF_ERROR(unit16.allocate(ctx, alignedBytes(static_cast<size_t>(C * V) * 2), "lm_head_cross_entropy"));
   for (int64_t r0 = 0; r0 < rows; r0 += C) {
     int64_t n = std::min(C, rows - r0);
     GemmOperand xc{static_cast<const char *>(x.data()) + r0 * D * elem, x.dtype()};
@@ -152,8 +166,8 @@ Status fusedLoss(ExecContext &c, const KernelParams &params, KernelIO &io, bool 
     if (train) {
       GemmOperand unit{logits, DType::F32};
       if (bf) {
-        SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, logits, unit16.p, n * V));
-        unit = bf16(unit16.p);
+        SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, logits, unit16, n * V));
+        unit = bf16(unit16);
       }
       SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, false, n, D, V, 1.0f, unit, V, operand(w), D, 0.0f, gx + r0 * D,
                                    DType::F32, D));
@@ -213,8 +227,8 @@ Status lmHeadCrossEntropyBwd(ExecContext &c, const KernelParams &, KernelIO &io)
 } // namespace
 
 void shear::rt::cuda::registerFusedLoss(const Define &define) {
-  define(KernelId::LMHeadCrossEntropy, {lmHeadCrossEntropy, fusedLossWorkspace});
-  define(KernelId::LMHeadCrossEntropyTrain, {lmHeadCrossEntropyTrain, fusedLossWorkspace});
+  define(KernelId::LMHeadCrossEntropy, {lmHeadCrossEntropy, lossOnlyWorkspace});
+  define(KernelId::LMHeadCrossEntropyTrain, {lmHeadCrossEntropyTrain, trainWorkspace});
   takesBf16(KernelId::LMHeadCrossEntropy);
   takesBf16(KernelId::LMHeadCrossEntropyTrain);
   define(KernelId::LMHeadCrossEntropyBwd, {lmHeadCrossEntropyBwd});
