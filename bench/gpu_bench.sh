@@ -15,7 +15,7 @@
 #   bench/gpu_bench.sh BUNDLE [BUILD_DIR (default: build-gpu)]
 #   BATCH=8 RUNS="train-1.3b prune-2.7b" (default: the bundle's) TORCH="eager compile" FILL=zeros
 #   MICRO=N: shear's runs take each batch as micro-batches of N sequences (--micro-batch;
-#     e.g. BATCH=32 MICRO=8 RUNS=prune-7b, the paper's batch: 67.2 GiB planned, docs/benchmarks.md)
+#     e.g. BATCH=32 MICRO=8 RUNS=prune-7b, the paper's batch: 63.8 GiB planned by the CUDA backend, docs/benchmarks.md)
 #   DEVICE=cpu checks the script without a GPU (a bundle made with SOURCES=tiny=...)
 #   PROFILE=0 skips the kernel profile of each shear run ($OUT/profile-RUN.json)
 # A run with variants in the bundle (programs/RUN@VARIANT.json: the same

@@ -10,7 +10,7 @@
 #   STEPS=10 (the steps the programs are compiled for: gpu_bench.sh runs them all)
 #   SOURCES="1.3b=370m 2.7b=1.3b" (source preset = pruning target; the first is also trained;
 #   SOURCES="7b=2.7b": the 7B-shaped prune step of issue 9 (c), compiled with --offload optimizer
-#   --recompute attention,mlp,norm: 51.8 GiB planned at batch 8 x 4096, docs/benchmarks.md;
+#   --recompute attention,mlp,norm: 48.4 GiB planned by the CUDA backend at batch 8 x 4096, docs/benchmarks.md;
 #   SOURCES="tiny=layers=1,heads=2,hidden=32,intermediate=64" to check the scripts on a CPU)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -365,6 +365,11 @@ Result<Executable::Prepared *> Executable::prepare(const std::vector<Shape> &inp
   }
   Prepared p;
   p.plan = plan.take();
+  if (shared_) { // views into the shared buffer are made per run
+    p.lastUsed = ++runs_;
+    auto [inserted, ok] = prepared_.emplace(inputShapes, std::move(p));
+    return &inserted->second;
+  }
   Allocator &allocator = backend_.allocator();
   auto arena = allocator.allocate(p.plan->arenaBytes);
   if (!arena.ok())
@@ -384,6 +389,10 @@ Result<Executable::Prepared *> Executable::prepare(const std::vector<Shape> &inp
   p.lastUsed = ++runs_;
   auto [inserted, ok] = prepared_.emplace(inputShapes, std::move(p));
   return &inserted->second;
+}
+
+size_t Executable::scratchBytes(const MemoryPlan &plan) {
+  return alignedBytes(plan.arenaBytes) + plan.workspaceBytes;
 }
 
 Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, ParamStore &store) {
@@ -437,10 +446,21 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
     SHEAR_RETURN_IF_ERROR(backend_.copy(*staged, inputs[a]));
     slots[f.args[a]] = staged.take();
   }
+  // A shared scratch: this run's arena at its start, the workspace after.
+  std::shared_ptr<Buffer> scratch;
+  void *workspace = p.workspace ? p.workspace->data() : nullptr;
+  if (shared_) {
+    auto reserved = shared_->reserve(scratchBytes(plan));
+    if (!reserved.ok())
+      return reserved.status().prefixed(f.name + ": the activations arena and kernel scratch (" +
+                                        formatBytes(static_cast<double>(scratchBytes(plan))) + "): ");
+    scratch = reserved.take();
+    workspace = static_cast<char *>(scratch->data()) + alignedBytes(plan.arenaBytes);
+  }
   for (size_t id = 0; id < plan.values.size(); ++id) {
     const MemoryPlan::Value &v = plan.values[id];
     if (v.storage == MemoryPlan::Storage::Arena) {
-      slots[id] = p.views[id];
+      slots[id] = scratch ? Tensor::view(scratch, v.offset, v.shape, v.dtype) : p.views[id];
     } else if (v.storage == MemoryPlan::Storage::Output && v.aliasOf < 0) {
       auto t = Tensor::allocate(backend_.allocator(), v.shape, v.dtype);
       if (!t.ok())
@@ -537,7 +557,7 @@ Result<std::vector<Tensor>> Executable::run(const std::vector<Tensor> &inputs, P
       io.in.push_back(id < 0 ? nullptr : &slots[id]);
     for (int id : in.results)
       io.out.push_back(id < 0 ? nullptr : &slots[id]);
-    io.workspace = p.workspace->data();
+    io.workspace = workspace;
     io.workspaceBytes = plan.workspaceBytes;
     double t0 = profile_ ? monotonicSeconds() : 0;
     Status s;
@@ -668,7 +688,7 @@ std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &to
 
 std::string shear::rt::formatMemoryReport(
     const ProgramFile &program, Backend &backend,
-    const std::vector<std::pair<std::string, const MemoryPlan *>> &plans) {
+    const std::vector<std::pair<std::string, const MemoryPlan *>> &plans, bool sharedScratch) {
   size_t total = 0;
   std::string out = "memory plan on " + backend.describe();
   if (auto it = program.compiledWith.find("precision");
@@ -677,10 +697,19 @@ std::string shear::rt::formatMemoryReport(
   out += ":\n";
   std::set<std::string> held = weightsHeld(program, plans);
   out += formatWeightMemory(program, total, &held);
+  size_t shared = 0;
   for (const auto &[name, plan] : plans) {
     out += formatPlan(name, *plan);
-    total += plan->arenaBytes + plan->workspaceBytes + plan->outputBytes + plan->inputBytes;
+    total += plan->outputBytes + plan->inputBytes;
+    if (sharedScratch)
+      shared = std::max(shared, Executable::scratchBytes(*plan));
+    else
+      total += plan->arenaBytes + plan->workspaceBytes;
   }
+  if (sharedScratch && plans.size() > 1)
+    out += "  arena and scratch, shared     " + formatBytes(double(shared)) +
+           "  (the largest function's: they run one at a time)\n";
+  total += shared;
   out += "  total                          " + formatBytes(double(total)) + "\n";
   size_t free = 0, capacity = 0;
   if (backend.memoryInfo(free, capacity))
@@ -691,7 +720,7 @@ std::string shear::rt::formatMemoryReport(
 
 size_t shear::rt::plannedBytes(const ProgramFile &program,
                                const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
-                               int optimizerShards, bool weightsOnly) {
+                               int optimizerShards, bool weightsOnly, bool sharedScratch) {
   size_t total = 0;
   std::set<std::string> held = weightsHeld(program, plans);
   for (const ProgramWeight &w : program.weights) {
@@ -701,19 +730,26 @@ size_t shear::rt::plannedBytes(const ProgramFile &program,
     bool moment = w.name.rfind("adam.m:", 0) == 0 || w.name.rfind("adam.v:", 0) == 0;
     total += moment ? bytes / static_cast<size_t>(std::max(1, optimizerShards)) : bytes;
   }
-  if (!weightsOnly)
-    for (const auto &[name, plan] : plans)
-      total += plan->arenaBytes + plan->workspaceBytes + plan->outputBytes + plan->inputBytes;
-  return total;
+  if (weightsOnly)
+    return total;
+  size_t shared = 0;
+  for (const auto &[name, plan] : plans) {
+    total += plan->outputBytes + plan->inputBytes;
+    if (sharedScratch)
+      shared = std::max(shared, Executable::scratchBytes(*plan));
+    else
+      total += plan->arenaBytes + plan->workspaceBytes;
+  }
+  return total + shared;
 }
 
 Status shear::rt::checkDeviceMemory(const ProgramFile &program, Backend &backend,
                                     const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
-                                    const std::string &hint, int optimizerShards) {
+                                    const std::string &hint, int optimizerShards, bool sharedScratch) {
   size_t free = 0, capacity = 0;
   if (!backend.memoryInfo(free, capacity))
     return Status(); // the host: no fixed budget to check against
-  size_t needed = plannedBytes(program, plans, optimizerShards);
+  size_t needed = plannedBytes(program, plans, optimizerShards, false, sharedScratch);
   if (needed <= free)
     return Status();
   size_t weights = plannedBytes(program, plans, optimizerShards, true);

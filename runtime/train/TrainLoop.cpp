@@ -161,6 +161,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   // train: the whole step (train_step), or with micro-batches the update
   // (train_apply) after `micro` (train_micro) ran on each micro-batch.
   std::unique_ptr<Executable> train, micro, evalLoss;
+  auto scratch = std::make_shared<SharedScratch>(backend.allocator());
   std::vector<std::pair<std::string, const MemoryPlan *>> plans;
   OptimizerShards shards;
   ParamStore store(backend);
@@ -253,6 +254,12 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     if (!e.ok())
       return e.status();
     evalLoss = e.take();
+    // The step, its micro-batches and the evaluations run one at a time:
+    // one arena and workspace for all, the largest plan's.
+    train->shareScratch(scratch);
+    if (micro)
+      micro->shareScratch(scratch);
+    evalLoss->shareScratch(scratch);
     // Unsharded, every rank is the owner of everything.
     bool sharded = o.shardOptimizer && ranks > 1;
     auto sh = shardOptimizer(program, train->function(), sharded ? rank : 0, sharded ? ranks : 1);
@@ -294,7 +301,15 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
     SHEAR_RETURN_IF_ERROR(checkDeviceMemory(
         program, backend, plans,
         "try a smaller --batch or --micro-batch, --recompute layer, --precision bf16, --offload optimizer or more devices",
-        sharded ? ranks : 1));
+        sharded ? ranks : 1, /*sharedScratch=*/true));
+    // The shared scratch at its largest now: allocated once.
+    size_t largest = 0;
+    for (const auto &plan : plans)
+      largest = std::max(largest, Executable::scratchBytes(*plan.second));
+    auto reserved = scratch->reserve(largest);
+    if (!reserved.ok())
+      return reserved.status().prefixed("the activations arena and kernel scratch (" +
+                                        formatBytes(static_cast<double>(largest)) + "): ");
 
     size_t k = manifest.domains.size();
     if (!resumeDir.empty()) {
@@ -342,7 +357,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
   SHEAR_RETURN_IF_ERROR(comm.agree(ready));
   if (o.planOnly) {
     size_t ckpt = checkpointBytes(program);
-    say(formatMemoryReport(program, backend, plans) +
+    say(formatMemoryReport(program, backend, plans, /*sharedScratch=*/true) +
         (ranks > 1 ? format("  (each of %d ranks; batch %lld per rank)\n", ranks,
                             (long long)localBatch)
                    : std::string()) +
@@ -379,6 +394,7 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
             backend);
         if (!source.ok())
           return source.status();
+        (*source)->shareScratch(scratch);
         auto ref = evaluateDomains(**source, store, data, o.evalSequences, microBatch, &comm);
         if (!ref.ok())
           return ref.status();
@@ -527,7 +543,10 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
                              const std::vector<Tensor> &inputs) -> Result<std::vector<Tensor>> {
     const ProgramFunction &mf = micro->function(), &af = train->function();
     const size_t nmm = mf.metrics.size(), nam = af.metrics.size();
-    std::vector<double> sums(nmm, 0.0);
+    // The micro-batches' metrics stay on the device until the update is
+    // queued: reading one would wait for its micro-batch, leaving the
+    // device idle while the next is queued.
+    std::vector<Tensor> microMetrics;
     for (int64_t k = 0; k < microBatches; ++k) {
       std::vector<Tensor> in = {rowsOf(ids, k * microBatch, microBatch),
                                 rowsOf(labels, k * microBatch, microBatch), inputs[2],
@@ -538,16 +557,18 @@ Status shear::rt::runTraining(const ProgramFile &program, const TrainOptions &o,
         return out.status();
       for (size_t i = 0; i < mf.updates.size(); ++i)
         store.set(mf.updates[i], (*out)[nmm + i]);
-      for (size_t i = 0; i < nmm; ++i) {
-        auto host = backend.toHost((*out)[i]);
-        if (!host.ok())
-          return host.status();
-        sums[i] += host->f32()[0];
-      }
+      microMetrics.insert(microMetrics.end(), out->begin(), out->begin() + static_cast<std::ptrdiff_t>(nmm));
     }
     auto applied = train->run(std::vector<Tensor>(inputs.begin() + 2, inputs.end()), store);
     if (!applied.ok())
       return applied.status();
+    std::vector<double> sums(nmm, 0.0); // in micro-batch order, as before
+    for (size_t j = 0; j < microMetrics.size(); ++j) {
+      auto host = backend.toHost(microMetrics[j]);
+      if (!host.ok())
+        return host.status();
+      sums[j % nmm] += host->f32()[0];
+    }
     std::vector<Tensor> out;
     for (const std::string &name : step.metrics) {
       auto m = std::find(mf.metrics.begin(), mf.metrics.end(), name);

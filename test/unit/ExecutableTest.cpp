@@ -122,9 +122,9 @@ TEST(Executable, AdamWUpdatesTheStoreInPlaceOnlyWhenItMay) {
     ProgramFile prog;
     prog.mode = "train";
     prog.baseDir = dir;
-    prog.weights = {{"p", "p.safetensors", DType::F32, {3}, false},
-                    {"adam.m:p", "", DType::F32, {3}, true},
-                    {"adam.v:p", "", DType::F32, {3}, true}};
+    prog.weights = {{"p", "p.safetensors", DType::F32, {3}, false, ""},
+                    {"adam.m:p", "", DType::F32, {3}, true, ""},
+                    {"adam.v:p", "", DType::F32, {3}, true, ""}};
     ProgramFunction f;
     f.name = "step";
     // 0 g, 1 norm, 2 lr, 3 step | 4 p, 5 m, 6 v | 7 p', 8 m', 9 v' | 10 p + p
@@ -260,9 +260,9 @@ TEST(Executable, ConsecutiveCallsRunTogetherWhereTheBackendCan) {
   for (int k = 0; k < 4; ++k) {
     std::string p = "p" + std::to_string(k);
     initial.push_back({TensorSpec{p, DType::F32, {5}}, {1.0f + k, -2.0f, 0.5f, 3.0f - k, 0.25f * k}});
-    prog.weights.push_back({p, "p.safetensors", DType::F32, {5}, false});
-    prog.weights.push_back({"adam.m:" + p, "", DType::F32, {5}, true});
-    prog.weights.push_back({"adam.v:" + p, "", DType::F32, {5}, true});
+    prog.weights.push_back({p, "p.safetensors", DType::F32, {5}, false, ""});
+    prog.weights.push_back({"adam.m:" + p, "", DType::F32, {5}, true, ""});
+    prog.weights.push_back({"adam.v:" + p, "", DType::F32, {5}, true, ""});
     int base = static_cast<int>(f.values.size());
     for (int i = 0; i < 6; ++i)
       f.values.push_back({DType::F32, {5}});
@@ -317,4 +317,90 @@ TEST(Executable, ConsecutiveCallsRunTogetherWhereTheBackendCan) {
   EXPECT_TRUE(sharded[3].empty());
   EXPECT_EQ(sharded[6], want[6]);
   ASSERT_TRUE(removeAll(dir).ok());
+}
+
+namespace {
+// Hands out the CPU's buffers, counting the requests.
+class CountingAllocator : public Allocator {
+public:
+  explicit CountingAllocator(Allocator &base) : base_(base) {}
+  Device device() const override { return base_.device(); }
+  Result<std::shared_ptr<Buffer>> allocate(size_t bytes) override {
+    requests.push_back(bytes);
+    return base_.allocate(bytes);
+  }
+  std::vector<size_t> requests;
+
+private:
+  Allocator &base_;
+};
+
+// x -> x·2^n by n additions of a value to itself: n - 1 intermediates of
+// [64] floats, 256 bytes each, in an arena of 512 bytes (n >= 3) or 256 (n = 2).
+ProgramFunction doublings(const std::string &name, int n) {
+  ProgramFunction f;
+  f.name = name;
+  f.values.assign(n + 1, ValueType{DType::F32, {64}});
+  f.args = {0};
+  for (int i = 0; i < n; ++i)
+    f.body.push_back(kernel(KernelId::Add, {i, i}, {i + 1}));
+  f.returns = {n};
+  return f;
+}
+} // namespace
+
+// Functions run one after another share one arena (SharedScratch): one
+// buffer of the largest plan's size, allocated once when reserved, every run
+// computing what it computes with an arena of its own, in any order.
+TEST(Executable, FunctionsRunOneAtATimeShareOneArena) {
+  ProgramFile p;
+  p.mode = "eval";
+  p.functions = {doublings("big", 4), doublings("small", 2)};
+  ASSERT_TRUE(verifyProgram(p).ok()) << verifyProgram(p).message();
+  auto cpu = createCpuBackend(1);
+  CountingAllocator counting(cpu->allocator());
+  auto scratch = std::make_shared<SharedScratch>(counting);
+  auto load = [&](const char *name, bool shared) {
+    auto e = Executable::load(p, name, *cpu);
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    if (shared)
+      (*e)->shareScratch(scratch);
+    return e.take();
+  };
+  auto big = load("big", true), small = load("small", true);
+  auto bigAlone = load("big", false), smallAlone = load("small", false);
+  auto bigPlan = big->plan({{64}}), smallPlan = small->plan({{64}});
+  ASSERT_TRUE(bigPlan.ok() && smallPlan.ok());
+  EXPECT_EQ((*bigPlan)->arenaBytes, 512u);
+  EXPECT_EQ((*smallPlan)->arenaBytes, 256u);
+  EXPECT_EQ(Executable::scratchBytes(**bigPlan), 512u); // add needs no workspace
+  ASSERT_TRUE(scratch->reserve(512).ok());
+  ASSERT_EQ(counting.requests, std::vector<size_t>{512});
+
+  ParamStore store(*cpu);
+  for (int round = 0; round < 3; ++round)
+    for (auto [shared, alone] : {std::pair{small.get(), smallAlone.get()}, std::pair{big.get(), bigAlone.get()}}) {
+      Tensor x = Tensor::empty({64});
+      for (int i = 0; i < 64; ++i)
+        x.f32()[i] = 0.25f * i - 3.0f * round;
+      auto got = shared->run({x}, store), want = alone->run({x}, store);
+      ASSERT_TRUE(got.ok() && want.ok());
+      for (int i = 0; i < 64; ++i)
+        ASSERT_EQ((*got)[0].f32()[i], (*want)[0].f32()[i]) << shared->function().name << " round " << round;
+      // and by hand: 2^4 or 2^2 times x
+      EXPECT_EQ((*got)[0].f32()[5], x.f32()[5] * (shared == big.get() ? 16.0f : 4.0f));
+    }
+  EXPECT_EQ(counting.requests.size(), 1u) << "the runs allocated arenas of their own";
+
+  // Not reserved: the smaller plan first takes its own size, the larger then
+  // replaces it, and the smaller fits in that from then on.
+  CountingAllocator growing(cpu->allocator());
+  auto grown = std::make_shared<SharedScratch>(growing);
+  small->shareScratch(grown);
+  big->shareScratch(grown);
+  Tensor x = Tensor::zeros({64});
+  for (Executable *e : {small.get(), big.get(), small.get(), big.get()})
+    ASSERT_TRUE(e->run({x}, store).ok());
+  EXPECT_EQ(growing.requests, (std::vector<size_t>{256, 512}));
+  EXPECT_EQ(grown->capacity(), 512u);
 }

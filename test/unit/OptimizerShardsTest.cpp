@@ -21,7 +21,7 @@ ProgramFile stepWithFourParameters() {
     return static_cast<int>(f.values.size() - 1);
   };
   auto weight = [&](const std::string &name, int64_t n) {
-    p.weights.push_back({name, "w.safetensors", DType::F32, {n}, false});
+    p.weights.push_back({name, "w.safetensors", DType::F32, {n}, false, ""});
     ProgramInstr w;
     w.kind = ProgramInstr::Kind::Weight;
     w.weight = static_cast<int>(p.weights.size() - 1);

@@ -20,6 +20,7 @@
 #include "shear/Runtime/Backend.h"
 #include "shear/Runtime/KernelProfile.h"
 #include "shear/Runtime/ParamStore.h"
+#include "shear/Runtime/SharedScratch.h"
 
 #include <map>
 #include <set>
@@ -78,6 +79,11 @@ public:
   /// Times every kernel call of the runs from now on into `profile` (null:
   /// stop); on a device the host waits for each call (KernelProfile.h).
   void profileInto(KernelProfile *profile) { profile_ = profile; }
+  /// Runs from now on take their arena and workspace from `scratch`, which
+  /// other functions that never run at the same time share (SharedScratch.h).
+  void shareScratch(std::shared_ptr<SharedScratch> scratch) { shared_ = std::move(scratch); }
+  /// The bytes a run takes from a shared scratch: arena, then workspace.
+  static size_t scratchBytes(const MemoryPlan &plan);
 
 private:
   struct Instr {
@@ -87,8 +93,8 @@ private:
   };
   struct Prepared {
     std::unique_ptr<MemoryPlan> plan;
-    std::shared_ptr<Buffer> arena, workspace;
-    std::vector<Tensor> views; // per value: its arena view (Arena values)
+    std::shared_ptr<Buffer> arena, workspace; // not with a shared scratch
+    std::vector<Tensor> views; // per value: its arena view (Arena values; not with a shared scratch)
     uint64_t lastUsed = 0;
   };
   Executable(const ProgramFile &program, const ProgramFunction &fn, Backend &backend)
@@ -105,6 +111,7 @@ private:
   std::vector<bool> skipped_;
   size_t bucketBytes_ = 0;
   KernelProfile *profile_ = nullptr;
+  std::shared_ptr<SharedScratch> shared_;
   Tensor syncProbe_; // one device value copied to the host to wait for a kernel
   std::vector<int> lastUse_;   // per value: the last instruction reading it (body size: returned),
                                // or running it (a group's operands and results)
@@ -130,19 +137,22 @@ std::set<std::string> weightsHeld(const ProgramFile &program,
 std::string formatWeightMemory(const ProgramFile &program, size_t &total,
                                const std::set<std::string> *held = nullptr);
 /// The whole picture: weights, then each function's plan, then the total.
+/// `sharedScratch`: the plans' functions share one arena and workspace
+/// (SharedScratch.h), so they count once, at the largest.
 std::string formatMemoryReport(const ProgramFile &program, Backend &backend,
-                               const std::vector<std::pair<std::string, const MemoryPlan *>> &plans);
+                               const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
+                               bool sharedScratch = false);
 /// The bytes a run of these plans holds on its device: the weights they
 /// read (the optimizer state divided by `optimizerShards`), then, unless
 /// `weightsOnly`, each plan's arena, workspace, results and inputs.
 size_t plannedBytes(const ProgramFile &program, const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
-                    int optimizerShards = 1, bool weightsOnly = false);
+                    int optimizerShards = 1, bool weightsOnly = false, bool sharedScratch = false);
 /// An error (exit 2) when the backend says fewer bytes are free than the
 /// plans need: how much is needed, of what, and how much is free, then
 /// `hint` (what the command could change).
 Status checkDeviceMemory(const ProgramFile &program, Backend &backend,
                          const std::vector<std::pair<std::string, const MemoryPlan *>> &plans,
-                         const std::string &hint, int optimizerShards = 1);
+                         const std::string &hint, int optimizerShards = 1, bool sharedScratch = false);
 /// "12.3 MiB".
 std::string formatBytes(double bytes);
 

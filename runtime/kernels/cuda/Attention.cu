@@ -220,7 +220,7 @@ Status projectQkv(CudaContext &ctx, const KernelIO &io, const Dims &d, float *q,
 /// it: into qkv16 (three bf16 arrays) where given, and says so in *rounded.
 Status forward(CudaContext &ctx, Allocator &alloc, const KernelIO &io, const AttentionParams &p,
                float *q, float *k, float *v, float *a, float *lse, void *gated, void *const *qkv16 = nullptr,
-               bool *rounded = nullptr) {
+               bool *rounded = nullptr, void *round16 = nullptr) {
   const Tensor &x = io.input(X);
   Dims d = dimsOf(x.shape(), p);
   if (d.hd > kMaxHeadDim || d.hd % 2 != 0)
@@ -241,14 +241,14 @@ Status forward(CudaContext &ctx, Allocator &alloc, const KernelIO &io, const Att
     return internalError("attention: too many query rows for one launch");
   float scale = 1.0f / std::sqrt(static_cast<float>(d.hd));
   if (x.dtype() == DType::BF16 && tensorCoreAttentionTakes(d.hd, d.B * d.H)) {
-    StreamBuffer scratch;
     void *q16, *k16, *v16;
     if (qkv16) {
       q16 = qkv16[0], k16 = qkv16[1], v16 = qkv16[2];
     } else {
-      size_t bq = alignedBytes(static_cast<size_t>(rows * d.qw) * 2), bk = alignedBytes(static_cast<size_t>(rows * d.kw) * 2);
-      SHEAR_RETURN_IF_ERROR(scratch.allocate(ctx, bq + 2 * bk, "attention"));
-      q16 = scratch.p, k16 = static_cast<char *>(scratch.p) + bq, v16 = static_cast<char *>(scratch.p) + bq + bk;
+      if (!round16)
+        return internalError("attention: no workspace for the rounded q, k, v");
+      size_t bq = bf16Bytes(rows * d.qw), bk = bf16Bytes(rows * d.kw);
+      q16 = round16, k16 = static_cast<char *>(round16) + bq, v16 = static_cast<char *>(round16) + bq + bk;
     }
     SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, q, q16, rows * d.qw));
     SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, k, k16, rows * d.kw));
@@ -288,10 +288,18 @@ size_t bytesOf(std::initializer_list<int64_t> counts) {
   return n;
 }
 
+/// bf16 copies of q, k and v for the tensor-core core.
+size_t roundedQkvBytes(const Dims &d) {
+  int64_t rows = d.B * d.T;
+  return bf16Bytes(rows * d.qw) + 2 * bf16Bytes(rows * d.kw);
+}
+
+// q, k, v, a, lse, gated in float32, then (a bf16 call) q, k, v rounded.
 size_t attentionWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
   Dims d = dimsOf(*in[X], attn(params));
   int64_t rows = d.B * d.T;
-  return bytesOf({rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw, d.B * d.H * d.T, rows * d.qw});
+  return bytesOf({rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw, d.B * d.H * d.T, rows * d.qw}) +
+         roundedQkvBytes(d);
 }
 
 // The backend whose allocator keeps the RoPE tables (set at registration).
@@ -306,12 +314,14 @@ Status attentionBody(ExecContext &c, const KernelParams &params, KernelIO &io) {
   Carve w{static_cast<char *>(io.workspace)};
   float *q = w.take(rows * d.qw), *k = w.take(rows * d.kw), *v = w.take(rows * d.kw),
         *a = w.take(rows * d.qw), *lse = w.take(d.B * d.H * d.T), *gated = w.take(rows * d.qw);
-  return forward(cudaContext(c), *gAllocator, io, attn(params), q, k, v, a, lse, gated);
+  return forward(cudaContext(c), *gAllocator, io, attn(params), q, k, v, a, lse, gated, nullptr, nullptr, w.p);
 }
 
+// gated, then (a bf16 call) q, k, v and a in float32 before their rounding.
 size_t attentionTrainWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
   Dims d = dimsOf(*in[X], attn(params));
-  return bytesOf({d.B * d.T * d.qw});
+  int64_t rows = d.B * d.T;
+  return bytesOf({rows * d.qw, rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw});
 }
 
 // bf16: the same, with x, the weights and y as they are (the workspace's
@@ -345,15 +355,13 @@ Status attentionTrain(ExecContext &c, const KernelParams &params, KernelIO &io) 
   if (io.workspaceBytes < attentionTrainWorkspace(params, {&io.input(X).shape()}))
     return internalError("attention.train: workspace too small");
   int64_t rows = d.B * d.T;
-  StreamBuffer scratch;
-  SHEAR_RETURN_IF_ERROR(scratch.allocate(ctx, bytesOf({rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw}),
-                                         "attention.train"));
-  Carve w{static_cast<char *>(scratch.p)};
+  Carve w{static_cast<char *>(io.workspace)};
+  void *gated = w.take(rows * d.qw);
   float *q = w.take(rows * d.qw), *k = w.take(rows * d.kw), *v = w.take(rows * d.kw), *a = w.take(rows * d.qw);
   void *const qkv16[3] = {io.output(1).data(), io.output(2).data(), io.output(3).data()};
   bool rounded = false;
   SHEAR_RETURN_IF_ERROR(
-      forward(ctx, *gAllocator, io, attn(params), q, k, v, a, io.output(5).f32(), io.workspace, qkv16, &rounded));
+      forward(ctx, *gAllocator, io, attn(params), q, k, v, a, io.output(5).f32(), gated, qkv16, &rounded));
   if (!rounded) {
     SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, q, qkv16[0], rows * d.qw));
     SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, k, qkv16[1], rows * d.kw));
@@ -533,17 +541,26 @@ __global__ void ropeInverseKernel(float *x, int64_t rowsCount, int64_t T, int64_
   }
 }
 
+// The float32 arrays of every call, then a bf16 call's: its float32 copies
+// of the saved tensors (a alone where the core runs on tensor cores, q, k,
+// v and a otherwise), the cotangent, da and dq, dk, dv rounded to bf16.
 struct BwdLayout {
   size_t gated, dc, dq, dk, dv, dots, delta, sums;
-  size_t total() const { return gated + dc + dq + dk + dv + dots + delta + sums; }
+  size_t widened, dy16, da16, rounded;
+  size_t total() const {
+    return gated + dc + dq + dk + dv + dots + delta + sums + widened + dy16 + da16 + rounded;
+  }
 };
 
 BwdLayout bwdLayout(const Dims &d) {
   int64_t rows = d.B * d.T;
   auto f = [](int64_t n) { return alignedBytes(static_cast<size_t>(n) * sizeof(float)); };
+  bool tc = tensorCoreAttentionTakes(d.hd, d.B * d.H);
   return {f(rows * d.qw), f(rows * d.qw), f(rows * d.qw), f(rows * d.kw), f(rows * d.kw),
           alignedBytes(static_cast<size_t>(rows * d.H) * sizeof(double)), f(rows * d.H),
-          alignedBytes(static_cast<size_t>(d.H) * sizeof(double))};
+          alignedBytes(static_cast<size_t>(d.H) * sizeof(double)),
+          tc ? f(rows * d.qw) : bytesOf({rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw}),
+          bf16Bytes(rows * d.D), tc ? bf16Bytes(rows * d.qw) : 0, roundedQkvBytes(d)};
 }
 
 size_t attentionBwdWorkspace(const KernelParams &params, const std::vector<const Shape *> &in) {
@@ -574,6 +591,7 @@ Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io
   auto *dots = reinterpret_cast<double *>(w += lay.dv);
   auto *delta = reinterpret_cast<float *>(w += lay.dots);
   auto *headSums = reinterpret_cast<double *>(w += lay.delta);
+  char *widened = w += lay.sums, *dy16 = w += lay.widened, *da16 = w += lay.dy16, *rounded = w += lay.da16;
   const Tensor *zHead = io.optional(Head), *zGroup = io.optional(KvGroup);
   const float *zh = zHead ? zHead->f32() : nullptr, *zg = zGroup ? zGroup->f32() : nullptr;
   const Tensor &q = io.input(BQ), &k = io.input(BK), &v = io.input(BV), &a = io.input(BA),
@@ -585,15 +603,11 @@ Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io
   const bool tc = bf && tensorCoreAttentionTakes(d.hd, d.B * d.H);
   // The core's float32 q, k, v, a: the tensors, or copies of bf16 ones.
   const float *qf = nullptr, *kf = nullptr, *vf = nullptr, *af;
-  StreamBuffer widened, dy16, rounded, da16;
   if (tc) {
-    SHEAR_RETURN_IF_ERROR(widened.allocate(ctx, bytesOf({rows * d.qw}), "attention.bwd"));
-    SHEAR_RETURN_IF_ERROR(widenFromBf16(ctx, a.data(), static_cast<float *>(widened.p), rows * d.qw));
-    af = static_cast<float *>(widened.p);
+    SHEAR_RETURN_IF_ERROR(widenFromBf16(ctx, a.data(), reinterpret_cast<float *>(widened), rows * d.qw));
+    af = reinterpret_cast<float *>(widened);
   } else if (bf) {
-    SHEAR_RETURN_IF_ERROR(
-        widened.allocate(ctx, bytesOf({rows * d.qw, rows * d.kw, rows * d.kw, rows * d.qw}), "attention.bwd"));
-    Carve cw{static_cast<char *>(widened.p)};
+    Carve cw{widened};
     float *qw = cw.take(rows * d.qw), *kw = cw.take(rows * d.kw), *vw = cw.take(rows * d.kw),
           *aw = cw.take(rows * d.qw);
     SHEAR_RETURN_IF_ERROR(widenFromBf16(ctx, q.data(), qw, rows * d.qw));
@@ -606,7 +620,7 @@ Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io
   }
   GemmOperand dyOp = operand(dy);
   if (bf) {
-    auto r = bf16Cotangent(ctx, dy, dy16, "attention.bwd");
+    auto r = bf16Cotangent(ctx, dy, dy16);
     if (!r.ok())
       return r.status();
     dyOp = bf16(*r);
@@ -634,9 +648,8 @@ Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io
   if (qBlocks > 0x7fffffff)
     return internalError("attention.bwd: too many query rows for one launch");
   if (tc) {
-    SHEAR_RETURN_IF_ERROR(da16.allocate(ctx, alignedBytes(static_cast<size_t>(rows * d.qw) * 2), "attention.bwd"));
-    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, dc, da16.p, rows * d.qw));
-    SHEAR_RETURN_IF_ERROR(tensorCoreBackward(ctx, q.data(), k.data(), v.data(), da16.p, lse.f32(), delta, dq, dk, dv,
+    SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, dc, da16, rows * d.qw));
+    SHEAR_RETURN_IF_ERROR(tensorCoreBackward(ctx, q.data(), k.data(), v.data(), da16, lse.f32(), delta, dq, dk, dv,
                                              d.B, d.T, d.H, d.G, d.hd, scale));
   } else if (tiled(d))
     SHEAR_RETURN_IF_ERROR(flashBackward(ctx, qf, kf, vf, dc, lse.f32(), delta, dq, dk, dv, d.B, d.T,
@@ -658,9 +671,8 @@ Status attentionBwdBody(ExecContext &c, const KernelParams &params, KernelIO &io
   SHEAR_RETURN_IF_ERROR(launched("attention.bwd (RoPE)"));
   GemmOperand dqOp{dq, DType::F32}, dkOp{dk, DType::F32}, dvOp{dv, DType::F32};
   if (bf) {
-    size_t bq = alignedBytes(static_cast<size_t>(rows * d.qw) * 2), bk = alignedBytes(static_cast<size_t>(rows * d.kw) * 2);
-    SHEAR_RETURN_IF_ERROR(rounded.allocate(ctx, bq + 2 * bk, "attention.bwd"));
-    char *r = static_cast<char *>(rounded.p);
+    size_t bq = bf16Bytes(rows * d.qw), bk = bf16Bytes(rows * d.kw);
+    char *r = rounded;
     SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, dq, r, rows * d.qw));
     SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, dk, r + bq, rows * d.kw));
     SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, dv, r + bq + bk, rows * d.kw));

@@ -140,8 +140,11 @@ Status widenFromBf16(CudaContext &ctx, const void *x, float *y, int64_t n);
 
 struct StreamBuffer;
 /// A bf16 view of a cotangent for bf16 GEMMs: itself when bf16, else a
-/// rounded copy in `scratch` (Precision.cu).
-Result<const void *> bf16Cotangent(CudaContext &ctx, const Tensor &t, StreamBuffer &scratch, const char *what);
+/// rounded copy in `scratch` (bf16Bytes(t.numel()) of the kernel's planned
+/// workspace; Precision.cu).
+Result<const void *> bf16Cotangent(CudaContext &ctx, const Tensor &t, void *scratch);
+/// The bytes of n bf16 values, aligned as the executor's arena.
+inline size_t bf16Bytes(int64_t n) { return alignedBytes(static_cast<size_t>(n) * 2); }
 
 /// Scratch device memory from the context's allocator, released when this
 /// goes out of scope: on the one stream its next user runs after the

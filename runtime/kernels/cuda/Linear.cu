@@ -80,13 +80,23 @@ Status lmHeadBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
       (dl.dtype() != DType::F32 && dl.dtype() != DType::BF16))
     return runInFloat32(KernelId::LMHeadBwd, lmHeadBwdF32, c, params, io);
   int64_t D = x.dim(-1), rows = x.numel() / D, V = w.dim(0);
-  StreamBuffer scratch;
-  auto dl16 = bf16Cotangent(ctx, dl, scratch, "lm_head.bwd");
+  if (io.workspaceBytes < bf16Bytes(rows * V))
+    return internalError("lm_head.bwd: workspace too small");
+  auto dl16 = bf16Cotangent(ctx, dl, io.workspace);
   if (!dl16.ok())
     return dl16.status();
   SHEAR_RETURN_IF_ERROR(gemmEx(ctx, false, false, rows, D, V, 1.0f, bf16(*dl16), V, operand(w), D, 0.0f, dx.data(),
                                DType::F32, D));
   return gemmEx(ctx, true, false, V, D, rows, 1.0f, bf16(*dl16), V, operand(x), D, 0.0f, dw.data(), DType::F32, D);
+}
+
+// A bf16 call's cotangent rounded to bf16 for its GEMMs.
+size_t lmHeadBwdWorkspace(const KernelParams &, const std::vector<const Shape *> &in) {
+  const Shape &x = *in[0];
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < x.size(); ++i)
+    rows *= x[i];
+  return bf16Bytes(rows * (*in[1])[0]);
 }
 
 // g, u, h into the given arrays, then y.
@@ -171,6 +181,15 @@ Status mlp(ExecContext &c, const KernelParams &params, KernelIO &io) {
                         reinterpret_cast<__nv_bfloat16 *>(ws + 2 * part), nullptr, nullptr);
 }
 
+// A bf16 call's g and u in float32, from which h is computed.
+size_t mlpTrainWorkspace(const KernelParams &, const std::vector<const Shape *> &in) {
+  const Shape &x = *in[0];
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < x.size(); ++i)
+    rows *= x[i];
+  return 2 * alignedBytes(static_cast<size_t>(rows * (*in[1])[0]) * sizeof(float));
+}
+
 Status mlpTrainF32(ExecContext &c, const KernelParams &, KernelIO &io) {
   return mlpForward(cudaContext(c), io, io.output(1).f32(), io.output(2).f32(), io.output(3).f32());
 }
@@ -182,10 +201,10 @@ Status mlpTrain(ExecContext &c, const KernelParams &params, KernelIO &io) {
     return runInFloat32(KernelId::MLPTrain, mlpTrainF32, c, params, io);
   CudaContext &ctx = cudaContext(c);
   size_t part = alignedBytes(static_cast<size_t>(io.output(1).numel()) * sizeof(float));
-  StreamBuffer scratch;
-  SHEAR_RETURN_IF_ERROR(scratch.allocate(ctx, 2 * part, "mlp.train"));
-  auto *g = static_cast<float *>(scratch.p);
-  auto *u = reinterpret_cast<float *>(static_cast<char *>(scratch.p) + part);
+  if (io.workspaceBytes < 2 * part)
+    return internalError("mlp.train: workspace too small");
+  auto *g = static_cast<float *>(io.workspace);
+  auto *u = reinterpret_cast<float *>(static_cast<char *>(io.workspace) + part);
   auto bf = [](Tensor &t) { return static_cast<__nv_bfloat16 *>(t.data()); };
   return mlpForwardBf16(ctx, io, g, u, bf(io.output(3)), bf(io.output(1)), bf(io.output(2)));
 }
@@ -211,8 +230,8 @@ __global__ void toFloatKernel(const double *in, float *out, int64_t n) {
 
 struct MlpBwdLayout {
   int64_t rows, M;
-  size_t part, partials, sums;
-  size_t total() const { return 4 * part + partials + sums; }
+  size_t part, partials, sums, dy16; // dy16: a bf16 call's cotangent rounded
+  size_t total() const { return 4 * part + partials + sums + dy16; }
 };
 
 MlpBwdLayout mlpBwdLayout(const Shape &x, const Shape &wg) {
@@ -224,6 +243,7 @@ MlpBwdLayout mlpBwdLayout(const Shape &x, const Shape &wg) {
   l.part = alignedBytes(static_cast<size_t>(l.rows * l.M) * sizeof(float));
   l.partials = alignedBytes(static_cast<size_t>(columnPartialCount(l.rows) * l.M) * sizeof(double));
   l.sums = alignedBytes(static_cast<size_t>(l.M) * sizeof(double));
+  l.dy16 = bf16Bytes(l.rows * x.back());
   return l;
 }
 
@@ -291,8 +311,7 @@ Status mlpBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
   auto *su = reinterpret_cast<float *>(ws + 3 * lay.part);
   auto *partials = reinterpret_cast<double *>(ws + 4 * lay.part);
   auto *sums = reinterpret_cast<double *>(ws + 4 * lay.part + lay.partials);
-  StreamBuffer scratch;
-  auto dy16 = bf16Cotangent(ctx, dy, scratch, "mlp.bwd");
+  auto dy16 = bf16Cotangent(ctx, dy, ws + 4 * lay.part + lay.partials + lay.sums);
   if (!dy16.ok())
     return dy16.status();
   SHEAR_RETURN_IF_ERROR(gemmEx(ctx, true, false, D, M, rows, 1.0f, bf16(*dy16), D, operand(h), M, 0.0f,
@@ -323,9 +342,9 @@ Status mlpBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
 
 void shear::rt::cuda::registerLinear(const Define &define) {
   define(KernelId::LMHead, {lmHead});
-  define(KernelId::LMHeadBwd, {lmHeadBwd});
+  define(KernelId::LMHeadBwd, {lmHeadBwd, lmHeadBwdWorkspace});
   define(KernelId::MLP, {mlp, mlpWorkspace});
-  define(KernelId::MLPTrain, {mlpTrain});
+  define(KernelId::MLPTrain, {mlpTrain, mlpTrainWorkspace});
   define(KernelId::MLPBwd, {mlpBwd, mlpBwdWorkspace});
   for (KernelId id : {KernelId::LMHead, KernelId::LMHeadBwd, KernelId::MLP, KernelId::MLPTrain, KernelId::MLPBwd})
     takesBf16(id);

@@ -117,13 +117,11 @@ Status shear::rt::cuda::roundToBf16(CudaContext &ctx, const float *x, void *y, i
   return launched("a bf16 copy");
 }
 
-Result<const void *> shear::rt::cuda::bf16Cotangent(CudaContext &ctx, const Tensor &t, StreamBuffer &scratch,
-                                                    const char *what) {
+Result<const void *> shear::rt::cuda::bf16Cotangent(CudaContext &ctx, const Tensor &t, void *scratch) {
   if (t.dtype() == DType::BF16)
     return t.data();
-  SHEAR_RETURN_IF_ERROR(scratch.allocate(ctx, alignedBytes(static_cast<size_t>(t.numel()) * 2), what));
-  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, t.f32(), scratch.p, t.numel()));
-  return static_cast<const void *>(scratch.p);
+  SHEAR_RETURN_IF_ERROR(roundToBf16(ctx, t.f32(), scratch, t.numel()));
+  return static_cast<const void *>(scratch);
 }
 
 Status shear::rt::cuda::widenFromBf16(CudaContext &ctx, const void *x, float *y, int64_t n) {

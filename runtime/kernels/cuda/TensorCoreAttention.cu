@@ -500,11 +500,11 @@ Result<Backend::AttentionCoreTiming> shear::rt::cuda::timeAttentionCore(CudaCont
     }
     return Status();
   };
-  Status s = best(forward, timing.forwardMs);
-  if (s.ok())
-    s = best(backward, timing.backwardMs);
+  Status f = best(forward, timing.forwardMs);
+  Status b = f.ok() ? best(backward, timing.backwardMs) : Status();
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  SHEAR_RETURN_IF_ERROR(s);
+  SHEAR_RETURN_IF_ERROR(f);
+  SHEAR_RETURN_IF_ERROR(b);
   return timing;
 }
