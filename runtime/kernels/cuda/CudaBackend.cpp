@@ -137,6 +137,11 @@ public:
       cudaFree(context_.checkSlots);
     if (context_.checkValues)
       cudaFree(context_.checkValues);
+    for (UploadSlot &slot : uploads_)
+      if (slot.done) {
+        cudaEventSynchronize(slot.done); // its copy has read the slot
+        cudaEventDestroy(slot.done);
+      }
     if (context_.stream)
       cudaStreamDestroy(context_.stream);
   }
@@ -220,6 +225,9 @@ public:
                            " bytes of " + dtypeName(dst.dtype()));
     if (dst.sameStorage(src) || src.bytes() == 0)
       return Status();
+    if (src.device().kind == DeviceKind::Cpu && dst.device().kind != DeviceKind::Cpu &&
+        src.bytes() <= kUploadBytes)
+      return upload(dst, src);
     SHEAR_RETURN_IF_ERROR(cudaCheck(cudaMemcpyAsync(dst.data(), src.data(), src.bytes(),
                                                     cudaMemcpyDefault, context_.stream),
                                     "copy to " + dst.device().str()));
@@ -310,7 +318,40 @@ private:
     bf16Native_ += gTakesBf16[Id];
   }
 
+  // A small upload (a batch's token ids and labels, a step's scalars) is
+  // copied into a page-locked slot and queued without waiting for the
+  // device: the host goes on queueing the step (or the next micro-batch)
+  // while the kernels before it run. A slot is reused once the copy that
+  // read it has run (its event): with 8 slots, after 8 later uploads.
+  struct UploadSlot {
+    std::shared_ptr<Buffer> buffer;
+    cudaEvent_t done = nullptr;
+  };
+  static constexpr size_t kUploadSlots = 8, kUploadBytes = size_t(4) << 20;
+  Status upload(const Tensor &dst, const Tensor &src) {
+    const std::string what = "copy to " + dst.device().str();
+    UploadSlot &slot = uploads_[nextUpload_++ % kUploadSlots];
+    if (slot.done)
+      SHEAR_RETURN_IF_ERROR(cudaCheck(cudaEventSynchronize(slot.done), what));
+    else
+      SHEAR_RETURN_IF_ERROR(cudaCheck(cudaEventCreate(&slot.done), what));
+    if (!slot.buffer || slot.buffer->bytes() < src.bytes()) {
+      slot.buffer.reset();
+      auto b = pinned_.allocate(std::max(src.bytes(), size_t(64) << 10));
+      if (!b.ok())
+        return b.status();
+      slot.buffer = b.take();
+    }
+    std::memcpy(slot.buffer->data(), src.data(), src.bytes());
+    SHEAR_RETURN_IF_ERROR(cudaCheck(
+        cudaMemcpyAsync(dst.data(), slot.buffer->data(), src.bytes(), cudaMemcpyHostToDevice, context_.stream),
+        what));
+    return cudaCheck(cudaEventRecord(slot.done, context_.stream), what);
+  }
+
   CudaContext context_;
+  std::array<UploadSlot, kUploadSlots> uploads_;
+  size_t nextUpload_ = 0;
   CudaAllocator allocator_;
   CachingAllocator cache_{allocator_, reusePolicy()};
   PinnedHostAllocator pinned_;

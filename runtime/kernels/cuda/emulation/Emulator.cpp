@@ -71,6 +71,16 @@ cudaError_t gSticky = cudaSuccess;
 uint64_t gLaunches = 0;
 uint64_t gBytesToDevice = 0, gBytesToHost = 0; // cudaMemcpy between host and device memory
 uint64_t gBytesPageable = 0; // of those, copied from or to host memory not from cudaHostAlloc
+// Waits of the host for the work queued on the device (stream and device
+// synchronizations, blocking copies) with kernels launched since the last
+// one: a GPU would then idle until the host queues more. (A wait for a
+// copy alone, such as reading one metric after another, costs the copy.)
+uint64_t gWaits = 0;
+bool gQueued = false; // kernels launched since the last wait
+void waited() {
+  gWaits += gQueued;
+  gQueued = false;
+}
 std::map<const char *, size_t> gPinned; // cudaHostAlloc's blocks: start -> bytes
 
 uint64_t failAt() {
@@ -88,9 +98,10 @@ struct Stats {
     const char *v = std::getenv("SHEAR_CUDA_EMULATION_STATS");
     if (v && std::strcmp(v, "1") == 0)
       std::fprintf(stderr, "shear CUDA emulation: %llu kernel launches, %llu bytes copied to the device, %llu to the host, "
-                   "%llu of them through pageable host memory\n",
+                   "%llu of them through pageable host memory, %llu waits for the device\n",
                    static_cast<unsigned long long>(gLaunches), static_cast<unsigned long long>(gBytesToDevice),
-                   static_cast<unsigned long long>(gBytesToHost), static_cast<unsigned long long>(gBytesPageable));
+                   static_cast<unsigned long long>(gBytesToHost), static_cast<unsigned long long>(gBytesPageable),
+                   static_cast<unsigned long long>(gWaits));
   }
 } gStats;
 
@@ -593,6 +604,7 @@ void shear_emu::launch(dim3 grid, dim3 block, size_t sharedBytes, cudaStream_t, 
     gLastError = gSticky;
     return;
   }
+  gQueued = true;
   if (++gLaunches == failAt()) {
     gSticky = fail(cudaErrorLaunchFailure, "unspecified launch failure: an injected fault (SHEAR_CUDA_EMULATION_FAIL_AT=" +
                                                std::to_string(gLaunches) + ")");
@@ -771,7 +783,9 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
 }
 
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
-  return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
+  cudaError_t e = cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
+  waited();
+  return e;
 }
 
 cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t) {
@@ -796,8 +810,14 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   return cudaSuccess;
 }
 // Everything ran when it was asked for: a stream is always idle.
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return gSticky; }
-cudaError_t cudaDeviceSynchronize() { return gSticky; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  waited();
+  return gSticky;
+}
+cudaError_t cudaDeviceSynchronize() {
+  waited();
+  return gSticky;
+}
 
 cudaError_t cudaEventCreate(cudaEvent_t *event) {
   *event = new CUevent_st;
@@ -813,7 +833,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
   event->at = std::chrono::steady_clock::now();
   return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return gSticky; }
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return gSticky; } // waits for one earlier call, not the queue
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop) {
   *ms = std::chrono::duration<float, std::milli>(stop->at - start->at).count();
   return cudaSuccess;
