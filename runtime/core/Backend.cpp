@@ -5,7 +5,9 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 using namespace shear;
 using namespace shear::rt;
@@ -65,20 +67,33 @@ Result<std::unique_ptr<Backend>> createCudaBackend(int threads) {
 }
 } // namespace
 
+int shear::rt::defaultHostThreads() {
+  unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+  int local = 1;
+  for (const char *name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
+    if (const char *v = std::getenv(name); v && std::atoi(v) > 0) { // Slurm's "2(x3)": its 2
+      local = std::atoi(v);
+      break;
+    }
+  return std::max(1, static_cast<int>(hardware) / local);
+}
+
 Result<std::unique_ptr<Backend>> shear::rt::createBackend(const std::string &device, int threads) {
+  int cpuThreads = threads > 0 ? threads : kDefaultCpuThreads;
+  int hostThreads = threads > 0 ? threads : defaultHostThreads();
   if (device == "cpu")
-    return createCpuBackend(threads);
+    return createCpuBackend(cpuThreads);
   if (device == "guarded")
-    return createGuardedBackend(threads);
+    return createGuardedBackend(cpuThreads);
   if (device == "cuda")
-    return createCudaBackend(threads);
+    return createCudaBackend(hostThreads);
   if (device == "auto") {
     // The GPU where one is usable, else the CPU (the progress line and the
     // describe() of the backend say which; --device cuda says why not).
-    auto cuda = createCudaBackend(threads);
+    auto cuda = createCudaBackend(hostThreads);
     if (cuda.ok())
       return cuda;
-    return createCpuBackend(threads);
+    return createCpuBackend(cpuThreads);
   }
   return invalidInput("--device must be cpu, cuda or auto, got '" + device + "'");
 }

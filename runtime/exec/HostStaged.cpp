@@ -1,6 +1,8 @@
 //===- HostStaged.cpp - a device kernel run as the CPU kernel on copies ----===//
 #include "shear/Runtime/HostStaged.h"
 
+#include <future>
+
 using namespace shear;
 using namespace shear::rt;
 
@@ -25,13 +27,22 @@ Result<Tensor> staged(Backend &device, const Tensor &t) {
 HostKernels::HostKernels(int threads) : cpu_(createCpuBackend(threads)) {}
 HostKernels::~HostKernels() = default;
 
-Status HostKernels::run(Backend &device, KernelId id, const KernelParams &params,
-                        const KernelIO &io) {
+// A call's host copies: the operands and results the CPU kernel reads and
+// writes, and the KernelIO pointing at them.
+struct HostKernels::Staged {
+  std::vector<Tensor> in, out;
+  KernelIO host;
+  std::vector<const Shape *> shapes;
+};
+
+Status HostKernels::prepare(Backend &device, KernelId id, const KernelIO &io, Staged &call) {
   const KernelDecl &decl = kernelDecl(id);
-  const KernelImpl *impl = cpu_->kernel(id);
-  if (!impl)
-    return internalError("no CPU kernel '" + decl.name + "' to stage");
-  std::vector<Tensor> in(io.in.size()), out(io.out.size());
+  std::vector<Tensor> &in = call.in, &out = call.out;
+  in.assign(io.in.size(), Tensor());
+  out.assign(io.out.size(), Tensor());
+  KernelIO &host = call.host;
+  host = KernelIO();
+  call.shapes.clear();
   // A result that overwrites its operand (adamw's working copy): one fresh
   // host tensor is both, nothing of the device's old contents copied over.
   for (size_t r = 0; r < io.out.size() && r < decl.results.size(); ++r) {
@@ -47,8 +58,6 @@ Status HostKernels::run(Backend &device, KernelId id, const KernelParams &params
     }
   }
   // Operands on the host (host tensors are used as they are).
-  KernelIO host;
-  std::vector<const Shape *> shapes;
   for (size_t i = 0; i < io.in.size(); ++i) {
     const Tensor *t = io.in[i];
     if (t && t->defined() && !in[i].defined()) {
@@ -57,27 +66,24 @@ Status HostKernels::run(Backend &device, KernelId id, const KernelParams &params
         return h.status();
       in[i] = h.take();
     }
+  }
+  for (size_t i = 0; i < io.in.size(); ++i) {
     host.in.push_back(in[i].defined() ? &in[i] : nullptr);
-    shapes.push_back(in[i].defined() ? &in[i].shape() : nullptr);
+    call.shapes.push_back(in[i].defined() ? &in[i].shape() : nullptr);
   }
   // Results: an in-place one is its operand's staged copy (or, where the
   // executor gave it storage of its own, a copy of what it holds); the
   // others are fresh host tensors.
   for (size_t r = 0; r < io.out.size(); ++r) {
     const Tensor *t = io.out[r];
-    if (!t || !t->defined()) {
-      host.out.push_back(nullptr);
+    if (!t || !t->defined())
       continue;
-    }
-    if (out[r].defined()) { // overwritten: the fresh tensor made above
-      host.out.push_back(&out[r]);
+    if (out[r].defined()) // overwritten: the fresh tensor made above
       continue;
-    }
     bool updates = r < decl.results.size() && decl.results[r].updates >= 0;
     if (updates && t->device().kind == DeviceKind::Cpu) {
       // Kept in host memory already (--offload): updated where it is.
       out[r] = *t;
-      host.out.push_back(&out[r]);
       continue;
     }
     int operand = updates ? decl.results[r].updates : -1;
@@ -85,26 +91,75 @@ Status HostKernels::run(Backend &device, KernelId id, const KernelParams &params
     if (operand >= 0 && in[operand].defined() && io.in[operand] &&
         io.in[operand]->device().kind != DeviceKind::Cpu) {
       out[r] = in[operand]; // the operand's staged copy: in place, as on the device
-      host.out.push_back(&out[r]);
       continue;
     }
     auto h = updates ? staged(device, *t) : stagingTensor(device, *t);
     if (!h.ok())
       return h.status();
     out[r] = h.take();
-    host.out.push_back(&out[r]);
   }
-  size_t bytes = impl->workspace ? impl->workspace(params, shapes) : 0;
+  for (size_t r = 0; r < io.out.size(); ++r)
+    host.out.push_back(io.out[r] && io.out[r]->defined() ? &out[r] : nullptr);
+  return Status();
+}
+
+Status HostKernels::compute(KernelId id, const KernelParams &params, Backend &device, Staged &call) {
+  const KernelImpl *impl = cpu_->kernel(id);
+  size_t bytes = impl->workspace ? impl->workspace(params, call.shapes) : 0;
   if (workspace_.size() < bytes + 64)
     workspace_.resize(bytes + 64);
-  host.workspace = reinterpret_cast<void *>(
+  call.host.workspace = reinterpret_cast<void *>(
       (reinterpret_cast<uintptr_t>(workspace_.data()) + 63) / 64 * 64);
-  host.workspaceBytes = bytes;
+  call.host.workspaceBytes = bytes;
   // all_reduce and friends reach the device backend's ranks.
   cpu_->context().communicator = device.context().communicator;
-  SHEAR_RETURN_IF_ERROR(impl->run(cpu_->context(), params, host));
+  return impl->run(cpu_->context(), params, call.host);
+}
+
+Status HostKernels::publish(Backend &device, const KernelIO &io, Staged &call) {
   for (size_t r = 0; r < io.out.size(); ++r)
-    if (host.out[r] && !out[r].sameStorage(*io.out[r]))
-      SHEAR_RETURN_IF_ERROR(device.copy(*io.out[r], out[r]));
+    if (call.host.out[r] && !call.out[r].sameStorage(*io.out[r]))
+      SHEAR_RETURN_IF_ERROR(device.copy(*io.out[r], call.out[r]));
   return Status();
+}
+
+Status HostKernels::run(Backend &device, KernelId id, const KernelParams &params, const KernelIO &io) {
+  if (!cpu_->kernel(id))
+    return internalError("no CPU kernel '" + kernelDecl(id).name + "' to stage");
+  Staged call;
+  SHEAR_RETURN_IF_ERROR(prepare(device, id, io, call));
+  SHEAR_RETURN_IF_ERROR(compute(id, params, device, call));
+  return publish(device, io, call);
+}
+
+Status HostKernels::runGroup(Backend &device, KernelId id, const KernelParams &params,
+                             const std::vector<const KernelIO *> &calls) {
+  if (!cpu_->kernel(id))
+    return internalError("no CPU kernel '" + kernelDecl(id).name + "' to stage");
+  const size_t n = calls.size();
+  if (n == 0)
+    return Status();
+  // Three calls in flight at most: i-1's results going back, i computing,
+  // i+1's operands coming over. The copies run on a second thread, the
+  // only one touching the device meanwhile; the host's arithmetic on this
+  // one (with the CPU backend's threads).
+  std::vector<Staged> ring(3);
+  SHEAR_RETURN_IF_ERROR(prepare(device, id, *calls[0], ring[0]));
+  for (size_t i = 0; i < n; ++i) {
+    Staged &now = ring[i % 3];
+    auto copies = std::async(std::launch::async, [&, i]() -> Status {
+      if (i > 0)
+        SHEAR_RETURN_IF_ERROR(publish(device, *calls[i - 1], ring[(i - 1) % 3]));
+      if (i + 1 < n)
+        return prepare(device, id, *calls[i + 1], ring[(i + 1) % 3]);
+      return Status();
+    });
+    Status computed = compute(id, params, device, now);
+    Status copied = copies.get();
+    SHEAR_RETURN_IF_ERROR(computed);
+    SHEAR_RETURN_IF_ERROR(copied);
+    if (i > 0)
+      ring[(i - 1) % 3] = Staged(); // its staging buffers back to the cache
+  }
+  return publish(device, *calls[n - 1], ring[(n - 1) % 3]);
 }

@@ -97,7 +97,7 @@ void printLine(const std::string &line) {
 }
 
 struct Common {
-  int64_t threads = 2;
+  int64_t threads = 0; // 0: the device's default (rt::createBackend)
   std::string device = "cpu";
   std::string precision = "auto"; // f32, bf16, or auto: the backend's choice
   bool plan = false;
@@ -108,7 +108,11 @@ struct Common {
 
 void commonOptions(cli::Command &c, Common &o, bool plan) {
   c.group("execution")
-      .option("threads", "N", "CPU threads", &o.threads, 1, 1024)
+      .option("threads", "N",
+              "CPU threads (default: 2; with --device cuda, the threads of the kernels run on the host such "
+              "as --offload's AdamW, by default the machine's hardware threads over its ranks)",
+              &o.threads, 1, 1024)
+      .defaultInHelp()
       .option("device", "DEVICE", "cpu, cuda or auto", &o.device)
       .option("precision", "TYPE",
               "storage of weights and activations: f32, bf16 (float32 master weights, gradients "
@@ -1214,7 +1218,7 @@ int runCheckDevice(CheckDeviceOptions &o) {
   auto device = backendFor(o.common);
   if (!device.ok())
     return report(device.status());
-  auto cpu = rt::createCpuBackend(static_cast<int>(o.common.threads));
+  auto cpu = rt::createCpuBackend(o.common.threads > 0 ? static_cast<int>(o.common.threads) : rt::kDefaultCpuThreads);
   printLine("checking " + (*device)->describe() + " against " + cpu->describe());
   rt::DeviceCheckOptions options;
   options.f32 = o.storage != "bf16";

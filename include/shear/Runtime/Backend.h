@@ -128,7 +128,15 @@ std::unique_ptr<Backend> createCpuBackend(int threads);
 /// (`--device guarded`, for the runtime's tests; docs/testing.md).
 std::unique_ptr<Backend> createGuardedBackend(int threads);
 /// `device` is cpu, cuda or auto (the best available); guarded for tests.
+/// `threads` 0: the default, kDefaultCpuThreads on the CPU; on a GPU, whose
+/// host threads run only the kernels staged there (--offload's AdamW: every
+/// parameter every step), the machine's hardware threads shared among the
+/// ranks on it (defaultHostThreads).
 Result<std::unique_ptr<Backend>> createBackend(const std::string &device, int threads);
+constexpr int kDefaultCpuThreads = 2;
+/// The hardware threads over the ranks on this machine (Open MPI's, MPICH's
+/// or Slurm's local rank count; 1 without them), at least 1.
+int defaultHostThreads();
 
 } // namespace shear::rt
 

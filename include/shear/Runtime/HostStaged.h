@@ -27,8 +27,21 @@ public:
   /// `device`'s memory or of the host), then writes its results into `io`'s
   /// outputs through `device`.
   Status run(Backend &device, KernelId id, const KernelParams &params, const KernelIO &io);
+  /// run() for each of `calls` in order, pipelined: while the host computes
+  /// call i, call i+1's operands come over and call i-1's results go back
+  /// (--offload's AdamW over every parameter: the copies of a step's
+  /// gradients and working copies overlap the host's arithmetic). The
+  /// results are those of run() call by call; the device's copies are made
+  /// by one thread at a time.
+  Status runGroup(Backend &device, KernelId id, const KernelParams &params,
+                  const std::vector<const KernelIO *> &calls);
 
 private:
+  struct Staged; // one call's host copies
+  Status prepare(Backend &device, KernelId id, const KernelIO &io, Staged &call);
+  Status compute(KernelId id, const KernelParams &params, Backend &device, Staged &call);
+  Status publish(Backend &device, const KernelIO &io, Staged &call);
+
   std::unique_ptr<Backend> cpu_;
   std::vector<char> workspace_;
 };

@@ -406,15 +406,23 @@ Status native(ExecContext &context, const KernelParams &params, KernelIO &io) {
   return runInFloat32(static_cast<KernelId>(Id), gNative[Id].run, context, params, io);
 }
 
+// A group's calls read none of each other's results: the device's are
+// queued first, then those with tensors in host memory (--offload's AdamW)
+// run on the host, pipelined with their copies (HostKernels::runGroup).
 template <size_t Id>
 Status nativeGroup(ExecContext &context, const KernelParams &params, const std::vector<KernelIO *> &calls) {
   std::vector<KernelIO *> direct;
+  std::vector<const KernelIO *> onHost;
   for (KernelIO *io : calls)
-    if (anyOnHost(*io) || !(gTakesBf16[Id] || allFloat32(*io)))
+    if (anyOnHost(*io))
+      onHost.push_back(io);
+    else if (!(gTakesBf16[Id] || allFloat32(*io)))
       SHEAR_RETURN_IF_ERROR(native<Id>(context, params, *io));
     else
       direct.push_back(io);
-  return direct.empty() ? Status() : gNative[Id].runGroup(context, params, direct);
+  if (!direct.empty())
+    SHEAR_RETURN_IF_ERROR(gNative[Id].runGroup(context, params, direct));
+  return onHost.empty() ? Status() : gHost->runGroup(*gBackend, static_cast<KernelId>(Id), params, onHost);
 }
 
 } // namespace
