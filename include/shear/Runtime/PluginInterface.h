@@ -30,8 +30,9 @@ constexpr uint64_t fnv1a(uint64_t h, uint64_t v) {
 /// Bump when the plugin entry points or the meaning of a kernel's slots change.
 // 4: adamw's working copy a result; KernelImpl::runGroup. 5: adamw
 // overwrites w (also on a skipped step); Backend::stagingAllocator.
-// 6: accumulate (micro-batches).
-constexpr uint64_t kPluginInterfaceVersion = 6;
+// 6: accumulate (micro-batches). 7: the plugin runs a group's host calls
+// through HostKernels::runGroup (pipelined --offload AdamW).
+constexpr uint64_t kPluginInterfaceVersion = 7;
 
 constexpr uint64_t pluginInterfaceStamp() {
   uint64_t h = fnv1a(1469598103934665603ull, kPluginInterfaceVersion);
