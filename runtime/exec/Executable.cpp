@@ -686,6 +686,17 @@ std::string shear::rt::formatWeightMemory(const ProgramFile &program, size_t &to
   return out;
 }
 
+namespace {
+/// The plans' arenas and workspaces: their sum, or with one shared scratch
+/// the largest.
+size_t scratchTotal(const std::vector<std::pair<std::string, const MemoryPlan *>> &plans, bool shared) {
+  size_t total = 0;
+  for (const auto &[name, plan] : plans)
+    total = shared ? std::max(total, Executable::scratchBytes(*plan)) : total + plan->arenaBytes + plan->workspaceBytes;
+  return total;
+}
+} // namespace
+
 std::string shear::rt::formatMemoryReport(
     const ProgramFile &program, Backend &backend,
     const std::vector<std::pair<std::string, const MemoryPlan *>> &plans, bool sharedScratch) {
@@ -697,19 +708,15 @@ std::string shear::rt::formatMemoryReport(
   out += ":\n";
   std::set<std::string> held = weightsHeld(program, plans);
   out += formatWeightMemory(program, total, &held);
-  size_t shared = 0;
   for (const auto &[name, plan] : plans) {
     out += formatPlan(name, *plan);
     total += plan->outputBytes + plan->inputBytes;
-    if (sharedScratch)
-      shared = std::max(shared, Executable::scratchBytes(*plan));
-    else
-      total += plan->arenaBytes + plan->workspaceBytes;
   }
+  size_t scratch = scratchTotal(plans, sharedScratch);
   if (sharedScratch && plans.size() > 1)
-    out += "  arena and scratch, shared     " + formatBytes(double(shared)) +
+    out += "  arena and scratch, shared     " + formatBytes(double(scratch)) +
            "  (the largest function's: they run one at a time)\n";
-  total += shared;
+  total += scratch;
   out += "  total                          " + formatBytes(double(total)) + "\n";
   size_t free = 0, capacity = 0;
   if (backend.memoryInfo(free, capacity))
@@ -732,15 +739,9 @@ size_t shear::rt::plannedBytes(const ProgramFile &program,
   }
   if (weightsOnly)
     return total;
-  size_t shared = 0;
-  for (const auto &[name, plan] : plans) {
+  for (const auto &[name, plan] : plans)
     total += plan->outputBytes + plan->inputBytes;
-    if (sharedScratch)
-      shared = std::max(shared, Executable::scratchBytes(*plan));
-    else
-      total += plan->arenaBytes + plan->workspaceBytes;
-  }
-  return total + shared;
+  return total + scratchTotal(plans, sharedScratch);
 }
 
 Status shear::rt::checkDeviceMemory(const ProgramFile &program, Backend &backend,
