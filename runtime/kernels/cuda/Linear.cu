@@ -21,6 +21,14 @@ using namespace shear::rt::cuda;
 
 namespace {
 
+/// The rows of an activation: every dimension but the last.
+int64_t rowsOf(const Shape &x) {
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < x.size(); ++i)
+    rows *= x[i];
+  return rows;
+}
+
 /// Y[rows, out] = X[rows, in] · Wᵀ for W[out, in].
 Status linear(CudaContext &ctx, const float *X, const float *W, float *Y, int64_t rows,
               int64_t in, int64_t out) {
@@ -92,11 +100,7 @@ Status lmHeadBwd(ExecContext &c, const KernelParams &params, KernelIO &io) {
 
 // A bf16 call's cotangent rounded to bf16 for its GEMMs.
 size_t lmHeadBwdWorkspace(const KernelParams &, const std::vector<const Shape *> &in) {
-  const Shape &x = *in[0];
-  int64_t rows = 1;
-  for (size_t i = 0; i + 1 < x.size(); ++i)
-    rows *= x[i];
-  return bf16Bytes(rows * (*in[1])[0]);
+  return bf16Bytes(rowsOf(*in[0]) * (*in[1])[0]);
 }
 
 // g, u, h into the given arrays, then y.
@@ -144,11 +148,7 @@ bool bf16Forward(const KernelIO &io) {
 }
 
 size_t mlpWorkspace(const KernelParams &, const std::vector<const Shape *> &in) {
-  const Shape &x = *in[0];
-  int64_t rows = 1;
-  for (size_t i = 0; i + 1 < x.size(); ++i)
-    rows *= x[i];
-  return 3 * alignedBytes(static_cast<size_t>(rows * (*in[1])[0]) * sizeof(float));
+  return 3 * alignedBytes(static_cast<size_t>(rowsOf(*in[0]) * (*in[1])[0]) * sizeof(float));
 }
 
 /// The bytes of each of mlp's three workspace arrays (rows × intermediate floats).
@@ -183,11 +183,7 @@ Status mlp(ExecContext &c, const KernelParams &params, KernelIO &io) {
 
 // A bf16 call's g and u in float32, from which h is computed.
 size_t mlpTrainWorkspace(const KernelParams &, const std::vector<const Shape *> &in) {
-  const Shape &x = *in[0];
-  int64_t rows = 1;
-  for (size_t i = 0; i + 1 < x.size(); ++i)
-    rows *= x[i];
-  return 2 * alignedBytes(static_cast<size_t>(rows * (*in[1])[0]) * sizeof(float));
+  return 2 * alignedBytes(static_cast<size_t>(rowsOf(*in[0]) * (*in[1])[0]) * sizeof(float));
 }
 
 Status mlpTrainF32(ExecContext &c, const KernelParams &, KernelIO &io) {
@@ -236,9 +232,7 @@ struct MlpBwdLayout {
 
 MlpBwdLayout mlpBwdLayout(const Shape &x, const Shape &wg) {
   MlpBwdLayout l;
-  l.rows = 1;
-  for (size_t i = 0; i + 1 < x.size(); ++i)
-    l.rows *= x[i];
+  l.rows = rowsOf(x);
   l.M = wg[0];
   l.part = alignedBytes(static_cast<size_t>(l.rows * l.M) * sizeof(float));
   l.partials = alignedBytes(static_cast<size_t>(columnPartialCount(l.rows) * l.M) * sizeof(double));
